@@ -1,0 +1,59 @@
+# capfinder — build, test, demo. Everything a fresh machine needs beyond Go
+# (nginx, the independent Parquet reader) is installed by these targets.
+
+GO       ?= go
+BIN      := bin/capfinder
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+PKGS     := ./...
+READER   := tools/parquet-reader
+
+.PHONY: all build test test-short e2e demo bench lint tools deps-check clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/capfinder
+
+# The whole suite with the race detector, including the end-to-end tests
+# against nginx and the independent Parquet reader, which `tools` installs.
+test: tools
+	$(GO) vet $(PKGS)
+	$(MAKE) deps-check
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# Unit tests only: no nginx, no node.
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+demo: build
+	$(BIN) demo
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./probe/ ./controller/
+	./scripts/bench-throughput.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(MAKE) deps-check
+
+# Package boundaries (DESIGN.md): the controller imports only the standard
+# library, the probe never links plotting or fitting code.
+deps-check:
+	@bad=$$($(GO) list -deps ./controller | grep '\.' | grep -v '^github.com/capfinder/capfinder/controller$$' || true); \
+	  if [ -n "$$bad" ]; then echo "controller imports outside the standard library:"; echo "$$bad"; exit 1; fi
+	@bad=$$($(GO) list -deps ./probe/... | grep -E 'gonum.org|capfinder/(analysis|plots|controller|cmd)' || true); \
+	  if [ -n "$$bad" ]; then echo "probe imports what it must not:"; echo "$$bad"; exit 1; fi
+
+# Test tools from the package registries: nginx (Debian) for the
+# end-to-end tests, and an independent Parquet reader (npm).
+tools: $(READER)/node_modules/.installed
+	@command -v nginx >/dev/null 2>&1 || ./scripts/install-nginx.sh
+
+$(READER)/node_modules/.installed: $(READER)/package.json $(READER)/package-lock.json
+	npm ci --prefix $(READER) --no-audit --no-fund
+	touch $@
+
+clean:
+	rm -rf bin runs

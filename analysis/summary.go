@@ -1,0 +1,136 @@
+package analysis
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// Summary is summary.json: the answer, machine-readable. The keys DESIGN.md
+// lists are a contract; others may be added.
+type Summary struct {
+	Status         string         `json:"status"`
+	Mode           string         `json:"mode"`
+	Requests       Requests       `json:"requests"`
+	Limits         Limits         `json:"limits"`
+	Capacity       Capacity       `json:"capacity"`
+	Knee           Point          `json:"knee"`
+	Saturation     Point          `json:"saturation"`
+	Recommendation Recommendation `json:"recommendation"`
+	Steps          []Step         `json:"steps"`
+	Warnings       []string       `json:"warnings"`
+}
+
+// Requests counts the run's requests: sent equals the rows recorded when
+// the run ended cleanly.
+type Requests struct {
+	Sent     int64 `json:"sent"`
+	Recorded int64 `json:"recorded"`
+	OK       int64 `json:"ok"`
+	Failed   int64 `json:"failed"`
+}
+
+// Limits are the service levels the run was judged against.
+type Limits struct {
+	MaxRTMs       float64 `json:"max_rt_ms"`
+	RTQuantile    float64 `json:"rt_quantile"`
+	FaultTolerate float64 `json:"fault_tolerate"`
+	FaultAction   string  `json:"fault_action"`
+	MaxTTFTMs     float64 `json:"max_ttft_ms"`
+	MaxTPOTMs     float64 `json:"max_tpot_ms"`
+	MaxQPS        float64 `json:"max_qps"`
+}
+
+// Capacity is the highest offered rate that held every limit for a whole
+// step; Low and High bracket the true limit.
+type Capacity struct {
+	QPS       float64 `json:"qps"`
+	Low       float64 `json:"low"`
+	High      float64 `json:"high"`
+	LimitedBy string  `json:"limited_by"`
+}
+
+// Point is a load on the curve; zero when not found.
+type Point struct {
+	QPS float64 `json:"qps"`
+}
+
+// Recommendation sizes a deployment from the capacity.
+type Recommendation struct {
+	PerReplicaQPS float64 `json:"per_replica_qps"`
+	Headroom      float64 `json:"headroom"`
+	TargetQPS     float64 `json:"target_qps"`
+	Replicas      int     `json:"replicas"`
+	// Arithmetic shows how Replicas follows from the numbers.
+	Arithmetic string `json:"arithmetic,omitempty"`
+}
+
+// Step is one controller step as the summary shows it.
+type Step struct {
+	Step        int     `json:"step"`
+	Phase       string  `json:"phase"`
+	OfferedQPS  float64 `json:"offered_qps"`
+	Concurrency int     `json:"concurrency"`
+	AchievedQPS float64 `json:"achieved_qps"`
+	StartS      float64 `json:"start_s"`
+	EndS        float64 `json:"end_s"`
+	Sent        int64   `json:"sent"`
+	Samples     int64   `json:"samples"`
+	Failures    int64   `json:"failures"`
+	P50Ms       float64 `json:"p50_ms"`
+	P90Ms       float64 `json:"p90_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	P999Ms      float64 `json:"p999_ms"`
+	MaxMs       float64 `json:"max_ms"`
+	MeanMs      float64 `json:"mean_ms"`
+	ErrorRate   float64 `json:"error_rate"`
+	SendLagP99  float64 `json:"send_lag_p99_ms"`
+	Verdict     string  `json:"verdict"`
+	LimitedBy   string  `json:"limited_by,omitempty"`
+}
+
+// Recommend sizes replicas for target requests per second from the low
+// end of the capacity, keeping headroom spare:
+// replicas = ceil(target / (low × (1 − headroom))).
+func Recommend(c Capacity, target, headroom float64) Recommendation {
+	r := Recommendation{Headroom: headroom, TargetQPS: target}
+	base := c.Low
+	if base <= 0 {
+		base = c.QPS
+	}
+	r.PerReplicaQPS = base * (1 - headroom)
+	if target > 0 && r.PerReplicaQPS > 0 {
+		r.Replicas = int(math.Ceil(target / r.PerReplicaQPS))
+		r.Arithmetic = fmt.Sprintf("ceil(%.4g / (%.4g × (1 − %.2g))) = ceil(%.4g / %.4g) = %d",
+			target, base, headroom, target, r.PerReplicaQPS, r.Replicas)
+	}
+	return r
+}
+
+// WriteJSON writes v as indented JSON to path through a temporary file, so
+// a reader never sees half a file.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("analysis: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("analysis: %w", err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("analysis: writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("analysis: writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("analysis: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+)
+
+// Flag categories group the run help into what a user looks for.
+const (
+	catSearch = "Search"
+	catLimits = "Limits"
+	catLoad   = "Load"
+	catReq    = "Request"
+	catOut    = "Output"
+)
+
+// runFlags are the `run` options, named after the EAS bench_desc fields in
+// kebab-case (DESIGN.md fixes them).
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "mode", Value: "auto", Category: catSearch,
+			Usage: "auto (find capacity), scan (EAS ramp), manual, rate, concurrency or throughput"},
+		&cli.Float64Flag{Name: "min-qps", Value: 100, Category: catSearch, Usage: "first rate of a scan or auto search"},
+		&cli.Float64Flag{Name: "max-qps", Value: 10000, Category: catSearch, Usage: "ceiling the search never exceeds"},
+		&cli.Float64Flag{Name: "qps-growth-delta", Value: 50, Category: catSearch, Usage: "scan: rate added every adjust interval"},
+		&cli.DurationFlag{Name: "adjust-interval", Value: minute, Category: catSearch, Usage: "scan: how long each rate is held"},
+		&cli.DurationFlag{Name: "step-duration", Value: 5 * second, Category: catSearch, Usage: "auto and fixed modes: how long each step is held"},
+		&cli.Float64Flag{Name: "precision", Value: 0.02, Category: catSearch, Usage: "auto: stop when the bracket around the limit is this narrow (relative)"},
+		&cli.DurationFlag{Name: "warmup", Value: second, Category: catSearch, Usage: "start of each step left out of its verdict (at most a fifth of the step)"},
+		&cli.DurationFlag{Name: "duration", Value: 10 * minute, Category: catSearch, Usage: "the most load time the run may take"},
+
+		&cli.DurationFlag{Name: "max-rt", Category: catLimits, Usage: "latency limit at --rt-quantile (e.g. 200ms); 0 = none"},
+		&cli.Float64Flag{Name: "rt-quantile", Value: 0.99, Category: catLimits, Usage: "quantile --max-rt applies to, in (0,1)"},
+		&cli.Float64Flag{Name: "fault-tolerate", Value: 0.001, Category: catLimits, Usage: "error budget: the largest failing fraction a step may have"},
+		&cli.StringFlag{Name: "fault-action", Value: "revise", Category: catLimits, Usage: "after a limit breaks: revise (back off and track) or stop (hold the last passing rate)"},
+		&cli.Float64Flag{Name: "fail-below", Category: catLimits, Usage: "exit 1 when the capacity found is under this many requests/s"},
+
+		&cli.Float64Flag{Name: "rate", Category: catLoad, Usage: "rate mode: requests per second"},
+		&cli.IntFlag{Name: "concurrency", Category: catLoad, Usage: "requests in flight: the load in concurrency, manual and throughput modes, the bound otherwise (default by mode: 8, 2, 64, 4096)"},
+		&cli.Int64Flag{Name: "requests", Category: catLoad, Usage: "stop after sending this many requests; 0 = no bound"},
+		&cli.StringFlag{Name: "arrival", Value: "constant", Category: catLoad, Usage: "arrival process: constant, poisson or gamma"},
+		&cli.Float64Flag{Name: "burstiness", Value: 1, Category: catLoad, Usage: "gamma arrivals: shape (1 = Poisson, smaller is burstier)"},
+		&cli.Uint64Flag{Name: "seed", Category: catLoad, Usage: "seed for arrivals and sampling"},
+
+		&cli.StringFlag{Name: "method", Category: catReq, Usage: "HTTP method (default POST with a body, GET without)"},
+		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Category: catReq, Usage: `request header "K: V" (repeatable)`},
+		&cli.StringFlag{Name: "body", Category: catReq, Usage: "request body"},
+		&cli.DurationFlag{Name: "timeout", Value: 20 * second, Category: catReq, Usage: "per-request timeout; a timed-out request is recorded with status 512"},
+
+		&cli.Float64Flag{Name: "target-qps", Category: catOut, Usage: "load to size replicas for"},
+		&cli.Float64Flag{Name: "headroom", Value: 0.3, Category: catOut, Usage: "fraction of a replica's capacity kept spare"},
+		&cli.StringFlag{Name: "out", Category: catOut, Usage: "run directory (default runs/<date>-<time>)"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Category: catOut, Usage: "no progress lines"},
+	}
+}

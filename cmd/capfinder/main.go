@@ -1,0 +1,93 @@
+// Command capfinder finds how much load a service can take before it
+// breaks its service levels. See README.md, or run `capfinder help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Stdout, os.Stderr, os.Args)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// Exit codes, as DESIGN.md fixes them; exitFailed is for a run that could
+// not finish (a disk that filled up, a target that vanished mid-run is
+// not one: that is data).
+const (
+	exitOK      = 0
+	exitVerdict = 1
+	exitUsage   = 2
+	exitFailed  = 3
+)
+
+// run is the whole CLI: main only sets up signals and turns the error into
+// an exit code, so tests drive run directly.
+func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	app := newApp(stdout, stderr)
+	return app.RunContext(ctx, reorderArgs(app, args))
+}
+
+// exitCode prints err as one line and maps it to an exit code.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		if msg := ec.Error(); msg != "" {
+			fmt.Fprintln(stderr, "capfinder:", msg)
+		}
+		return ec.ExitCode()
+	}
+	fmt.Fprintln(stderr, "capfinder:", err)
+	return exitFailed
+}
+
+// usageError is a bad flag, argument or input file: exit code 2.
+func usageError(format string, a ...any) error {
+	return cli.Exit(fmt.Sprintf(format, a...), exitUsage)
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:    "capfinder",
+		Usage:   "find how much load a service takes before it breaks its service levels",
+		Version: version,
+		Description: `capfinder drives offered load in a closed loop against limits (a latency
+quantile, an error budget, a QPS ceiling), records every request to Parquet,
+and says what one replica sustains and how many replicas a target load needs.
+
+   capfinder demo                                   # the whole job on a simulated target
+   capfinder run --max-rt 200ms http://127.0.0.1:8080/predict
+   capfinder sim http --workers 4 --service-time 10ms`,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// Errors come back to run; main prints them and picks the code.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError("%v", err)
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(c.App.ErrWriter, "capfinder: no command %q; see 'capfinder help'\n", name)
+		},
+		Commands: []*cli.Command{
+			runCommand(),
+			demoCommand(),
+			simCommand(),
+		},
+	}
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/capfinder/capfinder/analysis"
+	"github.com/capfinder/capfinder/controller"
+	"github.com/capfinder/capfinder/probe"
+)
+
+// progress prints one line per step to stderr, so a long search shows
+// where it is; stdout keeps the answer alone.
+type progress struct {
+	w      io.Writer
+	quiet  bool
+	spec   spec
+	header bool
+}
+
+func (p *progress) printf(format string, a ...any) {
+	if !p.quiet {
+		fmt.Fprintf(p.w, format, a...)
+	}
+}
+
+func (p *progress) start(dir string) {
+	p.printf("capfinder: %s against %s, recording to %s\n", p.spec.Mode, p.spec.URL, dir)
+	p.printf("capfinder: limits: %s\n", describeLimits(p.spec))
+}
+
+func (p *progress) step(d controller.Decision, w probe.Window, cw controller.Window, lim controller.Limits) {
+	if !p.header {
+		p.printf("%5s %-8s %10s %10s %9s %9s %8s  %s\n", "step", "phase", "offered", "achieved", "p50", "p99", "errors", "verdict")
+		p.header = true
+	}
+	verdict, limit := lim.Judge(cw)
+	v := verdict.String()
+	if limit != controller.LimitNone {
+		v += " (" + string(limit) + ")"
+	}
+	if d.Extend {
+		v += ", held longer"
+	}
+	offered := fmt.Sprintf("%.1f/s", d.Rate)
+	if d.Rate == 0 {
+		offered = fmt.Sprintf("c=%d", d.Concurrency)
+	}
+	p.printf("%5d %-8s %10s %8.1f/s %9s %9s %7.2f%%  %s\n", w.Step, d.Phase, offered, w.Achieved(),
+		fmtDur(probe.Quantile(w.Latency, 0.5)), fmtDur(probe.Quantile(w.Latency, 0.99)),
+		100*w.ErrorRate(), v)
+}
+
+func (p *progress) interrupted() {
+	p.printf("capfinder: interrupted; in-flight requests were cancelled and recorded, the summary covers the run so far\n")
+}
+
+// fmtDur prints a latency with three significant digits.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.3gs", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.3gms", float64(d)/1e6)
+	default:
+		return fmt.Sprintf("%.3gµs", float64(d)/1e3)
+	}
+}
+
+func describeLimits(s spec) string {
+	out := fmt.Sprintf("errors ≤ %.3g%%", 100*s.FaultTolerate)
+	if s.MaxRT > 0 {
+		out = fmt.Sprintf("p%g ≤ %s, %s", 100*s.RTQuantile, s.MaxRT, out)
+	}
+	if s.Mode == "auto" || s.Mode == "scan" {
+		out += fmt.Sprintf(", rate ≤ %g/s", s.MaxQPS)
+	}
+	return out
+}
+
+// printAnswer prints the answer on stdout: capacity first, then sizing,
+// then where the evidence is.
+func printAnswer(w io.Writer, sum analysis.Summary, dir string) {
+	c := sum.Capacity
+	switch {
+	case c.QPS > 0:
+		fmt.Fprintf(w, "capacity: %.4g req/s (true limit between %.4g and %s), limited by %s\n",
+			c.QPS, c.Low, orUnknown(c.High), orUnknown2(c.LimitedBy))
+	default:
+		fmt.Fprintf(w, "capacity: not found — %s\n", sum.Status)
+	}
+	if r := sum.Recommendation; r.Replicas > 0 {
+		fmt.Fprintf(w, "replicas: %d for %.4g req/s with %.0f%% headroom (%s)\n", r.Replicas, r.TargetQPS, 100*r.Headroom, r.Arithmetic)
+	} else if r.PerReplicaQPS > 0 {
+		fmt.Fprintf(w, "safe load per replica: %.4g req/s with %.0f%% headroom (give --target-qps to size replicas)\n", r.PerReplicaQPS, 100*r.Headroom)
+	}
+	for _, warn := range sum.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	fmt.Fprintf(w, "requests: %d sent, %d recorded, %d failed\n", sum.Requests.Sent, sum.Requests.Recorded, sum.Requests.Failed)
+	fmt.Fprintf(w, "run: %s (summary.json, requests/*.parquet)\n", dir)
+}
+
+func orUnknown(v float64) string {
+	if v <= 0 {
+		return "not reached"
+	}
+	return fmt.Sprintf("%.4g", v)
+}
+
+func orUnknown2(s string) string {
+	if s == "" {
+		return "nothing (no limit broke)"
+	}
+	return s
+}

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/capfinder/capfinder/analysis"
+	"github.com/capfinder/capfinder/controller"
+	"github.com/capfinder/capfinder/datasets"
+	"github.com/capfinder/capfinder/probe"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "find the capacity of a service, or hold a fixed load, recording every request",
+		ArgsUsage: "URL",
+		UsageText: `capfinder run [options] URL
+
+   capfinder run --max-rt 100ms http://127.0.0.1:8080/predict          # auto: find capacity under p99 ≤ 100ms
+   capfinder run --mode scan --min-qps 100 --qps-growth-delta 50 --adjust-interval 30s URL
+   capfinder run --mode rate --rate 200 --duration 1m URL               # fixed open-loop rate
+   capfinder run --mode concurrency --concurrency 16 --requests 5000 URL
+   capfinder run -H "Authorization: Bearer $TOKEN" --body '{"x":1}' URL`,
+		Description: `Offers load in steps, judges each against the limits (--max-rt at --rt-quantile,
+--fault-tolerate, --max-qps) and decides the next step: auto grows geometrically,
+bisects between the last passing and first failing rate, and confirms; scan adds
+--qps-growth-delta every --adjust-interval as EAS does. Latency is measured from
+the time each request was scheduled. Every request is written to
+RUN_DIR/requests/*.parquet; RUN_DIR/summary.json holds the answer.
+
+Exit status: 0 done, 1 capacity under --fail-below, 2 bad usage or input,
+3 the run could not be recorded.`,
+		Flags: runFlags(),
+		Action: func(c *cli.Context) error {
+			s, err := specFromFlags(c)
+			if err != nil {
+				return err
+			}
+			sum, dir, err := execute(c.Context, s, c.App.Writer, c.App.ErrWriter)
+			if err != nil {
+				return err
+			}
+			printAnswer(c.App.Writer, sum, dir)
+			if s.FailBelow > 0 && sum.Capacity.QPS < s.FailBelow {
+				return cli.Exit(fmt.Sprintf("capacity %.4g req/s is under --fail-below %.4g", sum.Capacity.QPS, s.FailBelow), exitVerdict)
+			}
+			return nil
+		},
+	}
+}
+
+// execute runs the load described by s against its URL and writes the run
+// directory. It returns the summary and the directory. A cancelled ctx ends
+// the run early; what was recorded still gets its summary.
+func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Summary, string, error) {
+	var sum analysis.Summary
+	client, err := probe.NewHTTPClient(probe.HTTPConfig{
+		URL: s.URL, Method: s.Method, Header: s.Header, Timeout: s.Timeout,
+		MaxConns: s.Concurrency,
+	})
+	if err != nil {
+		return sum, "", usageError("run: %v", err)
+	}
+	sched, err := probe.NewSchedule(s.Arrival, s.Burstiness, s.Seed)
+	if err != nil {
+		return sum, "", usageError("run: %v", err)
+	}
+	var body []byte
+	if s.Body != "" {
+		body = []byte(s.Body)
+	}
+
+	dir, err := makeRunDir(s.Out)
+	if err != nil {
+		return sum, "", err
+	}
+	clock := probe.NewClock()
+	meta := map[string]string{
+		"capfinder.version": version,
+		"capfinder.schema":  "request/1",
+		"run.start":         clock.Zero().UTC().Format(time.RFC3339Nano),
+		"run.url":           s.URL,
+		"run.mode":          s.Mode,
+	}
+	if err := writeRunJSON(dir, s, clock.Zero()); err != nil {
+		return sum, dir, err
+	}
+	rec, err := probe.NewRecorder(dir, probe.RecorderOptions{Metadata: meta})
+	if err != nil {
+		return sum, dir, err
+	}
+	eng, err := probe.NewEngine(probe.EngineConfig{
+		Client:      client,
+		Source:      datasets.Repeat(body),
+		Schedule:    sched,
+		Writer:      rec,
+		Clock:       clock,
+		MaxInFlight: s.Concurrency,
+		Requests:    s.Requests,
+	})
+	if err != nil {
+		rec.Close()
+		return sum, dir, err
+	}
+	eng.Start()
+
+	p := &progress{w: stderr, quiet: s.Quiet, spec: s}
+	p.start(dir)
+	lim := limitsOf(s)
+	var windows []probe.Window
+	res, runErr := controller.Run(ctx, newController(s), lim, s.Duration,
+		func(ctx context.Context, d controller.Decision) (controller.Window, error) {
+			w, err := eng.Step(ctx, loadOf(s, d))
+			if d.Extend && len(windows) > 0 {
+				windows[len(windows)-1] = w
+			} else {
+				windows = append(windows, w)
+			}
+			cw := controllerWindow(s, d, w)
+			p.step(d, w, cw, lim)
+			switch {
+			case errors.Is(err, probe.ErrExhausted):
+				return cw, controller.ErrDone
+			case err != nil && ctx.Err() != nil:
+				return cw, ctx.Err()
+			}
+			return cw, err
+		})
+	tot, stopErr := eng.Stop()
+	closeErr := rec.Close()
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return sum, dir, runErr
+	}
+	if err := errors.Join(stopErr, closeErr); err != nil {
+		return sum, dir, fmt.Errorf("run: recording %s: %w", dir, err)
+	}
+	if ctx.Err() != nil {
+		p.interrupted()
+	}
+	sum = summarize(s, res, windows, tot)
+	if err := writeStepsParquet(dir, sum.Steps); err != nil {
+		return sum, dir, err
+	}
+	if err := analysis.WriteJSON(filepath.Join(dir, "summary.json"), sum); err != nil {
+		return sum, dir, err
+	}
+	return sum, dir, nil
+}
+
+// loadOf turns a controller decision into an engine step.
+func loadOf(s spec, d controller.Decision) probe.Load {
+	l := probe.Load{
+		Rate:        d.Rate,
+		Concurrency: d.Concurrency,
+		Hold:        d.Hold,
+		Extend:      d.Extend,
+		Warmup:      min(s.Warmup, d.Hold/5),
+	}
+	if s.Mode == "throughput" {
+		l.Rate = 0
+	}
+	if l.Rate > 0 && l.Concurrency == 0 {
+		l.Concurrency = s.Concurrency
+	}
+	// A judged request still in flight at the cut is then known to be
+	// over the latency limit.
+	l.Tail = min(s.MaxRT, d.Hold/4)
+	return l
+}
+
+// maxSendLag is the send lag p99 above which an open-loop step is counted
+// as generator-bound (DESIGN.md, "Open loop").
+const maxSendLag = time.Millisecond
+
+// controllerWindow reduces an engine window to what the controller judges.
+func controllerWindow(s spec, d controller.Decision, w probe.Window) controller.Window {
+	cw := controller.Window{
+		Offered:   d.Load(),
+		Achieved:  w.Achieved(),
+		Duration:  w.Judged(),
+		Samples:   int(w.Samples),
+		Failures:  int(w.Failed),
+		Latency:   probe.Quantile(w.Latency, s.RTQuantile),
+		TTFT:      probe.Quantile(w.TTFT, s.RTQuantile),
+		TPOT:      probe.Quantile(w.TPOT, s.RTQuantile),
+		Behind:    w.Behind(maxSendLag),
+		Saturated: w.Saturated,
+	}
+	if s.MaxRT > 0 {
+		cw.OverRT = int(probe.CountAbove(w.Latency, s.MaxRT))
+	}
+	return cw
+}
+
+// makeRunDir creates the run directory. A default name is made unique; an
+// explicit one must not hold a previous run.
+func makeRunDir(out string) (string, error) {
+	if out == "" {
+		base := filepath.Join("runs", time.Now().Format("20060102-150405"))
+		out = base
+		for i := 2; ; i++ {
+			if _, err := os.Stat(out); errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			out = base + "-" + strconv.Itoa(i)
+		}
+	} else if _, err := os.Stat(filepath.Join(out, "run.json")); err == nil {
+		return "", usageError("run: %s already holds a run; choose another --out", out)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", usageError("run: cannot create run directory: %v", err)
+	}
+	return out, nil
+}
+
+// runJSON is run.json: the resolved configuration and where it ran.
+type runJSON struct {
+	Version string    `json:"version"`
+	Start   time.Time `json:"start"`
+	Spec    spec      `json:"config"`
+	Env     struct {
+		Go       string `json:"go"`
+		OS       string `json:"os"`
+		Arch     string `json:"arch"`
+		CPUs     int    `json:"cpus"`
+		Hostname string `json:"hostname"`
+	} `json:"environment"`
+}
+
+func writeRunJSON(dir string, s spec, start time.Time) error {
+	s.Header = redacted(s.Header)
+	r := runJSON{Version: version, Start: start.UTC(), Spec: s}
+	r.Env.Go = runtime.Version()
+	r.Env.OS, r.Env.Arch, r.Env.CPUs = runtime.GOOS, runtime.GOARCH, runtime.NumCPU()
+	r.Env.Hostname, _ = os.Hostname()
+	return analysis.WriteJSON(filepath.Join(dir, "run.json"), r)
+}
+
+// jsonString is for progress lines that quote user input.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+const (
+	second = time.Second
+	minute = time.Minute
+)
+
+// spec is a run's resolved configuration: what run.json records (with
+// secrets redacted) and what the run is built from.
+type spec struct {
+	URL    string `json:"url"`
+	Mode   string `json:"mode"`
+	Method string `json:"method,omitempty"`
+	// Header keeps the values as given; run.json gets a redacted copy.
+	Header http.Header `json:"header,omitempty"`
+	Body   string      `json:"-"`
+
+	MinQPS         float64       `json:"min_qps"`
+	MaxQPS         float64       `json:"max_qps"`
+	QPSGrowthDelta float64       `json:"qps_growth_delta"`
+	AdjustInterval time.Duration `json:"adjust_interval_ns"`
+	StepDuration   time.Duration `json:"step_duration_ns"`
+	Precision      float64       `json:"precision"`
+	Warmup         time.Duration `json:"warmup_ns"`
+	Duration       time.Duration `json:"duration_ns"`
+
+	MaxRT         time.Duration `json:"max_rt_ns"`
+	RTQuantile    float64       `json:"rt_quantile"`
+	FaultTolerate float64       `json:"fault_tolerate"`
+	FaultAction   string        `json:"fault_action"`
+	FailBelow     float64       `json:"fail_below,omitempty"`
+
+	Rate        float64 `json:"rate,omitempty"`
+	Concurrency int     `json:"concurrency"`
+	Requests    int64   `json:"requests,omitempty"`
+	Arrival     string  `json:"arrival"`
+	Burstiness  float64 `json:"burstiness"`
+	Seed        uint64  `json:"seed"`
+
+	Timeout time.Duration `json:"timeout_ns"`
+
+	TargetQPS float64 `json:"target_qps,omitempty"`
+	Headroom  float64 `json:"headroom"`
+	Out       string  `json:"out"`
+	Quiet     bool    `json:"-"`
+}
+
+// defaultConcurrency is the in-flight default of each mode: the EAS manual
+// default, a small closed loop, a large throughput pool, and a generous
+// bound for open-loop modes.
+var defaultConcurrency = map[string]int{
+	"manual": 2, "concurrency": 8, "throughput": 64,
+	"auto": 4096, "scan": 4096, "rate": 4096,
+}
+
+// specFromFlags reads and checks the run options. Every problem is a
+// usage error (exit 2) naming the flag.
+func specFromFlags(c *cli.Context) (spec, error) {
+	s := spec{
+		Mode:           c.String("mode"),
+		Method:         c.String("method"),
+		Body:           c.String("body"),
+		MinQPS:         c.Float64("min-qps"),
+		MaxQPS:         c.Float64("max-qps"),
+		QPSGrowthDelta: c.Float64("qps-growth-delta"),
+		AdjustInterval: c.Duration("adjust-interval"),
+		StepDuration:   c.Duration("step-duration"),
+		Precision:      c.Float64("precision"),
+		Warmup:         c.Duration("warmup"),
+		Duration:       c.Duration("duration"),
+		MaxRT:          c.Duration("max-rt"),
+		RTQuantile:     c.Float64("rt-quantile"),
+		FaultTolerate:  c.Float64("fault-tolerate"),
+		FaultAction:    c.String("fault-action"),
+		FailBelow:      c.Float64("fail-below"),
+		Rate:           c.Float64("rate"),
+		Concurrency:    c.Int("concurrency"),
+		Requests:       c.Int64("requests"),
+		Arrival:        c.String("arrival"),
+		Burstiness:     c.Float64("burstiness"),
+		Seed:           c.Uint64("seed"),
+		Timeout:        c.Duration("timeout"),
+		TargetQPS:      c.Float64("target-qps"),
+		Headroom:       c.Float64("headroom"),
+		Out:            c.String("out"),
+		Quiet:          c.Bool("quiet"),
+	}
+	switch c.NArg() {
+	case 0:
+		return s, usageError("run: missing the target URL; e.g. capfinder run http://127.0.0.1:8080/")
+	case 1:
+		s.URL = c.Args().First()
+	default:
+		return s, usageError("run: one target URL expected, got %d arguments: %s", c.NArg(), strings.Join(c.Args().Slice(), " "))
+	}
+	h, err := parseHeaders(c.StringSlice("header"))
+	if err != nil {
+		return s, err
+	}
+	s.Header = h
+	return s, s.check()
+}
+
+// check validates a spec and fills mode defaults.
+func (s *spec) check() error {
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usageError("run: %q is not an http:// or https:// URL", s.URL)
+	}
+	if _, ok := defaultConcurrency[s.Mode]; !ok {
+		return usageError("run: unknown --mode %q (want auto, scan, manual, rate, concurrency or throughput)", s.Mode)
+	}
+	if s.FaultAction != "revise" && s.FaultAction != "stop" {
+		return usageError("run: unknown --fault-action %q (want revise or stop)", s.FaultAction)
+	}
+	switch s.Arrival {
+	case "constant", "poisson", "gamma":
+	default:
+		return usageError("run: unknown --arrival %q (want constant, poisson or gamma)", s.Arrival)
+	}
+	positive := []struct {
+		name string
+		v    float64
+	}{
+		{"--min-qps", s.MinQPS}, {"--max-qps", s.MaxQPS},
+		{"--adjust-interval", s.AdjustInterval.Seconds()}, {"--step-duration", s.StepDuration.Seconds()},
+		{"--duration", s.Duration.Seconds()}, {"--timeout", s.Timeout.Seconds()},
+	}
+	for _, p := range positive {
+		if !(p.v > 0) || math.IsInf(p.v, 0) {
+			return usageError("run: %s must be positive", p.name)
+		}
+	}
+	nonNegative := []struct {
+		name string
+		v    float64
+	}{
+		{"--qps-growth-delta", s.QPSGrowthDelta}, {"--warmup", s.Warmup.Seconds()},
+		{"--max-rt", s.MaxRT.Seconds()}, {"--rate", s.Rate}, {"--concurrency", float64(s.Concurrency)},
+		{"--requests", float64(s.Requests)}, {"--target-qps", s.TargetQPS}, {"--fail-below", s.FailBelow},
+	}
+	for _, p := range nonNegative {
+		if p.v < 0 || math.IsNaN(p.v) {
+			return usageError("run: %s must not be negative", p.name)
+		}
+	}
+	switch {
+	case s.MinQPS > s.MaxQPS:
+		return usageError("run: --min-qps %g is above --max-qps %g", s.MinQPS, s.MaxQPS)
+	case !(s.RTQuantile > 0 && s.RTQuantile < 1):
+		return usageError("run: --rt-quantile must be in (0,1), e.g. 0.99")
+	case !(s.FaultTolerate >= 0 && s.FaultTolerate < 1):
+		return usageError("run: --fault-tolerate must be in [0,1), e.g. 0.001")
+	case !(s.Headroom >= 0 && s.Headroom < 1):
+		return usageError("run: --headroom must be in [0,1), e.g. 0.3")
+	case !(s.Precision > 0 && s.Precision < 1):
+		return usageError("run: --precision must be in (0,1), e.g. 0.02")
+	case s.Arrival == "gamma" && !(s.Burstiness >= 0.1 && s.Burstiness <= 200):
+		return usageError("run: --burstiness must be in [0.1,200]")
+	case s.Mode == "rate" && s.Rate <= 0:
+		return usageError("run: --mode rate needs --rate, e.g. --rate 50")
+	case s.Mode == "scan" && s.QPSGrowthDelta <= 0:
+		return usageError("run: --mode scan needs a positive --qps-growth-delta")
+	}
+	if s.Concurrency == 0 {
+		s.Concurrency = defaultConcurrency[s.Mode]
+	}
+	return nil
+}
+
+// parseHeaders reads repeated "K: V" header flags.
+func parseHeaders(hs []string) (http.Header, error) {
+	h := http.Header{}
+	for _, kv := range hs {
+		k, v, ok := strings.Cut(kv, ":")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return nil, usageError("run: header %q is not \"Name: value\"", kv)
+		}
+		h.Add(k, strings.TrimSpace(v))
+	}
+	return h, nil
+}
+
+// secretHeaders are redacted wherever capfinder writes a header.
+var secretHeaders = []string{"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
+
+// redacted returns a copy of h with the values of secret-looking headers
+// replaced.
+func redacted(h http.Header) http.Header {
+	out := http.Header{}
+	for k, vs := range h {
+		lk := strings.ToLower(k)
+		secret := false
+		for _, s := range secretHeaders {
+			if lk == s {
+				secret = true
+			}
+		}
+		if strings.Contains(lk, "token") || strings.Contains(lk, "secret") || strings.Contains(lk, "key") {
+			secret = true
+		}
+		for _, v := range vs {
+			if secret {
+				v = "REDACTED"
+			}
+			out.Add(k, v)
+		}
+	}
+	return out
+}
+
+func (s spec) String() string {
+	return fmt.Sprintf("%s %s", s.Mode, s.URL)
+}

@@ -1,0 +1,107 @@
+package controller
+
+import "time"
+
+// Window is what the controller sees of one finished step: the judged part
+// of it (after warm-up), already reduced by the caller to the limits'
+// quantile. It carries no clock and no histogram, so controllers are pure.
+type Window struct {
+	// Offered is the load the step was asked for: requests per second in
+	// rate modes, concurrent requests in closed-loop modes.
+	Offered float64
+	// Achieved is the rate at which responses completed, per second.
+	Achieved float64
+	// Duration is the judged length of the step (hold minus warm-up).
+	Duration time.Duration
+	// Samples is how many requests were judged; Failures how many of them
+	// failed (non-2xx, timeout, transport error).
+	Samples, Failures int
+	// Latency is the end-to-end latency at Limits.Quantile, measured from
+	// the scheduled send time. TTFT and TPOT are at the same quantile and
+	// zero when the protocol does not measure them.
+	Latency, TTFT, TPOT time.Duration
+	// Behind is set when the generator fell behind its schedule (send lag
+	// or sends under 97 % of offered); Saturated when it did so because
+	// every in-flight slot was taken by requests the target had not
+	// answered, which blames the target rather than the generator.
+	Behind, Saturated bool
+}
+
+// Decision is the load for the next step.
+type Decision struct {
+	// Rate is the offered requests per second (open loop). Zero in
+	// closed-loop modes.
+	Rate float64
+	// Concurrency bounds requests in flight. In closed-loop modes it is the
+	// load itself; in open-loop modes zero means the caller's default bound.
+	Concurrency int
+	// Hold is how long to hold the load, warm-up included.
+	Hold time.Duration
+	// Phase names what the controller is doing, for progress output and
+	// the steps table: "grow", "bisect", "confirm", "hold", "backoff", "track",
+	// "fixed".
+	Phase string
+}
+
+// Load returns the offered load the decision stands for: the rate in
+// open-loop modes, the concurrency in closed-loop modes.
+func (d Decision) Load() float64 {
+	if d.Rate > 0 {
+		return d.Rate
+	}
+	return float64(d.Concurrency)
+}
+
+// Verdict is the judgement of one step against the limits.
+type Verdict int
+
+const (
+	// Pass: every limit held for the judged part of the step.
+	Pass Verdict = iota
+	// Fail: a limit broke, and the target (not the generator) is to blame.
+	Fail
+	// Invalid: the generator fell behind its schedule, so the step says
+	// nothing about the target.
+	Invalid
+	// Short: too few samples to judge the quantile; hold longer.
+	Short
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Pass:
+		return "pass"
+	case Fail:
+		return "fail"
+	case Invalid:
+		return "invalid"
+	case Short:
+		return "short"
+	}
+	return "unknown"
+}
+
+// Limit names what broke (or bounded) a step; the values are the
+// summary.json "limited_by" vocabulary.
+type Limit string
+
+const (
+	LimitNone       Limit = ""
+	LimitMaxRT      Limit = "max_rt"
+	LimitFault      Limit = "fault"
+	LimitMaxQPS     Limit = "max_qps"
+	LimitTTFT       Limit = "ttft"
+	LimitTPOT       Limit = "tpot"
+	LimitSaturation Limit = "saturation"
+	LimitGenerator  Limit = "generator"
+)
+
+// FaultAction is what happens after a limit breaks.
+type FaultAction string
+
+const (
+	// Stop holds the last passing load for the rest of the run.
+	Stop FaultAction = "stop"
+	// Revise backs off until every limit holds again, then keeps tracking.
+	Revise FaultAction = "revise"
+)

@@ -1,0 +1,33 @@
+package probe
+
+import (
+	"context"
+	"time"
+
+	"github.com/capfinder/capfinder/datasets"
+)
+
+// Clock reads the run's time: nanoseconds since its zero, from the
+// monotonic clock. The zero value's zero is the Unix epoch; use NewClock.
+type Clock struct{ zero time.Time }
+
+// NewClock returns a clock whose zero is now.
+func NewClock() Clock { return Clock{zero: time.Now()} }
+
+// Now returns nanoseconds since the clock's zero.
+func (c Clock) Now() int64 { return int64(time.Since(c.zero)) }
+
+// Zero returns the wall-clock time of the clock's zero.
+func (c Clock) Zero() time.Time { return c.zero }
+
+// At returns the wall-clock time of a run offset in nanoseconds.
+func (c Clock) At(ns int64) time.Time { return c.zero.Add(time.Duration(ns)) }
+
+// A Client sends one request and fills the response side of its record:
+// FirstByteNs, FirstTokenNs, EndNs, Status, Error, BytesOut, BytesIn and,
+// for streams, tokens, events and ITLMaxNs. The engine has already set the
+// scheduling fields and SentNs. A failure is written into the record, never
+// returned. Implementations must be safe for concurrent use.
+type Client interface {
+	Do(ctx context.Context, p datasets.Payload, rec *Record, clk Clock)
+}

@@ -1,0 +1,283 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/capfinder/capfinder/datasets"
+)
+
+// ErrExhausted is returned by Engine.Step once the engine has sent every
+// request it was allowed to (EngineConfig.Requests) or the payload source
+// ran dry. The window returned with it is still valid.
+var ErrExhausted = errors.New("probe: requests exhausted")
+
+// RecordWriter receives every record, in batches, from one goroutine.
+// The Recorder is one.
+type RecordWriter interface {
+	Write(recs []Record) error
+}
+
+// EngineConfig configures an Engine. Zero fields mean the defaults given.
+type EngineConfig struct {
+	Client Client
+	Source datasets.Source
+	// Schedule spaces open-loop sends; default constant gaps.
+	Schedule Schedule
+	// Writer receives every record; nil discards them (windows still work).
+	Writer RecordWriter
+	Clock  Clock
+	// MaxInFlight bounds requests in flight in open-loop steps whose Load
+	// names no bound; default 4096.
+	MaxInFlight int
+	// Requests stops the engine after that many sends; 0 is no bound.
+	Requests int64
+	// Agent is recorded in every record (which generator sent it).
+	Agent int32
+	// StopGrace is how long Stop lets in-flight requests finish before
+	// cancelling them; default 1 s.
+	StopGrace time.Duration
+}
+
+// Load is what one step offers.
+type Load struct {
+	// Rate is requests per second on the open-loop schedule. Zero means
+	// closed loop: Concurrency workers send back to back. +Inf schedules
+	// every request at the step's start, bounded by Concurrency.
+	Rate float64
+	// Concurrency bounds requests in flight (open loop, 0 means
+	// EngineConfig.MaxInFlight) or is the number of closed-loop workers.
+	Concurrency int
+	// Hold is how long the step lasts.
+	Hold time.Duration
+	// Warmup excludes requests scheduled in the step's first Warmup from
+	// judgement; Tail those scheduled in its last Tail, so that a judged
+	// request still in flight at the cut is known to be at least Tail old.
+	Warmup, Tail time.Duration
+	// Extend continues the previous step (same index, same load) for Hold
+	// more; the window then covers the whole step. Rate and Concurrency are
+	// ignored.
+	Extend bool
+}
+
+// Engine sends requests step by step and summarises each step. Step is
+// called from one goroutine at a time; the engine owns the goroutines it
+// starts and Stop ends them all.
+//
+// Inside, one scheduler goroutine paces sends against absolute scheduled
+// times and hands each to an idle worker (the pool grows up to the
+// in-flight bound); workers pass every finished record to one collector
+// goroutine, which owns the per-step histograms — so nothing on the
+// per-request path takes a shared lock or touches a shared histogram —
+// and forwards batches to the writer.
+type Engine struct {
+	cfg   EngineConfig
+	clock Clock
+
+	loads   chan stepLoad // Step → scheduler
+	jobs    chan job      // scheduler → idle workers
+	records chan Record   // workers → collector
+	ctl     chan ctl      // Step → collector
+
+	released chan struct{} // a worker freed a slot (capacity 1, never blocks)
+	inflight atomic.Int64
+	sent     atomic.Int64
+	waited   atomic.Bool // the scheduler waited for a slot since the step began
+
+	slotsMu sync.Mutex
+	slots   []*atomic.Int64 // each worker's scheduled ns in flight, or -1
+
+	exhausted chan struct{} // closed when the scheduler stops by itself
+	reqCtx    context.Context
+	cancelReq context.CancelFunc
+	stopSched context.CancelFunc
+
+	schedDone chan struct{}
+	workers   sync.WaitGroup
+	collDone  chan struct{}
+	// Written by the collector only; read after collDone is closed.
+	writeErr error
+	totals   Totals
+
+	// Step's own state; Step is called from one goroutine at a time.
+	step      int
+	stepStart int64
+	stepSent  int64
+	stopped   bool
+}
+
+type stepLoad struct {
+	step        int32
+	rate        float64
+	concurrency int
+	start       int64
+}
+
+type job struct {
+	step      int32
+	offered   float64
+	scheduled int64
+	payload   datasets.Payload
+}
+
+// NewEngine checks the configuration and returns an engine ready to Start.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("probe: engine needs a client")
+	}
+	if cfg.Source == nil {
+		return nil, errors.New("probe: engine needs a payload source")
+	}
+	if cfg.Schedule == nil {
+		s, err := NewSchedule("constant", 1, 0)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Schedule = s
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 4096
+	}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = time.Second
+	}
+	if cfg.Clock == (Clock{}) {
+		cfg.Clock = NewClock()
+	}
+	return &Engine{
+		cfg:       cfg,
+		clock:     cfg.Clock,
+		loads:     make(chan stepLoad),
+		jobs:      make(chan job),
+		records:   make(chan Record, 16384),
+		ctl:       make(chan ctl),
+		released:  make(chan struct{}, 1),
+		exhausted: make(chan struct{}),
+		schedDone: make(chan struct{}),
+		collDone:  make(chan struct{}),
+	}, nil
+}
+
+// Start launches the scheduler and the collector. Nothing is sent until
+// the first Step.
+func (e *Engine) Start() {
+	e.reqCtx, e.cancelReq = context.WithCancel(context.Background())
+	var schedCtx context.Context
+	schedCtx, e.stopSched = context.WithCancel(context.Background())
+	go e.collect()
+	go e.schedule(schedCtx)
+}
+
+// Step offers l for l.Hold and returns the step's window. It returns early
+// with ctx's error when ctx ends, and with ErrExhausted (and the window so
+// far) when the engine has sent all it may.
+func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
+	if e.stopped {
+		return Window{}, errors.New("probe: step after stop")
+	}
+	now := e.clock.Now()
+	if l.Extend && e.step > 0 {
+		e.ctl <- ctl{kind: ctlExtend, judgedEnd: planEnd(now, l.Hold, l.Tail)}
+	} else {
+		if math.IsNaN(l.Rate) || l.Rate < 0 {
+			return Window{}, fmt.Errorf("probe: invalid rate %v", l.Rate)
+		}
+		if l.Rate == 0 && l.Concurrency <= 0 {
+			return Window{}, errors.New("probe: closed-loop step needs a concurrency")
+		}
+		limit := l.Concurrency
+		if limit <= 0 {
+			limit = e.cfg.MaxInFlight
+		}
+		e.step++
+		e.stepStart = now
+		e.stepSent = e.sent.Load()
+		e.waited.Store(false)
+		e.ctl <- ctl{
+			kind: ctlBegin, step: int32(e.step), start: now,
+			judgedStart: now + int64(l.Warmup), judgedEnd: planEnd(now, l.Hold, l.Tail),
+			rate: l.Rate, conc: limit,
+		}
+		select {
+		case e.loads <- stepLoad{step: int32(e.step), rate: l.Rate, concurrency: limit, start: now}:
+		case <-e.exhausted:
+		}
+	}
+	var err error
+	t := time.NewTimer(l.Hold)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+		err = ctx.Err()
+	case <-e.exhausted:
+		t.Stop()
+		err = ErrExhausted
+	}
+	at := e.clock.Now()
+	judgedEnd := at - int64(l.Tail)
+	if err != nil {
+		// A step cut short has no tail to wait for: judge all it sent.
+		judgedEnd = at
+	}
+	m := ctl{
+		kind: ctlCut, at: at, judgedEnd: judgedEnd,
+		pending: e.inFlightSince(e.stepStart),
+		reply:   make(chan Window, 1),
+	}
+	e.ctl <- m
+	w := <-m.reply
+	w.Sent = e.sent.Load() - e.stepSent
+	w.Saturated = e.waited.Load()
+	return w, err
+}
+
+// inFlightSince returns the scheduled times of the requests in flight that
+// were scheduled at or after since.
+func (e *Engine) inFlightSince(since int64) []int64 {
+	e.slotsMu.Lock()
+	defer e.slotsMu.Unlock()
+	var out []int64
+	for _, slot := range e.slots {
+		if v := slot.Load(); v >= since {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Totals are the run's counts after Stop.
+type Totals struct {
+	Sent, Recorded, OK, Failed int64
+}
+
+// Stop ends sending, lets in-flight requests finish for StopGrace, cancels
+// the rest (they are recorded as cancelled), waits for every goroutine and
+// flushes the writer. It returns the first write error.
+func (e *Engine) Stop() (Totals, error) {
+	if e.stopped {
+		return Totals{}, errors.New("probe: stopped twice")
+	}
+	e.stopped = true
+	e.stopSched()
+	<-e.schedDone
+	done := make(chan struct{})
+	go func() { e.workers.Wait(); close(done) }()
+	t := time.NewTimer(e.cfg.StopGrace)
+	select {
+	case <-done:
+		t.Stop()
+	case <-t.C:
+		e.cancelReq()
+		<-done
+	}
+	e.cancelReq()
+	close(e.records)
+	<-e.collDone
+	return e.totals, e.writeErr
+}

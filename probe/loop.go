@@ -1,0 +1,163 @@
+package probe
+
+import (
+	"context"
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// schedule is the scheduler goroutine: it paces sends against absolute
+// scheduled times (never relative to the previous send, which drifts low),
+// waits for an in-flight slot and hands each request to a worker.
+func (e *Engine) schedule(ctx context.Context) {
+	defer close(e.schedDone)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var (
+		l    stepLoad
+		cur  int32 // the step next belongs to
+		next int64 // the next open-loop scheduled time
+	)
+	select {
+	case l = <-e.loads:
+	case <-ctx.Done():
+		return
+	}
+loop:
+	for {
+		openLoop := l.rate > 0
+		var scheduled int64
+		switch {
+		case openLoop && math.IsInf(l.rate, 1):
+			scheduled = l.start
+		case openLoop:
+			if cur != l.step {
+				// A new step starts its schedule afresh: the last gap was
+				// drawn for the old rate.
+				cur, next = l.step, l.start
+			}
+			scheduled = next
+			if wait := time.Duration(scheduled - e.clock.Now()); wait > 0 {
+				timer.Reset(wait)
+				select {
+				case <-timer.C:
+				case l = <-e.loads:
+					timer.Stop()
+					continue loop
+				case <-ctx.Done():
+					timer.Stop()
+					return
+				}
+			}
+		}
+		// Wait for a slot under the current bound.
+		for e.inflight.Load() >= int64(l.concurrency) {
+			e.waited.Store(true)
+			select {
+			case <-e.released:
+			case l = <-e.loads:
+				continue loop
+			case <-ctx.Done():
+				return
+			}
+		}
+		if !openLoop {
+			scheduled = e.clock.Now()
+		}
+		p, ok := e.cfg.Source.Next()
+		if !ok {
+			close(e.exhausted)
+			e.idle(ctx)
+			return
+		}
+		if openLoop && !math.IsInf(l.rate, 1) {
+			next += int64(e.cfg.Schedule.Gap(l.rate))
+		}
+		e.inflight.Add(1)
+		j := job{step: l.step, offered: offered(l), scheduled: scheduled, payload: p}
+		select {
+		case e.jobs <- j:
+		default:
+			e.spawn(j)
+		}
+		if n := e.sent.Add(1); e.cfg.Requests > 0 && n >= e.cfg.Requests {
+			close(e.exhausted)
+			e.idle(ctx)
+			return
+		}
+		// A new load may have arrived while this one was being sent.
+		select {
+		case l = <-e.loads:
+		default:
+		}
+	}
+}
+
+// idle keeps accepting loads after the scheduler stopped sending, so that
+// Step never blocks, until the engine stops.
+func (e *Engine) idle(ctx context.Context) {
+	for {
+		select {
+		case <-e.loads:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// offered is what a record says was offered: the rate, or the concurrency
+// in closed loop.
+func offered(l stepLoad) float64 {
+	if l.rate > 0 && !math.IsInf(l.rate, 1) {
+		return l.rate
+	}
+	return float64(l.concurrency)
+}
+
+// spawn starts a worker with its first job. Workers stay for the engine's
+// life, so the pool grows to the largest in-flight count seen.
+func (e *Engine) spawn(j job) {
+	slot := new(atomic.Int64)
+	slot.Store(-1)
+	e.slotsMu.Lock()
+	e.slots = append(e.slots, slot)
+	e.slotsMu.Unlock()
+	e.workers.Add(1)
+	go e.work(j, slot)
+}
+
+func (e *Engine) work(j job, slot *atomic.Int64) {
+	defer e.workers.Done()
+	for {
+		slot.Store(j.scheduled)
+		rec := Record{
+			Step:        j.step,
+			OfferedQPS:  j.offered,
+			ScheduledNs: j.scheduled,
+			Payload:     j.payload.Index,
+			Agent:       e.cfg.Agent,
+			SentNs:      e.clock.Now(),
+		}
+		e.cfg.Client.Do(e.reqCtx, j.payload, &rec, e.clock)
+		// Clear the slot before handing the record over, so a cut never
+		// counts a request both as pending and as done.
+		slot.Store(-1)
+		e.records <- rec
+		e.inflight.Add(-1)
+		select {
+		case e.released <- struct{}{}:
+		default:
+		}
+		var ok bool
+		select {
+		case j, ok = <-e.jobs:
+		case <-e.schedDone:
+			// The scheduler has stopped: no job can come.
+			return
+		}
+		if !ok {
+			return
+		}
+	}
+}

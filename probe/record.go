@@ -1,0 +1,65 @@
+package probe
+
+// Record is one request as it was scheduled, sent and answered. Every
+// request the engine dispatches becomes exactly one Record, whether it
+// succeeded, failed, timed out or was cancelled; a failed request is data,
+// never an error.
+//
+// Times are nanoseconds since the run's start (the engine's zero), never
+// wall-clock values. The struct tags are the Parquet column contract of
+// DESIGN.md; analysis reads the same struct back.
+type Record struct {
+	Step        int32   `parquet:"step"`
+	OfferedQPS  float64 `parquet:"offered_qps"`
+	ScheduledNs int64   `parquet:"scheduled_ns"`
+	SentNs      int64   `parquet:"sent_ns"`
+	FirstByteNs int64   `parquet:"first_byte_ns"`
+	// FirstTokenNs is the first non-empty content token (streams); 0 otherwise.
+	FirstTokenNs int64 `parquet:"first_token_ns"`
+	EndNs        int64 `parquet:"end_ns"`
+	// Status is the HTTP status, StatusTimeout for a timed-out request and 0
+	// when no response arrived.
+	Status int32 `parquet:"status"`
+	// Error is a short class (see the Err* constants); empty when fine.
+	Error        string `parquet:"error,dict"`
+	BytesOut     int64  `parquet:"bytes_out"`
+	BytesIn      int64  `parquet:"bytes_in"`
+	PromptTokens int32  `parquet:"prompt_tokens"`
+	OutputTokens int32  `parquet:"output_tokens"`
+	Events       int32  `parquet:"events"`
+	ITLMaxNs     int64  `parquet:"itl_max_ns"`
+	Payload      int64  `parquet:"payload"`
+	Agent        int32  `parquet:"agent"`
+}
+
+// StatusTimeout is recorded for a request that hit the client timeout, as
+// the EAS stress test reports it.
+const StatusTimeout = 512
+
+// Error classes recorded in Record.Error.
+const (
+	ErrTimeout   = "timeout"   // client timeout elapsed
+	ErrRefused   = "refused"   // connection refused
+	ErrReset     = "reset"     // connection reset or closed mid-exchange
+	ErrTLS       = "tls"       // TLS handshake or certificate failure
+	ErrDNS       = "dns"       // name resolution failed
+	ErrProtocol  = "protocol"  // malformed HTTP or stream
+	ErrStatus    = "status"    // a non-2xx status arrived
+	ErrCanceled  = "canceled"  // the run was stopped while the request was in flight
+	ErrNetwork   = "network"   // any other transport failure
+	ErrMidStream = "midstream" // an error object arrived inside a stream
+)
+
+// Latency is what a user waiting on the schedule saw: end minus scheduled,
+// free of coordinated omission.
+func (r *Record) Latency() int64 { return r.EndNs - r.ScheduledNs }
+
+// ServiceTime is end minus sent: the latency without the generator's lag.
+func (r *Record) ServiceTime() int64 { return r.EndNs - r.SentNs }
+
+// SendLag is how late the request left compared with its schedule.
+func (r *Record) SendLag() int64 { return r.SentNs - r.ScheduledNs }
+
+// OK reports whether the request counts as a success: a 2xx status and no
+// error class.
+func (r *Record) OK() bool { return r.Error == "" && r.Status >= 200 && r.Status < 300 }

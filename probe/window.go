@@ -1,0 +1,145 @@
+package probe
+
+import (
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Histograms count microseconds from 1 µs to one hour with three
+// significant digits, enough for a 20 s timeout and for sub-millisecond
+// loopback latencies alike.
+const (
+	histMin     = 1
+	histMax     = int64(time.Hour / time.Microsecond)
+	histSigFigs = 3
+)
+
+func newHist() *hdrhistogram.Histogram {
+	return hdrhistogram.New(histMin, histMax, histSigFigs)
+}
+
+// recordNs adds a duration in nanoseconds to h, clamped to its range so a
+// pathological value never drops out of the counts.
+func recordNs(h *hdrhistogram.Histogram, ns int64) {
+	us := ns / int64(time.Microsecond)
+	if us < histMin {
+		us = histMin
+	}
+	if us > histMax {
+		us = histMax
+	}
+	// The error is impossible after clamping.
+	_ = h.RecordValue(us)
+}
+
+// Quantile returns the value at quantile q (a fraction in [0,1]) of a
+// histogram of microseconds, as a duration. HdrHistogram's own API takes a
+// percent; this is the one place that converts. An empty histogram gives 0.
+func Quantile(h *hdrhistogram.Histogram, q float64) time.Duration {
+	if h == nil || h.TotalCount() == 0 {
+		return 0
+	}
+	return time.Duration(h.ValueAtQuantile(q*100)) * time.Microsecond
+}
+
+// CountAbove returns how many values of a histogram of microseconds exceed
+// d. HdrHistogram keeps values to three significant digits, so a value
+// within that precision of d counts as equal to it, not above.
+func CountAbove(h *hdrhistogram.Histogram, d time.Duration) int64 {
+	if h == nil {
+		return 0
+	}
+	limit := int64(d / time.Microsecond)
+	var n int64
+	for _, b := range h.Distribution() {
+		if b.From > limit {
+			n += b.Count
+		}
+	}
+	return n
+}
+
+// Window summarises one step as the engine saw it.
+//
+// The judged part of a step is the requests scheduled between its warm-up
+// and its tail (see Load). A judged request still in flight when the step
+// was cut counts as a sample whose latency is its age at the cut: a lower
+// bound, exact as to whether it exceeds any limit shorter than that age.
+type Window struct {
+	Step int
+	// Rate is the offered requests per second (0 in closed loop);
+	// Concurrency the in-flight bound or closed-loop workers.
+	Rate        float64
+	Concurrency int
+	// Start and End are the step's times since the run's zero.
+	Start, End time.Duration
+	// JudgedStart and JudgedEnd bound the scheduled times judged.
+	JudgedStart, JudgedEnd time.Duration
+
+	// Sent counts requests dispatched during the step; Completed the
+	// responses (of any step) that finished during it.
+	Sent, Completed int64
+	// Samples counts judged requests: OK + Failed + Pending.
+	Samples, OK, Failed, Pending int64
+	// Errors counts judged failures by class; a non-2xx status is "status".
+	Errors map[string]int64
+
+	// Latency (end − scheduled), ServiceTime (end − sent), TTFT and TPOT
+	// are over the judged requests, in microseconds; SendLag (sent −
+	// scheduled) over every request sent in the step.
+	Latency, ServiceTime, SendLag, TTFT, TPOT *hdrhistogram.Histogram
+
+	BytesOut, BytesIn          int64
+	PromptTokens, OutputTokens int64
+
+	// Saturated is set when the scheduler had to wait for an in-flight slot
+	// during the step: the target held every slot.
+	Saturated bool
+}
+
+// Duration is the step's length.
+func (w *Window) Duration() time.Duration { return w.End - w.Start }
+
+// Judged is the length of the judged part of the step.
+func (w *Window) Judged() time.Duration { return w.JudgedEnd - w.JudgedStart }
+
+// Achieved is the rate at which responses completed during the step.
+func (w *Window) Achieved() float64 {
+	d := w.Duration().Seconds()
+	if d <= 0 {
+		return 0
+	}
+	return float64(w.Completed) / d
+}
+
+// SentRate is the rate at which requests left during the step.
+func (w *Window) SentRate() float64 {
+	d := w.Duration().Seconds()
+	if d <= 0 {
+		return 0
+	}
+	return float64(w.Sent) / d
+}
+
+// ErrorRate is the judged failures over judged samples. Pending requests
+// are not failures (yet).
+func (w *Window) ErrorRate() float64 {
+	if w.Samples == 0 {
+		return 0
+	}
+	return float64(w.Failed) / float64(w.Samples)
+}
+
+// Behind reports whether the generator fell behind its schedule in an
+// open-loop step: send lag p99 over maxLag, or fewer than 97 % of the
+// scheduled requests sent.
+func (w *Window) Behind(maxLag time.Duration) bool {
+	if w.Rate <= 0 {
+		return false
+	}
+	if Quantile(w.SendLag, 0.99) > maxLag {
+		return true
+	}
+	return w.SentRate() < 0.97*w.Rate
+}
