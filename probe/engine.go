@@ -237,6 +237,30 @@ func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
 	return w, err
 }
 
+// Pause stops sending and waits until every request in flight has
+// finished, or maxWait has passed, or ctx ends; the next Step resumes. A
+// target that queues without bound keeps the backlog of an overloaded step
+// for a long time, and the next, lighter step would inherit its latency;
+// pausing after a failed step lets the backlog drain first. Pause returns
+// how long it waited.
+func (e *Engine) Pause(ctx context.Context, maxWait time.Duration) time.Duration {
+	start := time.Now()
+	select {
+	case e.loads <- stepLoad{step: -1}:
+	case <-e.exhausted:
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for e.inflight.Load() > 0 && time.Since(start) < maxWait {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return time.Since(start)
+		}
+	}
+	return time.Since(start)
+}
+
 // inFlightSince returns the scheduled times of the requests in flight that
 // were scheduled at or after since.
 func (e *Engine) inFlightSince(since int64) []int64 {

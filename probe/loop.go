@@ -26,6 +26,15 @@ func (e *Engine) schedule(ctx context.Context) {
 	}
 loop:
 	for {
+		if l.step < 0 {
+			// Paused: send nothing until the next step.
+			select {
+			case l = <-e.loads:
+				continue loop
+			case <-ctx.Done():
+				return
+			}
+		}
 		openLoop := l.rate > 0
 		var scheduled int64
 		switch {

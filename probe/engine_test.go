@@ -1,0 +1,283 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/capfinder/capfinder/datasets"
+)
+
+// fakeClient answers after a fixed delay without any network, and tracks
+// the most requests it ever had in flight.
+type fakeClient struct {
+	delay    time.Duration
+	status   int32
+	hang     bool // wait for cancellation instead of answering
+	inflight atomic.Int64
+	peak     atomic.Int64
+}
+
+func (f *fakeClient) Do(ctx context.Context, _ datasets.Payload, rec *Record, clk Clock) {
+	n := f.inflight.Add(1)
+	defer f.inflight.Add(-1)
+	for {
+		p := f.peak.Load()
+		if n <= p || f.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	if f.hang {
+		<-ctx.Done()
+		rec.EndNs = clk.Now()
+		rec.Error = ErrCanceled
+		return
+	}
+	t := time.NewTimer(f.delay)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+		rec.EndNs = clk.Now()
+		rec.Error = ErrCanceled
+		return
+	}
+	rec.FirstByteNs = clk.Now()
+	rec.EndNs = rec.FirstByteNs
+	rec.Status = f.status
+	if rec.Status == 0 {
+		rec.Status = 200
+	}
+}
+
+// memWriter keeps every record it is given.
+type memWriter struct {
+	mu   sync.Mutex
+	recs []Record
+}
+
+func (m *memWriter) Write(recs []Record) error {
+	m.mu.Lock()
+	m.recs = append(m.recs, recs...)
+	m.mu.Unlock()
+	return nil
+}
+
+func newTestEngine(t *testing.T, c Client, w RecordWriter, requests int64) *Engine {
+	t.Helper()
+	s, err := NewSchedule("constant", 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(EngineConfig{
+		Client: c, Source: datasets.Repeat(nil), Schedule: s, Writer: w,
+		Requests: requests, StopGrace: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Start()
+	return e
+}
+
+func TestEngineOpenLoopSendsOnSchedule(t *testing.T) {
+	fc := &fakeClient{delay: time.Millisecond}
+	mw := &memWriter{}
+	e := newTestEngine(t, fc, mw, 0)
+	w, err := e.Step(context.Background(), Load{Rate: 200, Hold: time.Second, Warmup: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot, err := e.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A constant schedule at 200/s sends one request every 5 ms from the
+	// step's start: 200 in one second, give or take the last.
+	if w.Sent < 195 || w.Sent > 201 {
+		t.Errorf("sent %d in a 1 s step at 200/s, want about 200", w.Sent)
+	}
+	if tot.Sent != tot.Recorded || int64(len(mw.recs)) != tot.Sent {
+		t.Errorf("totals %+v, writer got %d: every request must be recorded once", tot, len(mw.recs))
+	}
+	// The warm-up fifth is not judged.
+	if w.Samples < 150 || w.Samples > 162 {
+		t.Errorf("judged %d samples, want about 160 (the step less its warm-up)", w.Samples)
+	}
+	if p50 := Quantile(w.Latency, 0.5); p50 < time.Millisecond || p50 > 50*time.Millisecond {
+		t.Errorf("p50 %v, want a little over the client's 1 ms", p50)
+	}
+	var prev int64
+	for i, r := range mw.recs {
+		if r.Step != 1 || r.OfferedQPS != 200 {
+			t.Fatalf("record %d: step %d offered %g", i, r.Step, r.OfferedQPS)
+		}
+		if r.SentNs < r.ScheduledNs || r.EndNs < r.SentNs {
+			t.Fatalf("record %d: times out of order: %+v", i, r)
+		}
+		if i > 0 && r.ScheduledNs-prev != 5_000_000 && r.ScheduledNs < prev {
+			t.Fatalf("record %d scheduled before its predecessor", i)
+		}
+		prev = r.ScheduledNs
+	}
+}
+
+func TestEngineStopsAtRequestBound(t *testing.T) {
+	fc := &fakeClient{}
+	mw := &memWriter{}
+	e := newTestEngine(t, fc, mw, 50)
+	_, err := e.Step(context.Background(), Load{Rate: 1000, Hold: 10 * time.Second})
+	if !errors.Is(err, ErrExhausted) {
+		t.Fatalf("step returned %v, want ErrExhausted", err)
+	}
+	tot, err := e.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot.Sent != 50 || tot.Recorded != 50 || len(mw.recs) != 50 {
+		t.Errorf("totals %+v, recorded %d; want exactly 50", tot, len(mw.recs))
+	}
+}
+
+func TestEngineClosedLoopHoldsConcurrency(t *testing.T) {
+	fc := &fakeClient{delay: 5 * time.Millisecond}
+	e := newTestEngine(t, fc, nil, 0)
+	w, err := e.Step(context.Background(), Load{Concurrency: 4, Hold: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if p := fc.peak.Load(); p != 4 {
+		t.Errorf("peak in flight %d, want the 4 workers", p)
+	}
+	// 4 workers × 0.5 s / 5 ms is at most 400; timers only make it fewer.
+	if w.Completed < 40 || w.Completed > 404 {
+		t.Errorf("completed %d, want up to 400", w.Completed)
+	}
+	if w.Sent < w.Completed {
+		t.Errorf("sent %d < completed %d", w.Sent, w.Completed)
+	}
+}
+
+func TestEngineCountsPendingAndCancelsOnStop(t *testing.T) {
+	fc := &fakeClient{hang: true}
+	mw := &memWriter{}
+	e := newTestEngine(t, fc, mw, 0)
+	w, err := e.Step(context.Background(), Load{Rate: 100, Hold: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing answers: every judged request is pending, aged by the cut.
+	if w.Pending == 0 || w.Pending != w.Samples || w.OK != 0 {
+		t.Errorf("pending %d samples %d ok %d: a hung target leaves every request pending", w.Pending, w.Samples, w.OK)
+	}
+	if max := time.Duration(w.Latency.Max()) * time.Microsecond; max < 400*time.Millisecond {
+		t.Errorf("oldest pending latency %v, want about the step's 500 ms", max)
+	}
+	start := time.Now()
+	tot, err := e.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stop took %v with hung requests; it must cancel them after the grace", d)
+	}
+	if tot.Sent != int64(len(mw.recs)) || tot.Sent < 40 {
+		t.Errorf("sent %d recorded %d", tot.Sent, len(mw.recs))
+	}
+	for _, r := range mw.recs {
+		if r.Error != ErrCanceled {
+			t.Fatalf("hung request recorded as %q, want canceled", r.Error)
+		}
+	}
+}
+
+func TestEngineSaturatesAtInFlightBound(t *testing.T) {
+	fc := &fakeClient{delay: 100 * time.Millisecond}
+	e := newTestEngine(t, fc, nil, 0)
+	w, err := e.Step(context.Background(), Load{Rate: 500, Concurrency: 2, Hold: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if p := fc.peak.Load(); p > 2 {
+		t.Errorf("peak in flight %d over the bound of 2", p)
+	}
+	if !w.Saturated || !w.Behind(time.Millisecond) {
+		t.Errorf("saturated=%v behind=%v: two slots cannot carry 500/s of 100 ms requests", w.Saturated, w.Behind(time.Millisecond))
+	}
+}
+
+func TestEngineExtendCoversWholeStep(t *testing.T) {
+	fc := &fakeClient{delay: time.Millisecond}
+	e := newTestEngine(t, fc, nil, 0)
+	w1, err := e.Step(context.Background(), Load{Rate: 200, Hold: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, err := e.Step(context.Background(), Load{Extend: true, Hold: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if w2.Step != w1.Step || w2.Start != w1.Start {
+		t.Errorf("extended window is step %d from %v, want step %d from %v", w2.Step, w2.Start, w1.Step, w1.Start)
+	}
+	if w2.Samples < w1.Samples+50 || w2.Sent < 110 {
+		t.Errorf("extended window has %d samples (first cut %d), sent %d", w2.Samples, w1.Samples, w2.Sent)
+	}
+}
+
+func TestEngineStepsChangeRate(t *testing.T) {
+	fc := &fakeClient{}
+	mw := &memWriter{}
+	e := newTestEngine(t, fc, mw, 0)
+	for _, r := range []float64{100, 400} {
+		if _, err := e.Step(context.Background(), Load{Rate: r, Hold: 250 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	per := map[int32]int{}
+	for _, r := range mw.recs {
+		per[r.Step]++
+	}
+	if per[1] < 20 || per[1] > 26 || per[2] < 95 || per[2] > 101 {
+		t.Errorf("per-step sends %v, want about 25 then 100", per)
+	}
+}
+
+func TestEnginePauseDrainsInFlight(t *testing.T) {
+	fc := &fakeClient{delay: 50 * time.Millisecond}
+	mw := &memWriter{}
+	e := newTestEngine(t, fc, mw, 0)
+	if _, err := e.Step(context.Background(), Load{Rate: 200, Hold: 200 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	e.Pause(context.Background(), 5*time.Second)
+	if n := fc.inflight.Load(); n != 0 {
+		t.Errorf("%d requests in flight after the pause", n)
+	}
+	w, err := e.Step(context.Background(), Load{Rate: 100, Hold: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot, err := e.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Sent < 15 || tot.Sent != int64(len(mw.recs)) {
+		t.Errorf("after a pause the next step sent %d; totals %+v, recorded %d", w.Sent, tot, len(mw.recs))
+	}
+}
