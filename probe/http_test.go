@@ -1,0 +1,199 @@
+package probe
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/capfinder/capfinder/datasets"
+)
+
+// do sends one request with a fresh client and returns its record.
+func do(t *testing.T, cfg HTTPConfig, ctx context.Context, body []byte) Record {
+	t.Helper()
+	c, err := NewHTTPClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := NewClock()
+	rec := Record{ScheduledNs: clk.Now()}
+	rec.SentNs = clk.Now()
+	c.Do(ctx, datasets.Payload{Body: body}, &rec, clk)
+	return rec
+}
+
+func TestHTTPClientRecordsOutcomes(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("x", 1000))
+	})
+	mux.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	// A port that was open a moment ago and is closed now refuses.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String() + "/"
+	l.Close()
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	for _, tc := range []struct {
+		name, url   string
+		ctx         context.Context
+		status      int32
+		class       string
+		wantBytesIn int64
+	}{
+		// A 2xx with a body: no error, every byte counted.
+		{"ok", srv.URL + "/ok", context.Background(), 200, "", 1000},
+		// A non-2xx is a failed request of class status.
+		{"503", srv.URL + "/busy", context.Background(), 503, ErrStatus, -1},
+		// The client timeout is status 512, as EAS reports it.
+		{"timeout", srv.URL + "/slow", context.Background(), StatusTimeout, ErrTimeout, -1},
+		{"refused", closed, context.Background(), 0, ErrRefused, -1},
+		// The run being stopped is not the target's fault.
+		{"canceled", srv.URL + "/ok", cancelled, 0, ErrCanceled, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, HTTPConfig{URL: tc.url, Timeout: 200 * time.Millisecond}, tc.ctx, nil)
+			if r.Status != tc.status || r.Error != tc.class {
+				t.Errorf("status %d class %q, want %d %q", r.Status, r.Error, tc.status, tc.class)
+			}
+			if tc.wantBytesIn >= 0 && r.BytesIn != tc.wantBytesIn {
+				t.Errorf("bytes_in %d, want %d", r.BytesIn, tc.wantBytesIn)
+			}
+			if r.EndNs < r.SentNs || (r.FirstByteNs != 0 && (r.FirstByteNs < r.SentNs || r.FirstByteNs > r.EndNs)) {
+				t.Errorf("times out of order: %+v", r)
+			}
+		})
+	}
+}
+
+// rawServer accepts connections on loopback and hands each to handle.
+func rawServer(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c)
+		}
+	}()
+	return "http://" + l.Addr().String() + "/"
+}
+
+func TestHTTPClientClassifiesBrokenServers(t *testing.T) {
+	reset := rawServer(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		c.Read(buf)
+		// Linger 0 makes Close send a RST.
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	})
+	garbage := rawServer(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		c.Read(buf)
+		io.WriteString(c, "NOT HTTP AT ALL\r\n\r\n")
+		c.Close()
+	})
+	for _, tc := range []struct{ name, url, class string }{
+		{"reset", reset, ErrReset},
+		{"garbage", garbage, ErrProtocol},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, HTTPConfig{URL: tc.url, Timeout: 2 * time.Second}, context.Background(), nil)
+			if r.Error != tc.class {
+				t.Errorf("class %q (status %d), want %q", r.Error, r.Status, tc.class)
+			}
+		})
+	}
+}
+
+func TestHTTPClientTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	// httptest's certificate is signed by no authority we trust.
+	if r := do(t, HTTPConfig{URL: srv.URL}, context.Background(), nil); r.Error != ErrTLS {
+		t.Errorf("untrusted certificate: class %q, want tls", r.Error)
+	}
+	if r := do(t, HTTPConfig{URL: srv.URL, Insecure: true}, context.Background(), nil); r.Error != "" || r.Status != 200 {
+		t.Errorf("insecure: status %d class %q, want 200", r.Status, r.Error)
+	}
+}
+
+func TestHTTPClientSendsMethodHeadersBody(t *testing.T) {
+	var got struct {
+		method, auth, body string
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.method, got.auth, got.body = r.Method, r.Header.Get("Authorization"), string(b)
+	}))
+	defer srv.Close()
+	h := http.Header{}
+	h.Set("Authorization", "Bearer s3cret")
+	r := do(t, HTTPConfig{URL: srv.URL, Header: h}, context.Background(), []byte(`{"x":1}`))
+	if r.Error != "" || got.method != "POST" || got.auth != "Bearer s3cret" || got.body != `{"x":1}` {
+		t.Errorf("server saw %+v (record %+v)", got, r)
+	}
+	if r.BytesOut != 7 {
+		t.Errorf("bytes_out %d, want the body's 7", r.BytesOut)
+	}
+	r = do(t, HTTPConfig{URL: srv.URL, Method: "PUT"}, context.Background(), nil)
+	if got.method != "PUT" || r.Error != "" {
+		t.Errorf("method %s, want PUT", got.method)
+	}
+}
+
+func TestNewHTTPClientRejectsBadURLs(t *testing.T) {
+	for _, u := range []string{"ftp://x/", "127.0.0.1:80", "http://", "::"} {
+		if _, err := NewHTTPClient(HTTPConfig{URL: u}); err == nil {
+			t.Errorf("%q accepted", u)
+		}
+	}
+}
+
+func BenchmarkHTTPClientDo(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	c, err := NewHTTPClient(HTTPConfig{URL: srv.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	clk := NewClock()
+	b.ReportAllocs()
+	for b.Loop() {
+		var rec Record
+		c.Do(context.Background(), datasets.Payload{}, &rec, clk)
+		if rec.Error != "" {
+			b.Fatal(rec.Error)
+		}
+	}
+}
