@@ -63,3 +63,28 @@ func (r *Record) SendLag() int64 { return r.SentNs - r.ScheduledNs }
 // OK reports whether the request counts as a success: a 2xx status and no
 // error class.
 func (r *Record) OK() bool { return r.Error == "" && r.Status >= 200 && r.Status < 300 }
+
+// StepRecord is one row of steps.parquet: a controller step as the run saw
+// it. Times are nanoseconds since the run's start; latencies milliseconds.
+type StepRecord struct {
+	Step         int32   `parquet:"step"`
+	Phase        string  `parquet:"phase,dict"`
+	OfferedQPS   float64 `parquet:"offered_qps"`
+	Concurrency  int32   `parquet:"concurrency"`
+	StartNs      int64   `parquet:"start_ns"`
+	EndNs        int64   `parquet:"end_ns"`
+	Sent         int64   `parquet:"sent"`
+	Samples      int64   `parquet:"samples"`
+	Failures     int64   `parquet:"failures"`
+	AchievedQPS  float64 `parquet:"achieved_qps"`
+	P50Ms        float64 `parquet:"p50_ms"`
+	P90Ms        float64 `parquet:"p90_ms"`
+	P99Ms        float64 `parquet:"p99_ms"`
+	P999Ms       float64 `parquet:"p999_ms"`
+	MaxMs        float64 `parquet:"max_ms"`
+	MeanMs       float64 `parquet:"mean_ms"`
+	ErrorRate    float64 `parquet:"error_rate"`
+	SendLagP99Ms float64 `parquet:"send_lag_p99_ms"`
+	Verdict      string  `parquet:"verdict,dict"`
+	LimitedBy    string  `parquet:"limited_by,dict"`
+}

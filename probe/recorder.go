@@ -1,0 +1,268 @@
+package probe
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// RecorderOptions configure a Recorder. Zero fields mean the defaults.
+type RecorderOptions struct {
+	// MaxRows closes a part after that many rows; default 1,000,000.
+	MaxRows int64
+	// MaxAge closes a part that has been open that long, so a killed
+	// process loses at most MaxAge of requests; default 10 s.
+	MaxAge time.Duration
+	// RowGroupRows bounds the rows buffered in memory before a row group is
+	// written out; default 65,536.
+	RowGroupRows int64
+	// Metadata is written as key/value metadata into every part.
+	Metadata map[string]string
+	// now is the clock rotation reads; tests replace it.
+	now func() time.Time
+}
+
+// Recorder writes records to DIR/requests/part-NNNNN.parquet, zstd
+// compressed, one row per record. A part is written under a name ending
+// in ".open" and renamed when closed, so a glob on *.parquet only ever
+// finds complete files. Write and Close are called from one goroutine.
+type Recorder struct {
+	dir  string
+	opts RecorderOptions
+
+	part   int
+	f      *os.File
+	buf    *bufio.Writer
+	w      *parquet.GenericWriter[Record]
+	opened time.Time
+	inPart int64
+	rows   int64
+}
+
+var _ RecordWriter = (*Recorder)(nil)
+
+// PartsDir is where a run's request parts live, below the run directory.
+const PartsDir = "requests"
+
+// NewRecorder creates DIR/requests and returns a recorder writing there.
+func NewRecorder(dir string, opts RecorderOptions) (*Recorder, error) {
+	if opts.MaxRows <= 0 {
+		opts.MaxRows = 1_000_000
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = 10 * time.Second
+	}
+	if opts.RowGroupRows <= 0 {
+		opts.RowGroupRows = 65536
+	}
+	if opts.now == nil {
+		opts.now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Join(dir, PartsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
+	}
+	return &Recorder{dir: dir, opts: opts}, nil
+}
+
+func (r *Recorder) partPath(n int) string {
+	return filepath.Join(r.dir, PartsDir, fmt.Sprintf("part-%05d.parquet", n))
+}
+
+func writerOptions(meta map[string]string, rowGroup int64) []parquet.WriterOption {
+	opts := []parquet.WriterOption{
+		parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(rowGroup),
+		parquet.CreatedBy("capfinder", "", ""),
+	}
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		opts = append(opts, parquet.KeyValueMetadata(k, meta[k]))
+	}
+	return opts
+}
+
+func (r *Recorder) open() error {
+	f, err := os.Create(r.partPath(r.part) + ".open")
+	if err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	r.f = f
+	r.buf = bufio.NewWriterSize(f, 1<<20)
+	r.w = parquet.NewGenericWriter[Record](r.buf, writerOptions(r.opts.Metadata, r.opts.RowGroupRows)...)
+	r.opened = r.opts.now()
+	r.inPart = 0
+	return nil
+}
+
+// closePart writes the footer (without which a part is unreadable),
+// syncs and renames the part to its final name.
+func (r *Recorder) closePart() error {
+	if r.w == nil {
+		return nil
+	}
+	err := r.w.Close()
+	if err == nil {
+		err = r.buf.Flush()
+	}
+	if err == nil {
+		err = r.f.Sync()
+	}
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(r.partPath(r.part)+".open", r.partPath(r.part))
+	}
+	r.w, r.f, r.buf = nil, nil, nil
+	r.part++
+	if err != nil {
+		return fmt.Errorf("probe: closing part: %w", err)
+	}
+	return nil
+}
+
+// Write appends records, rotating parts by rows and age.
+func (r *Recorder) Write(recs []Record) error {
+	for len(recs) > 0 {
+		if r.w == nil {
+			if err := r.open(); err != nil {
+				return err
+			}
+		}
+		n := int64(len(recs))
+		if room := r.opts.MaxRows - r.inPart; n > room {
+			n = room
+		}
+		if _, err := r.w.Write(recs[:n]); err != nil {
+			return fmt.Errorf("probe: writing records: %w", err)
+		}
+		recs = recs[n:]
+		r.inPart += n
+		r.rows += n
+		if r.inPart >= r.opts.MaxRows || r.opts.now().Sub(r.opened) >= r.opts.MaxAge {
+			if err := r.closePart(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Close closes the open part. A recorder that wrote nothing leaves no part.
+func (r *Recorder) Close() error { return r.closePart() }
+
+// Rows returns how many records were written.
+func (r *Recorder) Rows() int64 { return r.rows }
+
+// Parts lists the closed parts of a run directory in order.
+func Parts(dir string) ([]string, error) {
+	parts, err := filepath.Glob(filepath.Join(dir, PartsDir, "part-*.parquet"))
+	if err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
+	}
+	sort.Strings(parts)
+	return parts, nil
+}
+
+// ReadRecords streams every record of a run directory's closed parts, in
+// part order, to fn in batches; memory stays bounded by one batch. The
+// batch is reused: fn must not keep it.
+func ReadRecords(dir string, fn func([]Record) error) error {
+	parts, err := Parts(dir)
+	if err != nil {
+		return err
+	}
+	if len(parts) == 0 {
+		return fmt.Errorf("probe: no request parts in %s", filepath.Join(dir, PartsDir))
+	}
+	buf := make([]Record, 8192)
+	for _, p := range parts {
+		if err := readPart(p, buf, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readPart(path string, buf []Record, fn func([]Record) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	defer f.Close()
+	rd := parquet.NewGenericReader[Record](f)
+	defer rd.Close()
+	for {
+		n, err := rd.Read(buf)
+		if n > 0 {
+			if ferr := fn(buf[:n]); ferr != nil {
+				return ferr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("probe: reading %s: %w", path, err)
+		}
+	}
+}
+
+// ReadMetadata returns the key/value metadata of a Parquet file.
+func ReadMetadata(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("probe: reading %s: %w", path, err)
+	}
+	meta := map[string]string{}
+	for _, kv := range pf.Metadata().KeyValueMetadata {
+		meta[kv.Key] = kv.Value
+	}
+	return meta, nil
+}
+
+// WriteParquet writes rows to a small Parquet file at path in one go,
+// through a temporary file, so a reader never sees it half written.
+func WriteParquet[T any](path string, rows []T, meta map[string]string) error {
+	tmp := path + ".open"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	w := parquet.NewGenericWriter[T](f, writerOptions(meta, 65536)...)
+	_, err = w.Write(rows)
+	if err == nil {
+		err = w.Close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("probe: writing %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}

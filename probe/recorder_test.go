@@ -1,0 +1,152 @@
+package probe
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func testRecords(n int) []Record {
+	recs := make([]Record, n)
+	for i := range recs {
+		recs[i] = Record{
+			Step: int32(i / 100), OfferedQPS: 100, ScheduledNs: int64(i) * 1e6,
+			SentNs: int64(i)*1e6 + 10, EndNs: int64(i)*1e6 + 5e5, Status: 200,
+			BytesIn: int64(i % 7), Payload: int64(i),
+		}
+		if i%13 == 0 {
+			recs[i].Status, recs[i].Error = 503, ErrStatus
+		}
+	}
+	return recs
+}
+
+func TestRecorderRoundTripAcrossParts(t *testing.T) {
+	dir := t.TempDir()
+	r, err := NewRecorder(dir, RecorderOptions{MaxRows: 1000, RowGroupRows: 300, Metadata: map[string]string{"run.mode": "auto"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := testRecords(3500)
+	for i := 0; i < len(want); i += 700 {
+		if err := r.Write(want[i : i+700]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := Parts(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3500 rows at 1000 a part: three full parts and one of 500.
+	if len(parts) != 4 {
+		t.Fatalf("%d parts, want 4: %v", len(parts), parts)
+	}
+	var got []Record
+	if err := ReadRecords(dir, func(b []Record) error { got = append(got, b...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || r.Rows() != int64(len(want)) {
+		t.Fatalf("read %d rows, wrote %d (Rows %d)", len(got), len(want), r.Rows())
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("row %d: got %+v want %+v", i, got[i], want[i])
+		}
+	}
+	meta, err := ReadMetadata(parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta["run.mode"] != "auto" {
+		t.Errorf("metadata %v lacks run.mode", meta)
+	}
+}
+
+func TestRecorderRotatesByAge(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Unix(0, 0)
+	r, err := NewRecorder(dir, RecorderOptions{MaxAge: time.Second, now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := testRecords(10)
+	for i := range recs {
+		if err := r.Write(recs[i : i+1]); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(400 * time.Millisecond)
+	}
+	// The open part survives a crash only as a file no glob matches.
+	parts, _ := Parts(dir)
+	open, _ := filepath.Glob(filepath.Join(dir, PartsDir, "*.open"))
+	if len(open) != 1 {
+		t.Errorf("%d open parts before Close, want 1", len(open))
+	}
+	var n int
+	if err := ReadRecords(dir, func(b []Record) error { n += len(b); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	// A part closes at the write that finds it a second old: writes come
+	// every 0.4 s, so each part takes four rows (0, 0.4, 0.8, 1.2 s).
+	if len(parts) != 2 || n != 8 {
+		t.Errorf("%d closed parts with %d rows before Close, want 2 with 8", len(parts), n)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	parts, _ = Parts(dir)
+	if len(parts) != 3 {
+		t.Errorf("%d parts after Close, want 3", len(parts))
+	}
+}
+
+func TestRecorderEmptyRunLeavesNoPart(t *testing.T) {
+	dir := t.TempDir()
+	r, err := NewRecorder(dir, RecorderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, PartsDir))
+	if len(entries) != 0 {
+		t.Errorf("an empty run left %d files", len(entries))
+	}
+}
+
+func TestWriteParquetSteps(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "steps.parquet")
+	rows := []StepRecord{{Step: 1, Phase: "grow", OfferedQPS: 100, Verdict: "pass"}, {Step: 2, Phase: "grow", OfferedQPS: 200, Verdict: "fail", LimitedBy: "max_rt"}}
+	if err := WriteParquet(path, rows, map[string]string{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := ReadMetadata(path)
+	if err != nil || meta["k"] != "v" {
+		t.Fatalf("metadata %v, %v", meta, err)
+	}
+}
+
+func BenchmarkRecorderWrite(b *testing.B) {
+	r, err := NewRecorder(b.TempDir(), RecorderOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := testRecords(4096)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := r.Write(recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if err := r.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "rows/s")
+}
