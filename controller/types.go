@@ -20,6 +20,9 @@ type Window struct {
 	// the scheduled send time. TTFT and TPOT are at the same quantile and
 	// zero when the protocol does not measure them.
 	Latency, TTFT, TPOT time.Duration
+	// OverRT counts judged requests slower than Limits.MaxRT: it lets a
+	// step fail before it has samples enough for its quantile.
+	OverRT int
 	// Behind is set when the generator fell behind its schedule (send lag
 	// or sends under 97 % of offered); Saturated when it did so because
 	// every in-flight slot was taken by requests the target had not
@@ -37,6 +40,9 @@ type Decision struct {
 	Concurrency int
 	// Hold is how long to hold the load, warm-up included.
 	Hold time.Duration
+	// Extend continues the previous step for Hold more instead of starting
+	// a new one; Run sets it when a step had too few samples to judge.
+	Extend bool
 	// Phase names what the controller is doing, for progress output and
 	// the steps table: "grow", "bisect", "confirm", "hold", "backoff", "track",
 	// "fixed".
@@ -94,6 +100,8 @@ const (
 	LimitTPOT       Limit = "tpot"
 	LimitSaturation Limit = "saturation"
 	LimitGenerator  Limit = "generator"
+	// LimitSamples marks a step that ended with too few samples to judge.
+	LimitSamples Limit = "samples"
 )
 
 // FaultAction is what happens after a limit breaks.

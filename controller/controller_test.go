@@ -1,0 +1,289 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+func TestJudge(t *testing.T) {
+	lim := Limits{MaxRT: 100 * time.Millisecond, Quantile: 0.99, FaultTolerate: 0.01, MinTail: 5}
+	need := lim.MinSamples() // 500
+	for _, tc := range []struct {
+		why   string
+		w     Window
+		want  Verdict
+		limit Limit
+	}{
+		{"every limit holds with samples enough", Window{Samples: need, Latency: 50 * time.Millisecond}, Pass, LimitNone},
+		{"the quantile is over MaxRT", Window{Samples: need, Latency: 150 * time.Millisecond, OverRT: 10}, Fail, LimitMaxRT},
+		{"errors over the budget", Window{Samples: 1000, Failures: 11, Latency: time.Millisecond}, Fail, LimitFault},
+		{"errors exactly at the budget pass", Window{Samples: 1000, Failures: 10, Latency: time.Millisecond}, Pass, LimitNone},
+		{"too few samples for p99", Window{Samples: need - 1, Latency: time.Millisecond}, Short, LimitSamples},
+		{"few samples but failures beyond any budget", Window{Samples: 100, Failures: 50}, Fail, LimitFault},
+		{"few samples but more slow ones than p99 allows of 500", Window{Samples: 100, OverRT: 6}, Fail, LimitMaxRT},
+		{"few samples with a few slow ones is not yet conclusive", Window{Samples: 100, OverRT: 4}, Short, LimitSamples},
+		{"the generator fell behind on its own", Window{Samples: need, Behind: true, Latency: 150 * time.Millisecond}, Invalid, LimitGenerator},
+		{"behind because the target held every slot and broke a limit", Window{Samples: need, Behind: true, Saturated: true, Latency: 150 * time.Millisecond}, Fail, LimitMaxRT},
+		{"behind and saturated with limits holding proves nothing", Window{Samples: need, Behind: true, Saturated: true, Latency: time.Millisecond}, Invalid, LimitGenerator},
+	} {
+		v, l := lim.Judge(tc.w)
+		if v != tc.want || l != tc.limit {
+			t.Errorf("%s: got %v/%q, want %v/%q", tc.why, v, l, tc.want, tc.limit)
+		}
+	}
+	ttft := Limits{Quantile: 0.9, MaxTTFT: time.Second, MaxTPOT: 50 * time.Millisecond, MinTail: 5}
+	if v, l := ttft.Judge(Window{Samples: 100, TTFT: 2 * time.Second}); v != Fail || l != LimitTTFT {
+		t.Errorf("TTFT over its limit: %v/%q", v, l)
+	}
+	if v, l := ttft.Judge(Window{Samples: 100, TPOT: 60 * time.Millisecond}); v != Fail || l != LimitTPOT {
+		t.Errorf("TPOT over its limit: %v/%q", v, l)
+	}
+}
+
+// search is one plant with its limits and the truth a search must find.
+type search struct {
+	name  string
+	lim   Limits
+	plant func(seed uint64) plant
+	truth float64
+}
+
+func searches() []search {
+	q := 0.99
+	m := mmc{c: 8, mu: 250, q: q, maxRT: 40 * time.Millisecond}
+	ramp0 := ramp{knee: 300, slope: 0.002}
+	return []search{
+		{
+			name:  "M/M/8 under p99 latency",
+			lim:   Limits{MaxRT: m.maxRT, Quantile: q, FaultTolerate: 0.001, MinTail: 5},
+			plant: func(seed uint64) plant { p := m; p.rng = rand.New(rand.NewPCG(seed, 1)); return &p },
+			truth: m.limit(m.maxRT, q),
+		},
+		{
+			name:  "hard rate limit",
+			lim:   Limits{Quantile: q, FaultTolerate: 0.001, MinTail: 5},
+			plant: func(seed uint64) plant { return &rateLimit{L: 740, rng: rand.New(rand.NewPCG(seed, 2))} },
+			truth: 740,
+		},
+		{
+			name:  "error-rate ramp",
+			lim:   Limits{Quantile: q, FaultTolerate: 0.01, MinTail: 5},
+			plant: func(seed uint64) plant { p := ramp0; p.rng = rand.New(rand.NewPCG(seed, 3)); return &p },
+			truth: ramp0.limit(0.01),
+		},
+	}
+}
+
+func runAuto(t *testing.T, s search, seed uint64, bisect bool) Result {
+	t.Helper()
+	a := NewAuto(AutoConfig{Start: 10, Max: 100000, Limits: s.lim, Bisect: bisect})
+	res, err := Run(context.Background(), a, s.lim, time.Hour, stepFunc(s.plant(seed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestAutoConvergesOnPlants(t *testing.T) {
+	for _, s := range searches() {
+		for seed := uint64(1); seed <= 10; seed++ {
+			res := runAuto(t, s, seed, false)
+			if res.Status != Converged {
+				t.Errorf("%s seed %d: status %v", s.name, seed, res.Status)
+			}
+			if e := math.Abs(res.Capacity-s.truth) / s.truth; e > 0.02 {
+				t.Errorf("%s seed %d: capacity %.1f, truth %.1f (off %.1f %%)", s.name, seed, res.Capacity, s.truth, 100*e)
+			}
+			if res.High <= res.Capacity || res.High > res.Capacity*1.03 {
+				t.Errorf("%s seed %d: bracket [%.1f, %.1f] is not within precision", s.name, seed, res.Capacity, res.High)
+			}
+		}
+	}
+}
+
+// TestAutoBeatsBisection measures the narrowing against plain bisection
+// over the same plants and seeds, and scan at comparable resolution.
+func TestAutoBeatsBisection(t *testing.T) {
+	for _, s := range searches() {
+		var auto, bisect, scan int
+		for seed := uint64(1); seed <= 10; seed++ {
+			auto += len(runAuto(t, s, seed, false).Steps)
+			bisect += len(runAuto(t, s, seed, true).Steps)
+			sc := NewScan(ScanConfig{Min: 10, Max: 100000, Delta: s.truth * 0.02, Interval: 5 * time.Second, Action: Stop})
+			res, err := Run(context.Background(), sc, s.lim, time.Hour, stepFunc(s.plant(seed)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Scan never ends by itself after a failure with Stop: count the
+			// steps up to its first failure.
+			for i, st := range res.Steps {
+				if st.Verdict == Fail {
+					scan += i + 1
+					break
+				}
+			}
+		}
+		t.Logf("%s: steps over 10 seeds: auto %d, bisection %d, scan %d", s.name, auto, bisect, scan)
+		if auto >= bisect {
+			t.Errorf("%s: auto took %d steps, plain bisection %d", s.name, auto, bisect)
+		}
+		if auto >= scan {
+			t.Errorf("%s: auto took %d steps, scan %d", s.name, auto, scan)
+		}
+	}
+}
+
+func TestScanStopHoldsLastPass(t *testing.T) {
+	p := &rateLimit{L: 420, rng: rand.New(rand.NewPCG(1, 1))}
+	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5}
+	sc := NewScan(ScanConfig{Min: 100, Delta: 50, Interval: 10 * time.Second, Action: Stop})
+	res, err := Run(context.Background(), sc, lim, 300*time.Second, stepFunc(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != OutOfBudget {
+		t.Errorf("status %v: stop holds until the budget ends", res.Status)
+	}
+	// 100, 150, …, 400 pass, 450 fails; 400 is held from then on.
+	if res.Capacity != 400 || res.High != 450 || res.LimitedBy != LimitFault {
+		t.Errorf("capacity %v high %v by %q, want 400, 450, fault", res.Capacity, res.High, res.LimitedBy)
+	}
+	failed := false
+	for _, s := range res.Steps {
+		if failed && (s.Decision.Rate != 400 || s.Decision.Phase != "hold") {
+			t.Errorf("step %d after the failure offers %v (%s), want to hold 400", s.Index, s.Decision.Rate, s.Decision.Phase)
+		}
+		failed = failed || s.Verdict == Fail
+	}
+	if len(res.Steps) != 30 {
+		t.Errorf("%d steps of 10 s in 300 s", len(res.Steps))
+	}
+}
+
+func TestScanReviseTracksTheLimit(t *testing.T) {
+	p := &rateLimit{L: 420, rng: rand.New(rand.NewPCG(1, 1))}
+	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5}
+	sc := NewScan(ScanConfig{Min: 100, Delta: 50, Interval: 10 * time.Second, Action: Revise})
+	res, err := Run(context.Background(), sc, lim, 300*time.Second, stepFunc(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed, backedOff := false, false
+	for _, s := range res.Steps {
+		if failed {
+			// After the first failure the rate stays within a delta of the
+			// limit: it backs off below it and tracks back up.
+			if s.Decision.Rate < 350 || s.Decision.Rate > 450 {
+				t.Errorf("step %d offers %v after the failure, far from the limit 420", s.Index, s.Decision.Rate)
+			}
+			if s.Decision.Phase == "backoff" && s.Verdict == Pass {
+				backedOff = true
+			}
+		}
+		failed = failed || s.Verdict == Fail
+	}
+	if !failed || !backedOff {
+		t.Errorf("revise must fail, back off and pass again (failed %v, passed after backoff %v)", failed, backedOff)
+	}
+}
+
+func TestRunExtendsShortSteps(t *testing.T) {
+	// At 50/s a 5 s step judges 200 requests, under the 500 p99 needs.
+	p := &rateLimit{L: 1000, rng: rand.New(rand.NewPCG(1, 1))}
+	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5}
+	var extends int
+	sf := stepFunc(p)
+	res, err := Run(context.Background(), &Fixed{D: Decision{Rate: 50, Hold: 5 * time.Second}}, lim, 20*time.Second,
+		func(ctx context.Context, d Decision) (Window, error) {
+			if d.Extend {
+				extends++
+			}
+			return sf(ctx, d)
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if extends == 0 || res.Steps[0].Verdict != Pass || res.Steps[0].Window.Samples < lim.MinSamples() {
+		t.Errorf("extends %d, first step %v with %d samples", extends, res.Steps[0].Verdict, res.Steps[0].Window.Samples)
+	}
+}
+
+func TestRunClampsToMaxQPS(t *testing.T) {
+	p := &rateLimit{L: 1e9, rng: rand.New(rand.NewPCG(1, 1))}
+	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5, MaxQPS: 1000}
+	res, err := Run(context.Background(), NewAuto(AutoConfig{Start: 100, Max: 1e6, Limits: lim}), lim, time.Hour, stepFunc(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range res.Steps {
+		if s.Decision.Rate > 1000 {
+			t.Errorf("step %d offers %v over max-qps", s.Index, s.Decision.Rate)
+		}
+	}
+	if res.Capacity != 1000 || res.LimitedBy != LimitMaxQPS {
+		t.Errorf("capacity %v limited by %q, want 1000 by max_qps", res.Capacity, res.LimitedBy)
+	}
+}
+
+func TestRunStopsOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &rateLimit{L: 1e9, rng: rand.New(rand.NewPCG(1, 1))}
+	n := 0
+	// One sample beyond p99 is enough here: no step is held longer.
+	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 1}
+	res, err := Run(ctx, NewAuto(AutoConfig{Start: 100}), lim, time.Hour,
+		func(ctx context.Context, d Decision) (Window, error) {
+			n++
+			w := p.step(d)
+			if n == 3 {
+				cancel()
+				return w, ctx.Err()
+			}
+			return w, nil
+		})
+	if err != nil || res.Status != Stopped {
+		t.Fatalf("err %v status %v, want no error and stopped", err, res.Status)
+	}
+	// The cut step does not count as a pass.
+	if res.Capacity != 200 || !res.Steps[2].Cut {
+		t.Errorf("capacity %v, want 200 (the cut step at 400 does not count)", res.Capacity)
+	}
+}
+
+func TestRunEndsOnErrDone(t *testing.T) {
+	p := &rateLimit{L: 1e9, rng: rand.New(rand.NewPCG(1, 1))}
+	n := 0
+	res, err := Run(context.Background(), &Fixed{D: Decision{Rate: 200, Hold: 5 * time.Second}}, DefaultLimits(), time.Hour,
+		func(ctx context.Context, d Decision) (Window, error) {
+			n++
+			if n == 2 {
+				return p.step(d), ErrDone
+			}
+			return p.step(d), nil
+		})
+	if err != nil || res.Status != Finished || len(res.Steps) != 2 {
+		t.Fatalf("err %v status %v steps %d", err, res.Status, len(res.Steps))
+	}
+	boom := errors.New("boom")
+	_, err = Run(context.Background(), &Fixed{D: Decision{Rate: 200, Hold: time.Second}}, DefaultLimits(), time.Hour,
+		func(context.Context, Decision) (Window, error) { return Window{}, boom })
+	if !errors.Is(err, boom) {
+		t.Errorf("a step error must come back wrapped, got %v", err)
+	}
+}
+
+func TestAutoStopsAtGeneratorLimit(t *testing.T) {
+	res, err := Run(context.Background(), NewAuto(AutoConfig{Start: 100}), DefaultLimits(), time.Hour,
+		func(_ context.Context, d Decision) (Window, error) {
+			n := samplesOf(d.Rate, d.Hold)
+			// This generator cannot send more than 1000/s.
+			return Window{Offered: d.Rate, Samples: n, Latency: time.Millisecond, Behind: d.Rate > 1000}, nil
+		})
+	if err != nil || res.Status != GeneratorBound || res.Capacity != 800 || res.LimitedBy != LimitGenerator {
+		t.Errorf("err %v status %v capacity %v by %q; want generator-bound at 800", err, res.Status, res.Capacity, res.LimitedBy)
+	}
+}

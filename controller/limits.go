@@ -1,0 +1,95 @@
+package controller
+
+import (
+	"math"
+	"time"
+)
+
+// Limits are the service levels a step is judged against. A zero limit is
+// off, except FaultTolerate, where zero means no failure is tolerated.
+type Limits struct {
+	// MaxRT bounds the end-to-end latency at Quantile (a fraction).
+	MaxRT    time.Duration
+	Quantile float64
+	// FaultTolerate is the largest fraction of failed requests a step may
+	// have (EAS faultTolerate).
+	FaultTolerate float64
+	// MaxQPS caps every decision's rate.
+	MaxQPS float64
+	// MaxTTFT and MaxTPOT bound time to first token and time per output
+	// token at Quantile.
+	MaxTTFT, MaxTPOT time.Duration
+	// MinTail is how many samples must lie beyond the quantile before it is
+	// trusted: a step needs MinSamples() samples to pass.
+	MinTail int
+}
+
+// DefaultLimits returns the EAS defaults: p99, one failure in a thousand,
+// and five samples beyond the quantile.
+func DefaultLimits() Limits {
+	return Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5}
+}
+
+// MinSamples is the number of samples a step needs for its verdict:
+// enough that MinTail of them lie beyond the quantile.
+func (l Limits) MinSamples() int {
+	tail := l.MinTail
+	if tail <= 0 {
+		tail = 5
+	}
+	q := l.Quantile
+	if !(q > 0 && q < 1) {
+		q = 0.99
+	}
+	return int(math.Ceil(float64(tail) / (1 - q)))
+}
+
+// Judge gives a step its verdict and, for a failure, the limit it broke.
+//
+// A step behind its schedule says nothing about the target unless the
+// target held every in-flight slot (Saturated), in which case a broken
+// limit is the target's. A step with fewer than MinSamples samples is
+// Short — unless the evidence is already conclusive: more failures than
+// the budget allows for MinSamples requests, or more requests over MaxRT
+// than the quantile allows for that many.
+func (l Limits) Judge(w Window) (Verdict, Limit) { return l.judge(w, l.MinSamples()) }
+
+// judge judges with need samples required; zero judges what there is.
+func (l Limits) judge(w Window, need int) (Verdict, Limit) {
+	if w.Behind && !w.Saturated {
+		return Invalid, LimitGenerator
+	}
+	n := w.Samples
+	enough := n >= need
+	q := l.Quantile
+	if !(q > 0 && q < 1) {
+		q = 0.99
+	}
+	if n > 0 {
+		budget := l.FaultTolerate * float64(max(n, need))
+		if f := float64(w.Failures); f > l.FaultTolerate*float64(n) && (enough || f > budget) {
+			return Fail, LimitFault
+		}
+	}
+	if l.MaxRT > 0 {
+		if enough && w.Latency > l.MaxRT {
+			return Fail, LimitMaxRT
+		}
+		if float64(w.OverRT) > (1-q)*float64(max(n, need)) {
+			return Fail, LimitMaxRT
+		}
+	}
+	if enough && l.MaxTTFT > 0 && w.TTFT > l.MaxTTFT {
+		return Fail, LimitTTFT
+	}
+	if enough && l.MaxTPOT > 0 && w.TPOT > l.MaxTPOT {
+		return Fail, LimitTPOT
+	}
+	if !enough {
+		return Short, LimitSamples
+	}
+	if w.Behind {
+		return Invalid, LimitGenerator
+	}
+	return Pass, LimitNone
+}

@@ -1,0 +1,202 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// ErrDone is returned by a StepFunc when the load has ended normally (a
+// request count was reached): Run judges the window it came with and
+// stops with status Finished.
+var ErrDone = errors.New("controller: load done")
+
+// A StepFunc applies a decision for its hold and returns what it saw.
+type StepFunc func(ctx context.Context, d Decision) (Window, error)
+
+// Step is one judged step.
+type Step struct {
+	Index    int
+	Decision Decision
+	Window   Window
+	Verdict  Verdict
+	Limit    Limit
+	// Cut is set when the step was ended early by cancellation; such a
+	// step never counts as a pass.
+	Cut bool
+	// Short is set when the step still had fewer samples than its
+	// quantile needs after being held as long as Run allows: its verdict
+	// rests on thin evidence.
+	Short bool
+}
+
+// A Controller decides the load of each step from the last judged one.
+// Controllers are pure: no I/O, no clock, no goroutines.
+type Controller interface {
+	// Start returns the first decision.
+	Start() Decision
+	// Next returns the next decision after a judged step, and Running,
+	// or the status the search ended with.
+	Next(last Step) (Decision, Status)
+}
+
+// Status is how a search ended.
+type Status int
+
+const (
+	// Running: the search goes on.
+	Running Status = iota
+	// Converged: the bracket around the limit is within the precision and
+	// the answer was confirmed.
+	Converged
+	// ReachedMax: the load reached MaxQPS with every limit holding.
+	ReachedMax
+	// OutOfBudget: the run's duration was spent.
+	OutOfBudget
+	// Stopped: the run was cancelled.
+	Stopped
+	// GeneratorBound: the generator could not offer the load asked for.
+	GeneratorBound
+	// Finished: a fixed load ran to its request count.
+	Finished
+	// NotFound: even the lightest load broke a limit.
+	NotFound
+)
+
+func (s Status) String() string {
+	switch s {
+	case Running:
+		return "running"
+	case Converged:
+		return "converged"
+	case ReachedMax:
+		return "reached max-qps"
+	case OutOfBudget:
+		return "duration spent"
+	case Stopped:
+		return "stopped"
+	case GeneratorBound:
+		return "generator-bound"
+	case Finished:
+		return "finished"
+	case NotFound:
+		return "no passing load"
+	}
+	return "unknown"
+}
+
+// Result is what a search found.
+type Result struct {
+	Steps []Step
+	// Capacity is the highest load (Decision.Load) that passed a whole
+	// step; High the lowest failing load above it (0 when none failed).
+	Capacity, High float64
+	// LimitedBy is the limit the step at High broke, or max_qps when the
+	// search passed at the ceiling.
+	LimitedBy Limit
+	Status    Status
+}
+
+// maxExtend caps how long Run holds a short step: this many times its
+// original hold.
+const maxExtend = 4
+
+// Run drives c step by step through step until c is done, the budget of
+// hold time is spent, ctx ends or step returns ErrDone. A step with too
+// few samples is held longer (Decision.Extend) before it is judged. A
+// cancelled ctx is not an error: the result so far comes back with status
+// Stopped.
+func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, step StepFunc) (Result, error) {
+	var res Result
+	var used time.Duration
+	d := c.Start()
+	for i := 1; ; i++ {
+		if lim.MaxQPS > 0 && d.Rate > lim.MaxQPS {
+			d.Rate = lim.MaxQPS
+		}
+		if budget-used <= 0 {
+			res.Status = OutOfBudget
+			break
+		}
+		d.Hold = min(d.Hold, budget-used)
+		w, err := step(ctx, d)
+		used += d.Hold
+		held := d.Hold
+		v, l := lim.Judge(w)
+		for v == Short && err == nil && held < maxExtend*d.Hold && used < budget {
+			ext := extension(w, lim.MinSamples(), d.Hold)
+			ext = min(ext, maxExtend*d.Hold-held, budget-used)
+			e := d
+			e.Extend, e.Hold = true, ext
+			w, err = step(ctx, e)
+			used += ext
+			held += ext
+			v, l = lim.Judge(w)
+		}
+		short := v == Short
+		if short {
+			// Held as long as it may be: judge the evidence there is.
+			v, l = lim.judge(w, 0)
+		}
+		s := Step{Index: i, Decision: d, Window: w, Verdict: v, Limit: l, Short: short}
+		s.Decision.Hold = held
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrDone):
+			res.Steps = append(res.Steps, s)
+			res.Status = Finished
+			return res.settle(lim), nil
+		case ctx.Err() != nil:
+			s.Cut = true
+			res.Steps = append(res.Steps, s)
+			res.Status = Stopped
+			return res.settle(lim), nil
+		default:
+			return res.settle(lim), fmt.Errorf("controller: step %d: %w", i, err)
+		}
+		res.Steps = append(res.Steps, s)
+		next, st := c.Next(s)
+		if st != Running {
+			res.Status = st
+			break
+		}
+		d = next
+	}
+	return res.settle(lim), nil
+}
+
+// extension is how much longer to hold a step to reach need samples at
+// the rate samples came so far.
+func extension(w Window, need int, hold time.Duration) time.Duration {
+	if w.Samples <= 0 || w.Duration <= 0 {
+		return hold
+	}
+	perSec := float64(w.Samples) / w.Duration.Seconds()
+	missing := float64(need-w.Samples) * 1.1 // a little over, to be done in one go
+	d := time.Duration(missing / perSec * float64(time.Second))
+	return max(d, hold/4)
+}
+
+// settle fills Capacity, High and LimitedBy from the steps.
+func (r Result) settle(lim Limits) Result {
+	r.Capacity, r.High, r.LimitedBy = 0, 0, LimitNone
+	for _, s := range r.Steps {
+		if s.Verdict == Pass && !s.Cut {
+			r.Capacity = math.Max(r.Capacity, s.Decision.Load())
+		}
+	}
+	for _, s := range r.Steps {
+		if s.Verdict == Fail && s.Decision.Load() > r.Capacity && (r.High == 0 || s.Decision.Load() < r.High) {
+			r.High, r.LimitedBy = s.Decision.Load(), s.Limit
+		}
+	}
+	if r.High == 0 && lim.MaxQPS > 0 && r.Capacity >= lim.MaxQPS {
+		r.LimitedBy = LimitMaxQPS
+	}
+	if r.High == 0 && r.Status == GeneratorBound {
+		r.LimitedBy = LimitGenerator
+	}
+	return r
+}
