@@ -28,5 +28,5 @@ func ExampleRun() {
 		return
 	}
 	fmt.Printf("%s after %d steps: %.0f req/s, limited by %s\n", res.Status, len(res.Steps), res.Capacity, res.LimitedBy)
-	// Output: converged after 8 steps: 740 req/s, limited by fault
+	// Output: converged after 7 steps: 740 req/s, limited by fault
 }
