@@ -3,9 +3,14 @@ package probe
 import (
 	"context"
 	"math"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
+
+// spinWindow is how long before a scheduled send the scheduler stops
+// sleeping and spins.
+const spinWindow = 1500 * time.Microsecond
 
 // schedule is the scheduler goroutine: it paces sends against absolute
 // scheduled times (never relative to the previous send, which drifts low),
@@ -47,7 +52,7 @@ loop:
 				cur, next = l.step, l.start
 			}
 			scheduled = next
-			if wait := time.Duration(scheduled - e.clock.Now()); wait > 0 {
+			if wait := time.Duration(scheduled-e.clock.Now()) - spinWindow; wait > 0 {
 				timer.Reset(wait)
 				select {
 				case <-timer.C:
@@ -58,6 +63,12 @@ loop:
 					timer.Stop()
 					return
 				}
+			}
+			// Timers wake up to a millisecond late (the poller waits in
+			// whole milliseconds); the last stretch is spun, yielding to
+			// the workers, so sends leave on time.
+			for e.clock.Now() < scheduled {
+				runtime.Gosched()
 			}
 		}
 		// Wait for a slot under the current bound.

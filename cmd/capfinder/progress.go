@@ -30,12 +30,17 @@ func (p *progress) start(dir string) {
 	p.printf("capfinder: limits: %s\n", describeLimits(p.spec))
 }
 
-func (p *progress) step(d controller.Decision, w probe.Window, cw controller.Window, lim controller.Limits) {
+// step prints a step's line and returns its verdict.
+func (p *progress) step(d controller.Decision, w probe.Window, cw controller.Window, lim controller.Limits) controller.Verdict {
 	if !p.header {
 		p.printf("%5s %-8s %10s %10s %9s %9s %8s  %s\n", "step", "phase", "offered", "achieved", "p50", "p99", "errors", "verdict")
 		p.header = true
 	}
 	verdict, limit := lim.Judge(cw)
+	if verdict == controller.Short {
+		// The step goes on; its line comes when it is judged.
+		return verdict
+	}
 	v := verdict.String()
 	if limit != controller.LimitNone {
 		v += " (" + string(limit) + ")"
@@ -50,6 +55,13 @@ func (p *progress) step(d controller.Decision, w probe.Window, cw controller.Win
 	p.printf("%5d %-8s %10s %8.1f/s %9s %9s %7.2f%%  %s\n", w.Step, d.Phase, offered, w.Achieved(),
 		fmtDur(probe.Quantile(w.Latency, 0.5)), fmtDur(probe.Quantile(w.Latency, 0.99)),
 		100*w.ErrorRate(), v)
+	return verdict
+}
+
+func (p *progress) pause(d time.Duration) {
+	if d >= 100*time.Millisecond {
+		p.printf("%5s %-8s waited %s for the last step's requests to drain\n", "", "drain", fmtDur(d))
+	}
 }
 
 func (p *progress) interrupted() {
@@ -115,3 +127,7 @@ func orUnknown2(s string) string {
 	}
 	return s
 }
+
+func itoa[T ~int | ~int64](v T) string { return fmt.Sprintf("%d", v) }
+
+func ftoa(v float64) string { return fmt.Sprintf("%.3g", v) }

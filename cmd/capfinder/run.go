@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -118,9 +117,17 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 	p := &progress{w: stderr, quiet: s.Quiet, spec: s}
 	p.start(dir)
 	lim := limitsOf(s)
-	var windows []probe.Window
+	var (
+		windows    []probe.Window
+		lastFailed bool
+	)
 	res, runErr := controller.Run(ctx, newController(s), lim, s.Duration,
 		func(ctx context.Context, d controller.Decision) (controller.Window, error) {
+			if lastFailed && !d.Extend {
+				// Let the backlog of an overloaded step drain, so the next
+				// step does not inherit its latency.
+				p.pause(eng.Pause(ctx, s.Timeout))
+			}
 			w, err := eng.Step(ctx, loadOf(s, d))
 			if d.Extend && len(windows) > 0 {
 				windows[len(windows)-1] = w
@@ -128,7 +135,8 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 				windows = append(windows, w)
 			}
 			cw := controllerWindow(s, d, w)
-			p.step(d, w, cw, lim)
+			v := p.step(d, w, cw, lim)
+			lastFailed = v == controller.Fail
 			switch {
 			case errors.Is(err, probe.ErrExhausted):
 				return cw, controller.ErrDone
@@ -245,10 +253,4 @@ func writeRunJSON(dir string, s spec, start time.Time) error {
 	r.Env.OS, r.Env.Arch, r.Env.CPUs = runtime.GOOS, runtime.GOARCH, runtime.NumCPU()
 	r.Env.Hostname, _ = os.Hostname()
 	return analysis.WriteJSON(filepath.Join(dir, "run.json"), r)
-}
-
-// jsonString is for progress lines that quote user input.
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

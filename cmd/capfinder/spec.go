@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -219,8 +218,4 @@ func redacted(h http.Header) http.Header {
 		}
 	}
 	return out
-}
-
-func (s spec) String() string {
-	return fmt.Sprintf("%s %s", s.Mode, s.URL)
 }

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/capfinder/capfinder/probe/probetest"
+)
+
+// simCommand returns `capfinder sim` with its subcommands.
+func simCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sim",
+		Usage: "serve a simulated target with a known capacity, for demos and dry runs",
+		Subcommands: []*cli.Command{
+			simHTTPCommand(),
+		},
+	}
+}
+
+func simHTTPCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "http",
+		Usage: "a queueing HTTP server: c workers, a service-time distribution, a bounded queue",
+		UsageText: `capfinder sim http [options]
+
+   capfinder sim http --workers 4 --service-time 10ms            # capacity 400 req/s
+   capfinder sim http --rate-limit 300 --listen 127.0.0.1:9000   # 429 above 300 req/s`,
+		Description: `Serves every path. Each request waits for the first free of --workers workers,
+is served for a time drawn from --distribution with mean --service-time, and is
+answered 200 (or 500 with probability --error-rate). A request arriving when
+--queue requests already wait is answered 503 at once; with --rate-limit, one
+beyond the rate is answered 429 at once. The queue is modelled in virtual time,
+so its capacity is exactly workers / service-time (or the rate limit).`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to serve on"},
+			&cli.IntFlag{Name: "workers", Value: 4, Usage: "requests served at once"},
+			&cli.DurationFlag{Name: "service-time", Value: 10 * time.Millisecond, Usage: "mean service time"},
+			&cli.StringFlag{Name: "distribution", Value: "exponential", Usage: "service times: exponential, constant or lognormal"},
+			&cli.Float64Flag{Name: "cv", Value: 1, Usage: "lognormal: coefficient of variation"},
+			&cli.IntFlag{Name: "queue", Value: 1000, Usage: "requests that may wait before 503s; -1 for no limit"},
+			&cli.Float64Flag{Name: "error-rate", Usage: "fraction of requests answered 500"},
+			&cli.Float64Flag{Name: "rate-limit", Usage: "answer 429 beyond this many requests/s; 0 is off"},
+			&cli.IntFlag{Name: "burst", Value: 1, Usage: "rate limit: requests allowed at once"},
+			&cli.Uint64Flag{Name: "seed", Usage: "seed for service times and errors"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg := probetest.QueueConfig{
+				Workers:      c.Int("workers"),
+				ServiceTime:  c.Duration("service-time"),
+				Distribution: probetest.Distribution(c.String("distribution")),
+				CV:           c.Float64("cv"),
+				QueueLimit:   c.Int("queue"),
+				ErrorRate:    c.Float64("error-rate"),
+				RateLimit:    c.Float64("rate-limit"),
+				Burst:        c.Int("burst"),
+				Seed:         c.Uint64("seed"),
+			}
+			switch {
+			case c.NArg() > 0:
+				return usageError("sim http: unexpected argument %q", c.Args().First())
+			case cfg.Workers < 1:
+				return usageError("sim http: --workers must be at least 1")
+			case cfg.ServiceTime <= 0:
+				return usageError("sim http: --service-time must be positive")
+			case cfg.Distribution != probetest.Exponential && cfg.Distribution != probetest.Constant && cfg.Distribution != probetest.LogNormal:
+				return usageError("sim http: unknown --distribution %q (want exponential, constant or lognormal)", cfg.Distribution)
+			case cfg.ErrorRate < 0 || cfg.ErrorRate > 1:
+				return usageError("sim http: --error-rate must be in [0,1]")
+			case cfg.RateLimit < 0:
+				return usageError("sim http: --rate-limit must not be negative")
+			case cfg.QueueLimit == 0:
+				return usageError("sim http: --queue must be positive, or -1 for no limit")
+			}
+			q := probetest.NewQueue(cfg)
+			s, err := probetest.Serve(c.Context, c.String("listen"), q)
+			if err != nil {
+				return usageError("sim http: %v", err)
+			}
+			fmt.Fprintf(c.App.Writer, "sim http: listening on %s (capacity %.1f req/s: %d workers × %s %s)\n",
+				s.URL, q.Capacity(), cfg.Workers, cfg.ServiceTime, cfg.Distribution)
+			err = s.Wait()
+			st := q.Stats()
+			fmt.Fprintf(c.App.Writer, "sim http: stopped; served %d, 503 %d, 500 %d, 429 %d\n", st.Served, st.Rejected, st.Failed, st.Limited)
+			return err
+		},
+	}
+}
