@@ -46,9 +46,12 @@ func (l Limits) MinSamples() int {
 
 // Judge gives a step its verdict and, for a failure, the limit it broke.
 //
-// A step behind its schedule says nothing about the target unless the
-// target held every in-flight slot (Saturated), in which case a broken
-// limit is the target's. A step with fewer than MinSamples samples is
+// A step that did not send its load says nothing about the target unless
+// the target held every in-flight slot (Saturated), in which case a broken
+// limit is the target's. Late sends (Lagging) do not spoil a pass —
+// latency counts from the schedule, so the lag is already in it — but a
+// latency failure with late sends is the generator's as much as the
+// target's, and is Invalid. A step with fewer than MinSamples samples is
 // Short — unless the evidence is already conclusive: more failures than
 // the budget allows for MinSamples requests, or more requests over MaxRT
 // than the quantile allows for that many.
@@ -71,19 +74,25 @@ func (l Limits) judge(w Window, need int) (Verdict, Limit) {
 			return Fail, LimitFault
 		}
 	}
+	latency := func(broken Limit) (Verdict, Limit) {
+		if w.Lagging && !w.Saturated {
+			return Invalid, LimitGenerator
+		}
+		return Fail, broken
+	}
 	if l.MaxRT > 0 {
 		if enough && w.Latency > l.MaxRT {
-			return Fail, LimitMaxRT
+			return latency(LimitMaxRT)
 		}
 		if float64(w.OverRT) > (1-q)*float64(max(n, need)) {
-			return Fail, LimitMaxRT
+			return latency(LimitMaxRT)
 		}
 	}
 	if enough && l.MaxTTFT > 0 && w.TTFT > l.MaxTTFT {
-		return Fail, LimitTTFT
+		return latency(LimitTTFT)
 	}
 	if enough && l.MaxTPOT > 0 && w.TPOT > l.MaxTPOT {
-		return Fail, LimitTPOT
+		return latency(LimitTPOT)
 	}
 	if !enough {
 		return Short, LimitSamples

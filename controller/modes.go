@@ -134,24 +134,31 @@ type AutoConfig struct {
 // goes on.
 //
 // Narrowing is a safeguarded interpolation rather than plain bisection.
-// For an error limit the next guess is the failing step's good throughput
-// (achieved × success fraction), which is the limit itself for a target
-// that rejects what exceeds its rate. For a latency limit it interpolates
-// linearly in 1/latency, which is linear in load for a single queue
-// (R = S + a/(μ − λ) with small S). Guesses are kept off the bracket's
-// ends, and when the same end moved twice in a row the next guess is the
-// bisection point, so the bracket always shrinks at least as bisection
-// would every other step. Against the test plants this needs about half
-// the narrowing steps of plain bisection (see TestAutoBeatsBisection).
+// A failing step that was saturated (it completed under 97 % of what it
+// was offered) closes the bracket down to its good throughput: no more
+// than that can be sustained. For an error limit the next guess is the
+// failing step's good throughput (achieved × success fraction), the limit
+// itself for a target that rejects what exceeds its rate. For a latency
+// limit below saturation it interpolates linearly in 1/(R − R0), which is
+// linear in load for the queueing shape R = R0 + a/(μ − λ). Guesses are
+// kept off the bracket's ends, and when the same end moved twice in a row
+// the next guess is the bisection point, so the bracket shrinks at least
+// as bisection would every other step. Over the test plants (an M/M/8
+// queue, a hard rate limit, an error ramp; ten seeds each) this takes 376
+// steps where plain bisection takes 423 and a scan at 2 % resolution over
+// 1500 (TestAutoBeatsBisection).
 type Auto struct {
-	cfg        AutoConfig
-	lo, hi     float64 // last pass, first fail; 0 when not yet seen
-	hiStep     Step
-	loStep     Step
-	passes     []Step // every pass, to fall back on when a confirmation fails
-	lastMoved  int    // -1 lo moved, +1 hi moved
-	sameMoves  int
-	confirming bool
+	cfg    AutoConfig
+	lo, hi float64 // last pass, first fail; 0 when not yet seen
+	hiStep Step
+	loStep Step
+	passes []Step // every pass, to fall back on when a confirmation fails
+	// hiSaturated is set when hi was inferred from a saturated step's
+	// throughput rather than measured.
+	hiSaturated bool
+	lastMoved   int // -1 lo moved, +1 hi moved
+	sameMoves   int
+	confirming  bool
 }
 
 // NewAuto returns an auto search with cfg's zero fields defaulted.
@@ -209,8 +216,15 @@ func (a *Auto) Next(last Step) (Decision, Status) {
 				}
 			}
 		} else if a.hi == 0 || rate < a.hi {
-			a.hi, a.hiStep = rate, last
+			a.hi, a.hiStep, a.hiSaturated = rate, last, false
 			a.moved(+1)
+		}
+		// A saturated target completes no more than its good throughput:
+		// any rate above that grows a queue without bound and must fail,
+		// so the bracket closes down to it.
+		if good := goodput(last.Window); last.Window.Achieved < 0.97*last.Window.Offered && good < a.hi {
+			a.hi = math.Max(good, a.lo*(1+a.cfg.Precision/2))
+			a.hiSaturated = true
 		}
 	case Invalid:
 		// The generator cannot offer this rate: nothing above it can be
@@ -256,20 +270,24 @@ func (a *Auto) guess() float64 {
 		a.sameMoves = 0
 		return mid
 	}
+	if a.hiSaturated {
+		// The bracket's top is an inferred bound with no measurement to
+		// interpolate from.
+		return mid
+	}
 	g := mid
 	lim := a.cfg.Limits
 	w := a.hiStep.Window
 	switch a.hiStep.Limit {
 	case LimitFault:
-		if w.Samples > 0 {
-			g = w.Achieved * (1 - float64(w.Failures)/float64(w.Samples))
-		}
+		// A target that rejects what exceeds its rate answers its rate.
+		g = goodput(w)
 	case LimitMaxRT:
-		g = interpolateInverse(a.lo, a.loStep.Window.Latency, a.hi, w.Latency, lim.MaxRT)
+		g = a.interpolate(func(w Window) time.Duration { return w.Latency }, lim.MaxRT)
 	case LimitTTFT:
-		g = interpolateInverse(a.lo, a.loStep.Window.TTFT, a.hi, w.TTFT, lim.MaxTTFT)
+		g = a.interpolate(func(w Window) time.Duration { return w.TTFT }, lim.MaxTTFT)
 	case LimitTPOT:
-		g = interpolateInverse(a.lo, a.loStep.Window.TPOT, a.hi, w.TPOT, lim.MaxTPOT)
+		g = a.interpolate(func(w Window) time.Duration { return w.TPOT }, lim.MaxTPOT)
 	}
 	// Keep off the ends, so each guess narrows the bracket by a useful
 	// amount; a guess within precision of an end would waste a step.
@@ -286,18 +304,39 @@ func (a *Auto) guess() float64 {
 	return g
 }
 
-// interpolateInverse finds where the latency reaches limit by linear
-// interpolation of 1/latency against load between (lo, rLo) and (hi,
-// rHi). It returns NaN when either point has no latency.
-func interpolateInverse(lo float64, rLo time.Duration, hi float64, rHi, limit time.Duration) float64 {
-	if rLo <= 0 || rHi <= 0 || limit <= 0 {
+// goodput is the rate of successful completions in a window.
+func goodput(w Window) float64 {
+	if w.Samples == 0 {
+		return w.Achieved
+	}
+	return w.Achieved * (1 - float64(w.Failures)/float64(w.Samples))
+}
+
+// interpolate finds where a latency metric reaches limit, assuming the
+// queueing shape R(λ) = R0 + a/(μ − λ): 1/(R − R0) is linear in load. R0
+// is the lowest value seen at any passing load, standing for the latency
+// without queueing. It returns NaN when the points give no answer.
+func (a *Auto) interpolate(metric func(Window) time.Duration, limit time.Duration) float64 {
+	r0 := time.Duration(math.MaxInt64)
+	for _, p := range a.passes {
+		if v := metric(p.Window); v > 0 && v < r0 {
+			r0 = v
+		}
+	}
+	rLo, rHi := metric(a.loStep.Window), metric(a.hiStep.Window)
+	if r0 == math.MaxInt64 || rHi <= limit || limit <= r0 {
 		return math.NaN()
 	}
-	gLo, gHi, gT := 1/rLo.Seconds(), 1/rHi.Seconds(), 1/limit.Seconds()
+	// Just above R0 the inverse is huge and the line meaningless; lift the
+	// low point a little above R0.
+	rLo = max(rLo, r0+(limit-r0)/10)
+	gLo := 1 / (rLo - r0).Seconds()
+	gHi := 1 / (rHi - r0).Seconds()
+	gT := 1 / (limit - r0).Seconds()
 	if gLo == gHi {
 		return math.NaN()
 	}
-	return lo + (gLo-gT)*(hi-lo)/(gLo-gHi)
+	return a.lo + (gLo-gT)*(a.hi-a.lo)/(gLo-gHi)
 }
 
 var (

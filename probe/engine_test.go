@@ -210,8 +210,8 @@ func TestEngineSaturatesAtInFlightBound(t *testing.T) {
 	if p := fc.peak.Load(); p > 2 {
 		t.Errorf("peak in flight %d over the bound of 2", p)
 	}
-	if !w.Saturated || !w.Behind(time.Millisecond) {
-		t.Errorf("saturated=%v behind=%v: two slots cannot carry 500/s of 100 ms requests", w.Saturated, w.Behind(time.Millisecond))
+	if !w.Saturated || !w.Behind() || !w.Lagging(time.Millisecond) {
+		t.Errorf("saturated=%v behind=%v lagging=%v: two slots cannot carry 500/s of 100 ms requests", w.Saturated, w.Behind(), w.Lagging(time.Millisecond))
 	}
 }
 

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"math"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -131,15 +132,14 @@ func (w *Window) ErrorRate() float64 {
 	return float64(w.Failed) / float64(w.Samples)
 }
 
-// Behind reports whether the generator fell behind its schedule in an
-// open-loop step: send lag p99 over maxLag, or fewer than 97 % of the
-// scheduled requests sent.
-func (w *Window) Behind(maxLag time.Duration) bool {
-	if w.Rate <= 0 {
-		return false
-	}
-	if Quantile(w.SendLag, 0.99) > maxLag {
-		return true
-	}
-	return w.SentRate() < 0.97*w.Rate
+// Behind reports whether the generator sent fewer than 97 % of the
+// requests an open-loop step scheduled.
+func (w *Window) Behind() bool {
+	return w.Rate > 0 && !math.IsInf(w.Rate, 1) && w.SentRate() < 0.97*w.Rate
+}
+
+// Lagging reports whether the step's sends left late: send lag p99 over
+// maxLag.
+func (w *Window) Lagging(maxLag time.Duration) bool {
+	return Quantile(w.SendLag, 0.99) > maxLag
 }

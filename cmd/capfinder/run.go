@@ -202,7 +202,8 @@ func controllerWindow(s spec, d controller.Decision, w probe.Window) controller.
 		Latency:   probe.Quantile(w.Latency, s.RTQuantile),
 		TTFT:      probe.Quantile(w.TTFT, s.RTQuantile),
 		TPOT:      probe.Quantile(w.TPOT, s.RTQuantile),
-		Behind:    w.Behind(maxSendLag),
+		Behind:    w.Behind(),
+		Lagging:   w.Lagging(maxSendLag),
 		Saturated: w.Saturated,
 	}
 	if s.MaxRT > 0 {
