@@ -52,7 +52,9 @@ tools: $(READER)/node_modules/.installed
 	@command -v nginx >/dev/null 2>&1 || ./scripts/install-nginx.sh
 
 $(READER)/node_modules/.installed: $(READER)/package.json $(READER)/package-lock.json
-	npm ci --prefix $(READER) --no-audit --no-fund
+	# `npm install` honours the lock file; `npm ci` would insist on every
+	# platform's optional DuckDB binding being resolvable.
+	npm install --prefix $(READER) --no-audit --no-fund --no-save
 	touch $@
 
 clean:

@@ -84,7 +84,7 @@ func searches() []search {
 func runAuto(t *testing.T, s search, seed uint64, bisect bool) Result {
 	t.Helper()
 	a := NewAuto(AutoConfig{Start: 10, Max: 100000, Limits: s.lim, Bisect: bisect})
-	res, err := Run(context.Background(), a, s.lim, time.Hour, stepFunc(s.plant(seed)))
+	res, err := Run(context.Background(), a, s.lim, time.Hour, stepFunc(s.plant(seed)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestAutoBeatsBisection(t *testing.T) {
 			auto += len(runAuto(t, s, seed, false).Steps)
 			bisect += len(runAuto(t, s, seed, true).Steps)
 			sc := NewScan(ScanConfig{Min: 10, Max: 100000, Delta: s.truth * 0.02, Interval: 5 * time.Second, Action: Stop})
-			res, err := Run(context.Background(), sc, s.lim, time.Hour, stepFunc(s.plant(seed)))
+			res, err := Run(context.Background(), sc, s.lim, time.Hour, stepFunc(s.plant(seed)), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +153,7 @@ func TestScanStopHoldsLastPass(t *testing.T) {
 	p := &rateLimit{L: 420, rng: rand.New(rand.NewPCG(1, 1))}
 	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5}
 	sc := NewScan(ScanConfig{Min: 100, Delta: 50, Interval: 10 * time.Second, Action: Stop})
-	res, err := Run(context.Background(), sc, lim, 300*time.Second, stepFunc(p))
+	res, err := Run(context.Background(), sc, lim, 300*time.Second, stepFunc(p), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestScanReviseTracksTheLimit(t *testing.T) {
 	p := &rateLimit{L: 420, rng: rand.New(rand.NewPCG(1, 1))}
 	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5}
 	sc := NewScan(ScanConfig{Min: 100, Delta: 50, Interval: 10 * time.Second, Action: Revise})
-	res, err := Run(context.Background(), sc, lim, 300*time.Second, stepFunc(p))
+	res, err := Run(context.Background(), sc, lim, 300*time.Second, stepFunc(p), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestRunExtendsShortSteps(t *testing.T) {
 				extends++
 			}
 			return sf(ctx, d)
-		})
+		}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestRunExtendsShortSteps(t *testing.T) {
 func TestRunClampsToMaxQPS(t *testing.T) {
 	p := &rateLimit{L: 1e9, rng: rand.New(rand.NewPCG(1, 1))}
 	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5, MaxQPS: 1000}
-	res, err := Run(context.Background(), NewAuto(AutoConfig{Start: 100, Max: 1e6, Limits: lim}), lim, time.Hour, stepFunc(p))
+	res, err := Run(context.Background(), NewAuto(AutoConfig{Start: 100, Max: 1e6, Limits: lim}), lim, time.Hour, stepFunc(p), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,6 +247,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 	n := 0
 	// One sample beyond p99 is enough here: no step is held longer.
 	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 1}
+	var seen []Step
 	res, err := Run(ctx, NewAuto(AutoConfig{Start: 100}), lim, time.Hour,
 		func(ctx context.Context, d Decision) (Window, error) {
 			n++
@@ -256,13 +257,17 @@ func TestRunStopsOnCancel(t *testing.T) {
 				return w, ctx.Err()
 			}
 			return w, nil
-		})
+		}, func(s Step) { seen = append(seen, s) })
 	if err != nil || res.Status != Stopped {
 		t.Fatalf("err %v status %v, want no error and stopped", err, res.Status)
 	}
 	// The cut step does not count as a pass.
 	if res.Capacity != 200 || !res.Steps[2].Cut {
 		t.Errorf("capacity %v, want 200 (the cut step at 400 does not count)", res.Capacity)
+	}
+	// Every judged step, the cut one too, was reported as it happened.
+	if len(seen) != len(res.Steps) || !seen[len(seen)-1].Cut {
+		t.Errorf("observed %d steps, want all %d with the last one cut", len(seen), len(res.Steps))
 	}
 }
 
@@ -276,13 +281,13 @@ func TestRunEndsOnErrDone(t *testing.T) {
 				return p.step(d), ErrDone
 			}
 			return p.step(d), nil
-		})
+		}, nil)
 	if err != nil || res.Status != Finished || len(res.Steps) != 2 {
 		t.Fatalf("err %v status %v steps %d", err, res.Status, len(res.Steps))
 	}
 	boom := errors.New("boom")
 	_, err = Run(context.Background(), &Fixed{D: Decision{Rate: 200, Hold: time.Second}}, DefaultLimits(), time.Hour,
-		func(context.Context, Decision) (Window, error) { return Window{}, boom })
+		func(context.Context, Decision) (Window, error) { return Window{}, boom }, nil)
 	if !errors.Is(err, boom) {
 		t.Errorf("a step error must come back wrapped, got %v", err)
 	}
@@ -294,8 +299,70 @@ func TestAutoStopsAtGeneratorLimit(t *testing.T) {
 			n := samplesOf(d.Rate, d.Hold)
 			// This generator cannot send more than 1000/s.
 			return Window{Offered: d.Rate, Samples: n, Latency: time.Millisecond, Behind: d.Rate > 1000}, nil
-		})
+		}, nil)
 	if err != nil || res.Status != GeneratorBound || res.Capacity != 800 || res.LimitedBy != LimitGenerator {
 		t.Errorf("err %v status %v capacity %v by %q; want generator-bound at 800", err, res.Status, res.Capacity, res.LimitedBy)
+	}
+	// The spoiled step was tried 1 + maxRetries times before giving up.
+	tries := 0
+	for _, s := range res.Steps {
+		if s.Decision.Rate == 1600 {
+			tries++
+		}
+	}
+	if tries != 1+maxRetries {
+		t.Errorf("1600/s tried %d times, want %d", tries, 1+maxRetries)
+	}
+}
+
+func TestRunRetriesAGeneratorHiccup(t *testing.T) {
+	p := &rateLimit{L: 1000, rng: rand.New(rand.NewPCG(1, 1))}
+	lim := DefaultLimits()
+	lim.MaxRT = 100 * time.Millisecond
+	spoiled := false
+	res, err := Run(context.Background(), NewAuto(AutoConfig{Start: 100}), lim, time.Hour,
+		func(_ context.Context, d Decision) (Window, error) {
+			w := p.step(d)
+			// The first step at 200/s had late sends (a pause in the
+			// generator) and its latency suffered.
+			if d.Rate == 200 && !spoiled {
+				spoiled = true
+				w.Lagging, w.Latency = true, time.Second
+				w.OverRT = w.Samples
+			}
+			return w, nil
+		}, nil)
+	if err != nil || res.Status != Converged {
+		t.Fatalf("err %v status %v, want the search to go on past one spoiled step", err, res.Status)
+	}
+	if res.Steps[1].Verdict != Invalid || res.Steps[2].Decision.Rate != res.Steps[1].Decision.Rate {
+		t.Errorf("step 2 %v at %v, step 3 at %v: want the spoiled step repeated", res.Steps[1].Verdict, res.Steps[1].Decision.Rate, res.Steps[2].Decision.Rate)
+	}
+	if res.Capacity < 980 || res.Capacity > 1000 {
+		t.Errorf("capacity %v, want within 2 %% under 1000", res.Capacity)
+	}
+}
+
+func TestSettleBoundsHighByWhatAnOverloadedStepCompleted(t *testing.T) {
+	step := func(rate, achieved float64, v Verdict) Step {
+		return Step{Decision: Decision{Rate: rate}, Verdict: v, Limit: LimitMaxRT,
+			Window: Window{Offered: rate, Achieved: achieved, Samples: 1000}}
+	}
+	for _, c := range []struct {
+		name  string
+		fail  Step
+		wantH float64
+	}{
+		// Offered 800, completed 400: nothing above 400/0.97 is sustainable.
+		{"overloaded", step(800, 400, Fail), 400 / keepUp},
+		// Kept up but too slow: the failing rate itself is the bound.
+		{"slow but keeping up", step(800, 795, Fail), 800},
+		// Completed less than the passing rate: the bracket closes on it.
+		{"completed under the pass", step(800, 380, Fail), 400},
+	} {
+		r := Result{Steps: []Step{step(400, 400, Pass), c.fail}}.settle(DefaultLimits())
+		if r.Capacity != 400 || math.Abs(r.High-c.wantH) > 1e-9 || r.LimitedBy != LimitMaxRT {
+			t.Errorf("%s: capacity %v high %v by %q, want 400, %v, max_rt", c.name, r.Capacity, r.High, r.LimitedBy, c.wantH)
+		}
 	}
 }

@@ -22,7 +22,7 @@ func ExampleRun() {
 		return controller.Window{Offered: d.Rate, Achieved: d.Rate, Duration: d.Hold,
 			Samples: n, Failures: failures, Latency: 5 * time.Millisecond}, nil
 	}
-	res, err := controller.Run(context.Background(), auto, lim, time.Hour, step)
+	res, err := controller.Run(context.Background(), auto, lim, time.Hour, step, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -222,7 +222,7 @@ func (a *Auto) Next(last Step) (Decision, Status) {
 		// A saturated target completes no more than its good throughput:
 		// any rate above that grows a queue without bound and must fail,
 		// so the bracket closes down to it.
-		if good := goodput(last.Window); last.Window.Achieved < 0.97*last.Window.Offered && good < a.hi {
+		if good := goodput(last.Window); overloaded(last.Window) && good < a.hi {
 			a.hi = math.Max(good, a.lo*(1+a.cfg.Precision/2))
 			a.hiSaturated = true
 		}
@@ -303,6 +303,14 @@ func (a *Auto) guess() float64 {
 	}
 	return g
 }
+
+// keepUp is the fraction of the offered load a step must complete to
+// count as keeping up with it.
+const keepUp = 0.97
+
+// overloaded reports whether a step completed under keepUp of what it was
+// offered: its target could not keep up.
+func overloaded(w Window) bool { return w.Offered > 0 && w.Achieved < keepUp*w.Offered }
 
 // goodput is the rate of successful completions in a window.
 func goodput(w Window) float64 {

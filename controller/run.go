@@ -91,7 +91,8 @@ func (s Status) String() string {
 type Result struct {
 	Steps []Step
 	// Capacity is the highest load (Decision.Load) that passed a whole
-	// step; High the lowest failing load above it (0 when none failed).
+	// step; High the lowest failing load above it (0 when none failed),
+	// or for an overloaded failing step what it completed over keepUp.
 	Capacity, High float64
 	// LimitedBy is the limit the step at High broke, or max_qps when the
 	// search passed at the ceiling.
@@ -103,14 +104,23 @@ type Result struct {
 // original hold.
 const maxExtend = 4
 
+// maxRetries is how many times in a row Run repeats a step the generator
+// spoiled before the controller hears of it: one late stretch (a GC
+// pause, a noisy neighbour) must not end a search, a generator that
+// cannot offer the load must.
+const maxRetries = 2
+
 // Run drives c step by step through step until c is done, the budget of
 // hold time is spent, ctx ends or step returns ErrDone. A step with too
 // few samples is held longer (Decision.Extend) before it is judged. A
 // cancelled ctx is not an error: the result so far comes back with status
-// Stopped.
-func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, step StepFunc) (Result, error) {
+// Stopped. A step the generator spoiled (Invalid) is repeated up to
+// maxRetries times before the controller sees it. observe, when not nil,
+// is called with every judged step as it is judged (for progress output).
+func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, step StepFunc, observe func(Step)) (Result, error) {
 	var res Result
 	var used time.Duration
+	retries := 0
 	d := c.Start()
 	for i := 1; ; i++ {
 		if lim.MaxQPS > 0 && d.Rate > lim.MaxQPS {
@@ -142,14 +152,19 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 		}
 		s := Step{Index: i, Decision: d, Window: w, Verdict: v, Limit: l, Short: short}
 		s.Decision.Hold = held
+		if err != nil && !errors.Is(err, ErrDone) && ctx.Err() != nil {
+			s.Cut = true
+		}
+		if observe != nil && (err == nil || s.Cut || errors.Is(err, ErrDone)) {
+			observe(s)
+		}
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrDone):
 			res.Steps = append(res.Steps, s)
 			res.Status = Finished
 			return res.settle(lim), nil
-		case ctx.Err() != nil:
-			s.Cut = true
+		case s.Cut:
 			res.Steps = append(res.Steps, s)
 			res.Status = Stopped
 			return res.settle(lim), nil
@@ -157,6 +172,11 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 			return res.settle(lim), fmt.Errorf("controller: step %d: %w", i, err)
 		}
 		res.Steps = append(res.Steps, s)
+		if v == Invalid && retries < maxRetries {
+			retries++
+			continue
+		}
+		retries = 0
 		next, st := c.Next(s)
 		if st != Running {
 			res.Status = st
@@ -188,8 +208,18 @@ func (r Result) settle(lim Limits) Result {
 		}
 	}
 	for _, s := range r.Steps {
-		if s.Verdict == Fail && s.Decision.Load() > r.Capacity && (r.High == 0 || s.Decision.Load() < r.High) {
-			r.High, r.LimitedBy = s.Decision.Load(), s.Limit
+		if s.Verdict != Fail || s.Decision.Load() <= r.Capacity {
+			continue
+		}
+		// An overloaded step bounds the limit by what it completed, within
+		// the tolerance that called it overloaded, not by what it was
+		// offered.
+		bound := s.Decision.Load()
+		if s.Decision.Rate > 0 && overloaded(s.Window) {
+			bound = min(bound, max(goodput(s.Window)/keepUp, r.Capacity))
+		}
+		if r.High == 0 || bound < r.High {
+			r.High, r.LimitedBy = bound, s.Limit
 		}
 	}
 	if r.High == 0 && lim.MaxQPS > 0 && r.Capacity >= lim.MaxQPS {

@@ -142,6 +142,29 @@ func TestEngineStopsAtRequestBound(t *testing.T) {
 	}
 }
 
+func TestEngineStopsWhileSendingFast(t *testing.T) {
+	// At 5000/s the gaps are shorter than the spin window: the scheduler
+	// never sleeps on its timer, and must still notice Stop.
+	fc := &fakeClient{}
+	e := newTestEngine(t, fc, &memWriter{}, 0)
+	if _, err := e.Step(context.Background(), Load{Rate: 5000, Hold: 200 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Totals)
+	go func() {
+		tot, _ := e.Stop()
+		done <- tot
+	}()
+	select {
+	case tot := <-done:
+		if tot.Sent != tot.Recorded {
+			t.Errorf("sent %d, recorded %d", tot.Sent, tot.Recorded)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return while the scheduler was sending")
+	}
+}
+
 func TestEngineClosedLoopHoldsConcurrency(t *testing.T) {
 	fc := &fakeClient{delay: 5 * time.Millisecond}
 	e := newTestEngine(t, fc, nil, 0)

@@ -106,9 +106,13 @@ loop:
 			e.idle(ctx)
 			return
 		}
-		// A new load may have arrived while this one was being sent.
+		// A new load may have arrived while this one was being sent. At
+		// high rates the scheduler never waits on its timer, so it also
+		// looks for the end here.
 		select {
 		case l = <-e.loads:
+		case <-ctx.Done():
+			return
 		default:
 		}
 	}

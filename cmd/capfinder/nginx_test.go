@@ -42,7 +42,9 @@ func freePort(t *testing.T) int {
 
 // startNginx runs nginx in the foreground on 127.0.0.1 with a private
 // configuration holding the given server locations, and stops it when the
-// test ends. It returns the base URL.
+// test ends (or dies with the test process). It serves a static file at
+// /ok: limit_req acts in nginx's preaccess phase, which a `return`
+// directive (rewrite phase) would skip. It returns the base URL.
 func startNginx(t *testing.T, httpBlock, locations string) string {
 	t.Helper()
 	bin := nginxPath(t)
@@ -65,6 +67,7 @@ http {
   server {
     listen 127.0.0.1:%[3]d;
     server_name capfinder;
+    root %[1]s/www;
     %[4]s
   }
 }
@@ -73,9 +76,16 @@ http {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(dir, "www"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "www", "ok"), []byte("ok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	cmd := exec.Command(bin, "-p", dir, "-c", path)
 	cmd.Stdout, cmd.Stderr = &out, &out
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +137,8 @@ func TestRunAutoFindsNginxRateLimit(t *testing.T) {
 	// so the run is error-limited at exactly the configured rate.
 	base := startNginx(t,
 		fmt.Sprintf("limit_req_zone $server_name zone=fixed:1m rate=%dr/s; limit_req_status 503;", nginxLimit),
-		`location / { limit_req zone=fixed burst=10 nodelay; return 200 "ok\n"; }`)
-	checkCapacity(t, base+"/", nginxLimit, "fault", "--max-rt", "0")
+		`location / { limit_req zone=fixed burst=10 nodelay; }`)
+	checkCapacity(t, base+"/ok", nginxLimit, "fault", "--max-rt", "0")
 }
 
 func TestRunAutoFindsNginxDelayLimit(t *testing.T) {
@@ -140,8 +150,8 @@ func TestRunAutoFindsNginxDelayLimit(t *testing.T) {
 	// latency-limited at the configured rate.
 	base := startNginx(t,
 		fmt.Sprintf("limit_req_zone $server_name zone=slow:1m rate=%dr/s; limit_req_status 503;", nginxLimit),
-		`location / { limit_req zone=slow burst=4000; return 200 "ok\n"; }`)
-	checkCapacity(t, base+"/", nginxLimit, "max_rt", "--max-rt", "50ms")
+		`location / { limit_req zone=slow burst=4000; }`)
+	checkCapacity(t, base+"/ok", nginxLimit, "max_rt", "--max-rt", "50ms")
 }
 
 // checkCapacity runs `capfinder run --mode auto` and checks the capacity

@@ -30,32 +30,31 @@ func (p *progress) start(dir string) {
 	p.printf("capfinder: limits: %s\n", describeLimits(p.spec))
 }
 
-// step prints a step's line and returns its verdict.
-func (p *progress) step(d controller.Decision, w probe.Window, cw controller.Window, lim controller.Limits) controller.Verdict {
+// step prints the line of a judged step; w is what the engine measured
+// over it.
+func (p *progress) step(st controller.Step, w probe.Window) {
 	if !p.header {
 		p.printf("%5s %-8s %10s %10s %9s %9s %8s  %s\n", "step", "phase", "offered", "achieved", "p50", "p99", "errors", "verdict")
 		p.header = true
 	}
-	verdict, limit := lim.Judge(cw)
-	if verdict == controller.Short {
-		// The step goes on; its line comes when it is judged.
-		return verdict
+	v := st.Verdict.String()
+	if st.Limit != controller.LimitNone {
+		v += " (" + string(st.Limit) + ")"
 	}
-	v := verdict.String()
-	if limit != controller.LimitNone {
-		v += " (" + string(limit) + ")"
+	if st.Short {
+		v += ", few samples"
 	}
-	if d.Extend {
-		v += ", held longer"
+	if st.Cut {
+		v += ", cut short"
 	}
+	d := st.Decision
 	offered := fmt.Sprintf("%.1f/s", d.Rate)
 	if d.Rate == 0 {
 		offered = fmt.Sprintf("c=%d", d.Concurrency)
 	}
-	p.printf("%5d %-8s %10s %8.1f/s %9s %9s %7.2f%%  %s\n", w.Step, d.Phase, offered, w.Achieved(),
+	p.printf("%5d %-8s %10s %8.1f/s %9s %9s %7.2f%%  %s\n", st.Index, d.Phase, offered, w.Achieved(),
 		fmtDur(probe.Quantile(w.Latency, 0.5)), fmtDur(probe.Quantile(w.Latency, 0.99)),
 		100*w.ErrorRate(), v)
-	return verdict
 }
 
 func (p *progress) pause(d time.Duration) {
@@ -96,6 +95,10 @@ func describeLimits(s spec) string {
 func printAnswer(w io.Writer, sum analysis.Summary, dir string) {
 	c := sum.Capacity
 	switch {
+	case !isSearch(sum.Mode) && c.QPS > 0:
+		fmt.Fprintf(w, "sustained: %.4g req/s with every limit holding (a fixed load; --mode auto finds the capacity)\n", c.QPS)
+	case !isSearch(sum.Mode):
+		fmt.Fprintf(w, "sustained: no step held every limit (%s)\n", orUnknown2(c.LimitedBy))
 	case c.QPS > 0:
 		fmt.Fprintf(w, "capacity: %.4g req/s (true limit between %.4g and %s), limited by %s\n",
 			c.QPS, c.Low, orUnknown(c.High), orUnknown2(c.LimitedBy))

@@ -134,16 +134,17 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 			} else {
 				windows = append(windows, w)
 			}
-			cw := controllerWindow(s, d, w)
-			v := p.step(d, w, cw, lim)
-			lastFailed = v == controller.Fail
 			switch {
 			case errors.Is(err, probe.ErrExhausted):
-				return cw, controller.ErrDone
+				err = controller.ErrDone
 			case err != nil && ctx.Err() != nil:
-				return cw, ctx.Err()
+				err = ctx.Err()
 			}
-			return cw, err
+			return controllerWindow(s, d, w), err
+		},
+		func(st controller.Step) {
+			lastFailed = st.Verdict == controller.Fail
+			p.step(st, windows[len(windows)-1])
 		})
 	tot, stopErr := eng.Stop()
 	closeErr := rec.Close()
