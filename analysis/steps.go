@@ -28,6 +28,7 @@ func StepFromWindow(w probe.Window, phase, verdict, limitedBy string) Step {
 		P99Ms:       ms(probe.Quantile(w.Latency, 0.99)),
 		P999Ms:      ms(probe.Quantile(w.Latency, 0.999)),
 		ErrorRate:   w.ErrorRate(),
+		Errors:      w.Errors,
 		SendLagP99:  ms(probe.Quantile(w.SendLag, 0.99)),
 		Verdict:     verdict,
 		LimitedBy:   limitedBy,

@@ -24,12 +24,15 @@ type Summary struct {
 }
 
 // Requests counts the run's requests: sent equals the rows recorded when
-// the run ended cleanly.
+// the run ended cleanly, and ok + failed + canceled. Canceled requests
+// were still in flight when the run ended and were cut by capfinder, not
+// failed by the target.
 type Requests struct {
 	Sent     int64 `json:"sent"`
 	Recorded int64 `json:"recorded"`
 	OK       int64 `json:"ok"`
 	Failed   int64 `json:"failed"`
+	Canceled int64 `json:"canceled"`
 }
 
 // Limits are the service levels the run was judged against.
@@ -86,9 +89,12 @@ type Step struct {
 	MaxMs       float64 `json:"max_ms"`
 	MeanMs      float64 `json:"mean_ms"`
 	ErrorRate   float64 `json:"error_rate"`
-	SendLagP99  float64 `json:"send_lag_p99_ms"`
-	Verdict     string  `json:"verdict"`
-	LimitedBy   string  `json:"limited_by,omitempty"`
+	// Errors counts the judged failures by class ("timeout", "refused",
+	// "status 503", …).
+	Errors     map[string]int64 `json:"errors,omitempty"`
+	SendLagP99 float64          `json:"send_lag_p99_ms"`
+	Verdict    string           `json:"verdict"`
+	LimitedBy  string           `json:"limited_by,omitempty"`
 }
 
 // Recommend sizes replicas for target requests per second from the low

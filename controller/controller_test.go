@@ -366,3 +366,17 @@ func TestSettleBoundsHighByWhatAnOverloadedStepCompleted(t *testing.T) {
 		}
 	}
 }
+
+func TestAutoGivesUpWhenEveryRequestFails(t *testing.T) {
+	steps := 0
+	res, err := Run(context.Background(), NewAuto(AutoConfig{Start: 100}), DefaultLimits(), time.Hour,
+		func(_ context.Context, d Decision) (Window, error) {
+			steps++
+			// A wrong URL: every request fails whatever the load.
+			n := samplesOf(d.Rate, d.Hold)
+			return Window{Offered: d.Rate, Achieved: d.Rate, Samples: n, Failures: n}, nil
+		}, nil)
+	if err != nil || res.Status != NotFound || len(res.Steps) != maxAllFailed {
+		t.Errorf("err %v status %v after %d steps; want no passing load after %d", err, res.Status, len(res.Steps), maxAllFailed)
+	}
+}

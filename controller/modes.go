@@ -159,7 +159,15 @@ type Auto struct {
 	lastMoved   int // -1 lo moved, +1 hi moved
 	sameMoves   int
 	confirming  bool
+	// allFailed counts the steps in a row in which every request failed
+	// before any load passed.
+	allFailed int
 }
+
+// maxAllFailed is how many steps in a row may fail every request before
+// any load passed, before Auto gives up: backing off does not mend a
+// wrong URL or a missing credential.
+const maxAllFailed = 2
 
 // NewAuto returns an auto search with cfg's zero fields defaulted.
 func NewAuto(cfg AutoConfig) *Auto {
@@ -205,6 +213,13 @@ func (a *Auto) Next(last Step) (Decision, Status) {
 			a.moved(-1)
 		}
 	case Fail:
+		if w := last.Window; a.lo == 0 && w.Samples > 0 && w.Failures == w.Samples {
+			if a.allFailed++; a.allFailed >= maxAllFailed {
+				return Decision{}, NotFound
+			}
+		} else {
+			a.allFailed = 0
+		}
 		if a.confirming {
 			// The confirmation broke a limit: the answer lies lower, under
 			// the best pass below it.

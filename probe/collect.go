@@ -2,6 +2,7 @@ package probe
 
 import (
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -89,11 +90,7 @@ func (s *stepStats) judge(r *Record) {
 		s.ok++
 	} else {
 		s.failed++
-		class := r.Error
-		if class == "" {
-			class = ErrStatus
-		}
-		s.errors[class]++
+		s.errors[failure(r)]++
 	}
 	s.bytesOut += r.BytesOut
 	s.bytesIn += r.BytesIn
@@ -150,11 +147,7 @@ func (s *stepStats) window(m ctl) Window {
 				w.OK++
 			} else {
 				w.Failed++
-				class := r.Error
-				if class == "" {
-					class = ErrStatus
-				}
-				w.Errors[class]++
+				w.Errors[failure(r)]++
 			}
 		}
 	}
@@ -202,9 +195,12 @@ func (e *Engine) collect() {
 	}
 	take := func(r *Record) {
 		e.totals.Sent++
-		if r.OK() {
+		switch {
+		case r.OK():
 			e.totals.OK++
-		} else {
+		case r.Error == ErrCanceled:
+			e.totals.Canceled++
+		default:
 			e.totals.Failed++
 		}
 		if cur != nil {
@@ -288,4 +284,14 @@ func planEnd(start int64, hold, tail time.Duration) int64 {
 		return math.MaxInt64
 	}
 	return start + int64(hold) - int64(tail)
+}
+
+// failure is how a failed request is counted in Window.Errors: its error
+// class, with the status code for a non-2xx answer ("status 503").
+func failure(r *Record) string {
+	switch r.Error {
+	case "", ErrStatus:
+		return ErrStatus + " " + strconv.Itoa(int(r.Status))
+	}
+	return r.Error
 }

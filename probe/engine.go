@@ -40,7 +40,8 @@ type EngineConfig struct {
 	// Agent is recorded in every record (which generator sent it).
 	Agent int32
 	// StopGrace is how long Stop lets in-flight requests finish before
-	// cancelling them; default 1 s.
+	// cancelling them; default 500 ms, so that Ctrl-C ends a run well
+	// within 2 s.
 	StopGrace time.Duration
 }
 
@@ -144,7 +145,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		cfg.MaxInFlight = 4096
 	}
 	if cfg.StopGrace <= 0 {
-		cfg.StopGrace = time.Second
+		cfg.StopGrace = 500 * time.Millisecond
 	}
 	if cfg.Clock == (Clock{}) {
 		cfg.Clock = NewClock()
@@ -276,8 +277,11 @@ func (e *Engine) inFlightSince(since int64) []int64 {
 }
 
 // Totals are the run's counts after Stop.
+//
+// Sent = OK + Failed + Canceled: a request the engine cancelled itself
+// (at Stop) is not the target's failure.
 type Totals struct {
-	Sent, Recorded, OK, Failed int64
+	Sent, Recorded, OK, Failed, Canceled int64
 }
 
 // Stop ends sending, lets in-flight requests finish for StopGrace, cancels

@@ -213,6 +213,10 @@ func TestEngineCountsPendingAndCancelsOnStop(t *testing.T) {
 	if tot.Sent != int64(len(mw.recs)) || tot.Sent < 40 {
 		t.Errorf("sent %d recorded %d", tot.Sent, len(mw.recs))
 	}
+	// Cancelled by the engine, not failed by the target.
+	if tot.Canceled != tot.Sent || tot.Failed != 0 {
+		t.Errorf("totals %+v, want every request counted as canceled", tot)
+	}
 	for _, r := range mw.recs {
 		if r.Error != ErrCanceled {
 			t.Fatalf("hung request recorded as %q, want canceled", r.Error)
@@ -302,5 +306,20 @@ func TestEnginePauseDrainsInFlight(t *testing.T) {
 	}
 	if w.Sent < 15 || tot.Sent != int64(len(mw.recs)) {
 		t.Errorf("after a pause the next step sent %d; totals %+v, recorded %d", w.Sent, tot, len(mw.recs))
+	}
+}
+
+func TestEngineCountsFailuresByClassAndStatus(t *testing.T) {
+	fc := &fakeClient{delay: time.Millisecond, status: 503}
+	e := newTestEngine(t, fc, &memWriter{}, 0)
+	w, err := e.Step(context.Background(), Load{Rate: 200, Hold: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if w.Failed == 0 || w.Errors["status 503"] != w.Failed || w.OK != 0 {
+		t.Errorf("failed %d ok %d errors %v, want every judged request under \"status 503\"", w.Failed, w.OK, w.Errors)
 	}
 }

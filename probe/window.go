@@ -83,7 +83,8 @@ type Window struct {
 	Sent, Completed int64
 	// Samples counts judged requests: OK + Failed + Pending.
 	Samples, OK, Failed, Pending int64
-	// Errors counts judged failures by class; a non-2xx status is "status".
+	// Errors counts judged failures by class; a non-2xx answer counts as
+	// "status" and its code ("status 503").
 	Errors map[string]int64
 
 	// Latency (end − scheduled), ServiceTime (end − sent), TTFT and TPOT

@@ -49,7 +49,7 @@ would need.`,
 			}
 			printAnswer(c.App.Writer, sum, dir)
 			fmt.Fprintf(c.App.Writer, "demo: see %s\n", filepath.Join(dir, "summary.json"))
-			return nil
+			return interrupted(c, dir)
 		},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -32,6 +33,9 @@ const (
 	exitVerdict = 1
 	exitUsage   = 2
 	exitFailed  = 3
+	// exitInterrupted is the shell's code for a process ended by Ctrl-C
+	// (128 + SIGINT): the run was cut short, its partial result written.
+	exitInterrupted = 130
 )
 
 // run is the whole CLI: main only sets up signals and turns the error into
@@ -63,7 +67,7 @@ func usageError(format string, a ...any) error {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "capfinder",
 		Usage:   "find how much load a service takes before it breaks its service levels",
 		Version: version,
@@ -84,10 +88,32 @@ and says what one replica sustains and how many replicas a target load needs.
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(c.App.ErrWriter, "capfinder: no command %q; see 'capfinder help'\n", name)
 		},
+		// Without a command, help; with an unknown one, a usage error
+		// (cli's own fallback prints help and exits 0).
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageError("no command %q; see 'capfinder help'", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
 		Commands: []*cli.Command{
 			runCommand(),
 			demoCommand(),
 			simCommand(),
 		},
+	}
+	refuseQuietly(app.Commands, "")
+	return app
+}
+
+// refuseQuietly makes a bad flag or value a one-line usage error (exit 2)
+// in every command, instead of cli's default of printing the whole help.
+func refuseQuietly(cmds []*cli.Command, parent string) {
+	for _, c := range cmds {
+		name := strings.TrimSpace(parent + " " + c.Name)
+		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+			return usageError("%s: %v; see 'capfinder %s --help'", name, err, name)
+		}
+		refuseQuietly(c.Subcommands, name)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,6 +77,13 @@ http {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// nginx started as root serves as nobody, and test directories are
+	// private: open the way to the file.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "www"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +120,16 @@ http {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return "http://" + addr
+	base := "http://" + addr
+	resp, err := http.Get(base + "/ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("nginx answers %s for /ok\n%s", resp.Status, out.String())
+	}
+	return base
 }
 
 // runCLI runs the CLI in-process as a user would and returns its exit
@@ -170,6 +187,14 @@ func checkCapacity(t *testing.T, url string, truth float64, limitedBy string, ex
 	}
 	sum := readSummary(t, out)
 	got := sum.Capacity.QPS
+	var load float64
+	for _, st := range sum.Steps {
+		load += st.EndS - st.StartS
+	}
+	t.Logf("capacity %.1f req/s (truth %g) limited by %s, in %d steps and %.0f s of load", got, truth, sum.Capacity.LimitedBy, len(sum.Steps), load)
+	if load > 121 {
+		t.Errorf("%.0f s of load, want at most 2 minutes", load)
+	}
 	if got < 0.97*truth || got > 1.03*truth {
 		t.Errorf("capacity %.1f req/s, want %.0f ± 3 %%\n%s", got, truth, stdout)
 	}

@@ -113,7 +113,12 @@ func printAnswer(w io.Writer, sum analysis.Summary, dir string) {
 	for _, warn := range sum.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}
-	fmt.Fprintf(w, "requests: %d sent, %d recorded, %d failed\n", sum.Requests.Sent, sum.Requests.Recorded, sum.Requests.Failed)
+	q := sum.Requests
+	fmt.Fprintf(w, "requests: %d sent, %d recorded, %d failed", q.Sent, q.Recorded, q.Failed)
+	if q.Canceled > 0 {
+		fmt.Fprintf(w, ", %d cancelled in flight at the end", q.Canceled)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "run: %s (summary.json, requests/*.parquet)\n", dir)
 }
 

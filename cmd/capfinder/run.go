@@ -39,7 +39,7 @@ the time each request was scheduled. Every request is written to
 RUN_DIR/requests/*.parquet; RUN_DIR/summary.json holds the answer.
 
 Exit status: 0 done, 1 capacity under --fail-below, 2 bad usage or input,
-3 the run could not be recorded.`,
+3 the run could not be recorded, 130 interrupted (the partial run is written).`,
 		Flags: runFlags(),
 		Action: func(c *cli.Context) error {
 			s, err := specFromFlags(c)
@@ -51,6 +51,9 @@ Exit status: 0 done, 1 capacity under --fail-below, 2 bad usage or input,
 				return err
 			}
 			printAnswer(c.App.Writer, sum, dir)
+			if err := interrupted(c, dir); err != nil {
+				return err
+			}
 			if s.FailBelow > 0 && sum.Capacity.QPS < s.FailBelow {
 				return cli.Exit(fmt.Sprintf("capacity %.4g req/s is under --fail-below %.4g", sum.Capacity.QPS, s.FailBelow), exitVerdict)
 			}
@@ -165,6 +168,15 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 		return sum, dir, err
 	}
 	return sum, dir, nil
+}
+
+// interrupted is the error of a command whose run was cut short by
+// Ctrl-C, nil otherwise.
+func interrupted(c *cli.Context, dir string) error {
+	if c.Context.Err() == nil {
+		return nil
+	}
+	return cli.Exit("interrupted; the partial run is in "+dir, exitInterrupted)
 }
 
 // loadOf turns a controller decision into an engine step.

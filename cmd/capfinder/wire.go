@@ -49,7 +49,7 @@ func summarize(s spec, res controller.Result, windows []probe.Window, tot probe.
 		Status: res.Status.String(),
 		Mode:   s.Mode,
 		Requests: analysis.Requests{
-			Sent: tot.Sent, Recorded: tot.Recorded, OK: tot.OK, Failed: tot.Failed,
+			Sent: tot.Sent, Recorded: tot.Recorded, OK: tot.OK, Failed: tot.Failed, Canceled: tot.Canceled,
 		},
 		Limits: analysis.Limits{
 			MaxRTMs:       float64(s.MaxRT) / float64(time.Millisecond),
@@ -73,6 +73,9 @@ func summarize(s spec, res controller.Result, windows []probe.Window, tot probe.
 		if st.Verdict == controller.Invalid && st.Limit == controller.LimitGenerator {
 			sum.Warnings = append(sum.Warnings, generatorWarning(step))
 		}
+	}
+	if sum.Requests.Sent > 0 && sum.Requests.OK == 0 {
+		sum.Warnings = append(sum.Warnings, noSuccessWarning(sum.Steps))
 	}
 	if isSearch(s.Mode) {
 		sum.Capacity = analysis.Capacity{QPS: res.Capacity, Low: res.Capacity, High: res.High, LimitedBy: string(res.LimitedBy)}
@@ -109,6 +112,28 @@ func sustained(res controller.Result, windows []probe.Window) float64 {
 func shortWarning(st controller.Step, lim controller.Limits) string {
 	return "step " + itoa(st.Index) + " had " + itoa(st.Window.Samples) + " samples, under the " +
 		itoa(lim.MinSamples()) + " its quantile needs; its verdict rests on thin evidence (hold steps longer)"
+}
+
+// noSuccessWarning says that no request succeeded, and the most common
+// failure: a wrong URL, method or credential rather than a capacity.
+func noSuccessWarning(steps []analysis.Step) string {
+	counts := map[string]int64{}
+	for _, st := range steps {
+		for k, v := range st.Errors {
+			counts[k] += v
+		}
+	}
+	top, n := "", int64(0)
+	for k, v := range counts {
+		if v > n || (v == n && k < top) {
+			top, n = k, v
+		}
+	}
+	msg := "no request succeeded; check the URL, method and headers"
+	if top != "" {
+		msg += " (most failures: " + top + ")"
+	}
+	return msg
 }
 
 func generatorWarning(s analysis.Step) string {

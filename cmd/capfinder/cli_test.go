@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/capfinder/capfinder/probe/probetest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// serveQueue serves a simulated target for the length of a test.
+func serveQueue(t *testing.T, cfg probetest.QueueConfig) string {
+	t.Helper()
+	srv, err := probetest.Serve(context.Background(), "127.0.0.1:0", probetest.NewQueue(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv.URL
+}
+
+func TestRunRefusesBadInput(t *testing.T) {
+	dir := t.TempDir()
+	taken := filepath.Join(dir, "taken")
+	if err := os.MkdirAll(taken, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(taken, "run.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://127.0.0.1:9/"
+	for _, c := range []struct {
+		name string
+		args []string
+		want string // in the one stderr line
+	}{
+		{"no URL", []string{"run"}, "missing the target URL"},
+		{"two URLs", []string{"run", url, url}, "one target URL expected"},
+		{"not http", []string{"run", "ftp://127.0.0.1/"}, "is not an http:// or https:// URL"},
+		{"no host", []string{"run", "http://"}, "is not an http:// or https:// URL"},
+		{"unknown mode", []string{"run", "--mode", "fastest", url}, `unknown --mode "fastest"`},
+		{"unknown fault action", []string{"run", "--fault-action", "retry", url}, `unknown --fault-action "retry"`},
+		{"unknown arrival", []string{"run", "--arrival", "uniform", url}, `unknown --arrival "uniform"`},
+		{"negative duration", []string{"run", "--duration", "-1m", url}, "--duration must be positive"},
+		{"negative max-rt", []string{"run", "--max-rt", "-5ms", url}, "--max-rt must not be negative"},
+		{"quantile a percent", []string{"run", "--rt-quantile", "99", url}, "--rt-quantile must be in (0,1)"},
+		{"budget of one", []string{"run", "--fault-tolerate", "1", url}, "--fault-tolerate must be in [0,1)"},
+		{"min above max", []string{"run", "--min-qps", "500", "--max-qps", "100", url}, "--min-qps 500 is above --max-qps 100"},
+		{"rate mode without rate", []string{"run", "--mode", "rate", url}, "--mode rate needs --rate"},
+		{"burstiness out of range", []string{"run", "--arrival", "gamma", "--burstiness", "0", url}, "--burstiness must be in"},
+		{"bad header", []string{"run", "-H", "no colon", url}, `header "no colon" is not "Name: value"`},
+		{"unknown flag", []string{"run", "--qps", "5", url}, "flag provided but not defined: -qps"},
+		{"bad number", []string{"run", "--rate", "fast", url}, "invalid value"},
+		{"run dir in use", []string{"run", "--out", taken, url}, "already holds a run"},
+		{"unknown command", []string{"runn", url}, `no command "runn"`},
+		{"sim without workers", []string{"sim", "http", "--workers", "0"}, "--workers must be at least 1"},
+		{"sim bad distribution", []string{"sim", "http", "--distribution", "pareto"}, `unknown --distribution "pareto"`},
+		{"sim bad address", []string{"sim", "http", "--listen", "127.0.0.1:99999"}, "sim http:"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before, _ := os.ReadDir(".")
+			code, stdout, stderr := runCLI(t, context.Background(), c.args...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitUsage, stdout, stderr)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, "capfinder: ") || !strings.Contains(last, c.want) {
+				t.Errorf("stderr %q, want a line naming %q", stderr, c.want)
+			}
+			// No run directory appears for a refused run.
+			after, _ := os.ReadDir(".")
+			if len(after) != len(before) {
+				t.Errorf("a refused run left files in the working directory")
+			}
+		})
+	}
+}
+
+func TestRunReadsFlagsAfterTheURL(t *testing.T) {
+	url := serveQueue(t, probetest.QueueConfig{Workers: 8, ServiceTime: time.Millisecond, Seed: 1})
+	out := filepath.Join(t.TempDir(), "run")
+	// urfave/cli stops at the first positional argument; capfinder must
+	// not silently drop what follows it.
+	code, stdout, stderr := runCLI(t, context.Background(), "run", url+"/x", "--mode", "rate", "--rate", "50", "--requests", "20", "--out", out, "-q")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if stderr != "" {
+		t.Errorf("-q after the URL was ignored: stderr %q", stderr)
+	}
+	sum := readSummary(t, out)
+	if sum.Mode != "rate" || sum.Requests.Sent != 20 || sum.Status != "finished" {
+		t.Errorf("mode %q, %d sent, status %q; want rate, 20, finished", sum.Mode, sum.Requests.Sent, sum.Status)
+	}
+	var rj struct {
+		Config spec `json:"config"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rj); err != nil {
+		t.Fatal(err)
+	}
+	if rj.Config.Rate != 50 || rj.Config.URL != url+"/x" {
+		t.Errorf("run.json has rate %g url %q", rj.Config.Rate, rj.Config.URL)
+	}
+}
+
+func TestRunRedactsSecretHeaders(t *testing.T) {
+	url := serveQueue(t, probetest.QueueConfig{Workers: 8, ServiceTime: time.Millisecond, Seed: 1})
+	out := filepath.Join(t.TempDir(), "run")
+	const secret = "s3cr3t-value"
+	code, stdout, stderr := runCLI(t, context.Background(), "run", "--mode", "rate", "--rate", "100", "--requests", "10",
+		"-H", "Authorization: Bearer "+secret, "-H", "X-Api-Key: "+secret, "-H", "X-Trace: visible", "--out", out, url)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, secret) {
+		t.Error("a secret header value was printed")
+	}
+	err := filepath.WalkDir(out, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), secret) {
+			t.Errorf("%s holds a secret header value", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "run.json"))
+	if !strings.Contains(string(b), "visible") || !strings.Contains(string(b), "REDACTED") {
+		t.Errorf("run.json should keep ordinary headers and mark redacted ones:\n%s", b)
+	}
+}
+
+func TestRunInterruptedKeepsEverything(t *testing.T) {
+	// One worker that takes 10 s a request: requests pile up in flight
+	// and must be cancelled, not waited for, when the user presses Ctrl-C.
+	url := serveQueue(t, probetest.QueueConfig{Workers: 1, ServiceTime: 10 * time.Second, Distribution: probetest.Constant, QueueLimit: -1})
+	out := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		code           int
+		stdout, stderr string
+		at             time.Time
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, stdout, stderr := runCLI(t, ctx, "run", "--mode", "rate", "--rate", "100", "--duration", "1m", "--out", out, url)
+		done <- result{code, stdout, stderr, time.Now()}
+	}()
+	// Interrupt once requests are on record, mid-step.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(out, "run.json")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cancel()
+	at := time.Now()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not stop after the interrupt")
+	}
+	took := r.at.Sub(at)
+	t.Logf("stopped %v after the interrupt", took)
+	if took > 2*time.Second {
+		t.Errorf("stopped %v after the interrupt, want within 2 s", took)
+	}
+	if r.code != exitInterrupted || !strings.Contains(r.stderr, "interrupted") {
+		t.Errorf("exit %d, stderr %q; want %d and a word on the interruption", r.code, r.stderr, exitInterrupted)
+	}
+	sum := readSummary(t, out)
+	if sum.Status != "stopped" || sum.Requests.Sent < 100 {
+		t.Errorf("status %q with %d sent; want stopped with the 1.5 s sent so far", sum.Status, sum.Requests.Sent)
+	}
+	checkRecorded(t, out, sum)
+	if _, err := os.Stat(filepath.Join(out, "steps.parquet")); err != nil {
+		t.Errorf("steps.parquet: %v", err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(out, "requests", "*.open"))
+	if len(leftovers) > 0 {
+		t.Errorf("parts left open: %v", leftovers)
+	}
+}
+
+func TestHelpMatchesGolden(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"run", "--help"}, {"sim", "http", "--help"}, {"demo", "--help"}} {
+		name := strings.ReplaceAll(strings.Join(args, "_"), "-", "") + ".golden"
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, context.Background(), args...)
+			if code != 0 || stderr != "" {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			path := filepath.Join("testdata", name)
+			if *update {
+				if err := os.WriteFile(path, []byte(stdout), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestHelpMatchesGolden -update)", err)
+			}
+			if stdout != string(want) {
+				t.Errorf("%s changed; if on purpose, run go test -run TestHelpMatchesGolden -update\ngot:\n%s", path, stdout)
+			}
+		})
+	}
+}
