@@ -30,7 +30,8 @@ demo: build
 	$(BIN) demo
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./probe/ ./controller/
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./probe/
+	$(GO) test -count=1 -run TestAutoBeatsBisection -v ./controller/ | grep steps
 	./scripts/bench-throughput.sh
 
 lint:

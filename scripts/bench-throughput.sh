@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The most requests/s one core of capfinder sends and records, side by side
+# with vegeta in the same run: nginx serves a fixed 200 on core 1, the
+# generator runs on core 0 with GOMAXPROCS=1, both generators keep every
+# request (capfinder in Parquet, vegeta in its results file).
+#
+#   scripts/bench-throughput.sh [SECONDS] [CONCURRENCY]
+#
+# Installs nginx (Debian) and vegeta (Go module) if missing. Traffic goes
+# to 127.0.0.1 only. Prints one line per tool and the ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-15}
+CONC=${2:-64}
+VEGETA_VERSION=v12.12.0
+
+./scripts/install-nginx.sh
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+TOOLS=$PWD/bin/tools
+if [ ! -x "$TOOLS/vegeta" ]; then
+	GOBIN=$TOOLS go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
+fi
+[ -x bin/capfinder ] || make build >/dev/null
+
+WORK=$(mktemp -d)
+trap 'kill "$NGINX_PID" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# A loopback port nothing answers on.
+while :; do
+	PORT=$((20000 + RANDOM % 20000))
+	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+done
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  keepalive_requests 10000000;
+  server {
+    listen 127.0.0.1:$PORT;
+    location / { return 200 "ok\n"; }
+  }
+}
+CONF
+taskset -c 1 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
+NGINX_PID=$!
+URL="http://127.0.0.1:$PORT/"
+for _ in $(seq 50); do
+	curl -fs -o /dev/null "$URL" 2>/dev/null && break
+	sleep 0.1
+done
+
+echo "one core each: generator on cpu 0 (GOMAXPROCS=1), nginx on cpu 1; $SECS s at $CONC in flight"
+
+GOMAXPROCS=1 taskset -c 0 bin/capfinder run --mode throughput --concurrency "$CONC" \
+	--duration "${SECS}s" --step-duration "${SECS}s" --out "$WORK/run" -q "$URL" >/dev/null
+# summary.json is indented, one key per line.
+num() { grep "\"$1\":" "$WORK/run/summary.json" | sed -n "${2:-1}p" | sed 's/.*: *//; s/,$//'; }
+CF_SENT=$(num sent)
+CF_REC=$(num recorded)
+CF_FAILED=$(num failed)
+START=$(num start_s)
+END=$(num end_s '$')
+[ "$CF_SENT" = "$CF_REC" ] || { echo "capfinder recorded $CF_REC of $CF_SENT" >&2; exit 1; }
+CF_RPS=$(awk -v n="$CF_SENT" -v a="$START" -v b="$END" 'BEGIN { printf "%.0f", n / (b - a) }')
+echo "capfinder  $CF_RPS req/s  ($CF_SENT sent, all recorded, $CF_FAILED failed)"
+
+GOMAXPROCS=1 taskset -c 0 sh -c "echo 'GET $URL' | '$TOOLS/vegeta' attack -rate=0 -max-workers=$CONC -workers=$CONC -duration=${SECS}s -output '$WORK/vegeta.bin'"
+# "Requests [total, rate, throughput]  N, R, T" and "Success [ratio] P%"
+REPORT=$("$TOOLS/vegeta" report "$WORK/vegeta.bin")
+read -r VG_REQS VG_RPS <<<"$(awk -F'  +' '/^Requests/ { split($3, v, ", "); printf "%d %.0f", v[1], v[3] }' <<<"$REPORT")"
+VG_OK=$(awk '/^Success/ { print $NF }' <<<"$REPORT")
+echo "vegeta     $VG_RPS req/s  ($VG_REQS sent, all in its results file, success $VG_OK)"
+awk -v a="$CF_RPS" -v b="$VG_RPS" 'BEGIN { printf "ratio capfinder/vegeta: %.2f\n", a / b }'
+# For reference, where present: wrk (C, Debian) keeps no per-request
+# record, so it bounds what any recording generator could reach here.
+if command -v wrk >/dev/null 2>&1; then
+	WRK=$(taskset -c 0 wrk -t1 -c"$CONC" -d"${SECS}s" "$URL" | awk '/^Requests\/sec/ { printf "%.0f", $2 }')
+	echo "wrk        $WRK req/s  (reference: nothing recorded per request)"
+fi
