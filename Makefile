@@ -52,9 +52,9 @@ deps-check:
 tools: $(READER)/node_modules/.installed
 	@command -v nginx >/dev/null 2>&1 || ./scripts/install-nginx.sh
 
+# `npm install` honours the lock file; `npm ci` would insist on every
+# platform's optional DuckDB binding being resolvable.
 $(READER)/node_modules/.installed: $(READER)/package.json $(READER)/package-lock.json
-	# `npm install` honours the lock file; `npm ci` would insist on every
-	# platform's optional DuckDB binding being resolvable.
 	npm install --prefix $(READER) --no-audit --no-fund --no-save
 	touch $@
 

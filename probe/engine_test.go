@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -95,22 +96,28 @@ func TestEngineOpenLoopSendsOnSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A constant schedule at 200/s sends one request every 5 ms from the
-	// step's start: 200 in one second, give or take the last.
-	if w.Sent < 195 || w.Sent > 201 {
+	// A constant schedule at 200/s schedules one request every 5 ms from
+	// the step's start: exactly 200 in its first second. The step itself
+	// ends when a timer fires, late by as much as the machine is busy, so
+	// only a loose bound holds for what it sent in all.
+	if n := scheduledWithin(mw.recs, 1, time.Second); n != 200 {
+		t.Errorf("%d requests scheduled in the first second at 200/s, want 200", n)
+	}
+	if w.Sent < 195 || w.Sent > 300 {
 		t.Errorf("sent %d in a 1 s step at 200/s, want about 200", w.Sent)
 	}
 	if tot.Sent != tot.Recorded || int64(len(mw.recs)) != tot.Sent {
 		t.Errorf("totals %+v, writer got %d: every request must be recorded once", tot, len(mw.recs))
 	}
-	// The warm-up fifth is not judged.
-	if w.Samples < 150 || w.Samples > 162 {
-		t.Errorf("judged %d samples, want about 160 (the step less its warm-up)", w.Samples)
+	// The warm-up fifth is not judged: the samples are the requests
+	// scheduled in the judged stretch, one per 5 ms.
+	want := int64(w.Judged() / (5 * time.Millisecond))
+	if w.Samples < want-1 || w.Samples > want+1 || w.Judged() < 790*time.Millisecond {
+		t.Errorf("judged %d samples over %v, want %d (the step less its warm-up)", w.Samples, w.Judged(), want)
 	}
 	if p50 := Quantile(w.Latency, 0.5); p50 < time.Millisecond || p50 > 50*time.Millisecond {
 		t.Errorf("p50 %v, want a little over the client's 1 ms", p50)
 	}
-	var prev int64
 	for i, r := range mw.recs {
 		if r.Step != 1 || r.OfferedQPS != 200 {
 			t.Fatalf("record %d: step %d offered %g", i, r.Step, r.OfferedQPS)
@@ -118,10 +125,18 @@ func TestEngineOpenLoopSendsOnSchedule(t *testing.T) {
 		if r.SentNs < r.ScheduledNs || r.EndNs < r.SentNs {
 			t.Fatalf("record %d: times out of order: %+v", i, r)
 		}
-		if i > 0 && r.ScheduledNs-prev != 5_000_000 && r.ScheduledNs < prev {
-			t.Fatalf("record %d scheduled before its predecessor", i)
+	}
+	// Records arrive in completion order; in schedule order they are
+	// exactly 5 ms apart.
+	sched := make([]int64, len(mw.recs))
+	for i, r := range mw.recs {
+		sched[i] = r.ScheduledNs
+	}
+	slices.Sort(sched)
+	for i := 1; i < len(sched); i++ {
+		if gap := sched[i] - sched[i-1]; gap != 5_000_000 {
+			t.Fatalf("gap %d ns between scheduled sends %d and %d, want 5 ms", gap, i-1, i)
 		}
-		prev = r.ScheduledNs
 	}
 }
 
@@ -276,13 +291,27 @@ func TestEngineStepsChangeRate(t *testing.T) {
 	if _, err := e.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	per := map[int32]int{}
-	for _, r := range mw.recs {
-		per[r.Step]++
+	// Each step's schedule starts afresh at its own rate.
+	if a, b := scheduledWithin(mw.recs, 1, 250*time.Millisecond), scheduledWithin(mw.recs, 2, 250*time.Millisecond); a != 25 || b != 100 {
+		t.Errorf("scheduled %d then %d in the steps' first 250 ms, want 25 then 100", a, b)
 	}
-	if per[1] < 20 || per[1] > 26 || per[2] < 95 || per[2] > 101 {
-		t.Errorf("per-step sends %v, want about 25 then 100", per)
+}
+
+// scheduledWithin counts the records of a step scheduled within d of the
+// step's first.
+func scheduledWithin(recs []Record, step int32, d time.Duration) int {
+	first, n := int64(-1), 0
+	for _, r := range recs {
+		if r.Step == step && (first < 0 || r.ScheduledNs < first) {
+			first = r.ScheduledNs
+		}
 	}
+	for _, r := range recs {
+		if r.Step == step && r.ScheduledNs-first < int64(d) {
+			n++
+		}
+	}
+	return n
 }
 
 func TestEnginePauseDrainsInFlight(t *testing.T) {
