@@ -360,7 +360,7 @@ func TestSettleBoundsHighByWhatAnOverloadedStepCompleted(t *testing.T) {
 		// Completed less than the passing rate: the bracket closes on it.
 		{"completed under the pass", step(800, 380, Fail), 400},
 	} {
-		r := Result{Steps: []Step{step(400, 400, Pass), c.fail}}.settle(DefaultLimits())
+		r := Result{Steps: []Step{step(400, 400, Pass), c.fail}}.Settle(DefaultLimits())
 		if r.Capacity != 400 || math.Abs(r.High-c.wantH) > 1e-9 || r.LimitedBy != LimitMaxRT {
 			t.Errorf("%s: capacity %v high %v by %q, want 400, %v, max_rt", c.name, r.Capacity, r.High, r.LimitedBy, c.wantH)
 		}

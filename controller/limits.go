@@ -57,6 +57,10 @@ func (l Limits) MinSamples() int {
 // than the quantile allows for that many.
 func (l Limits) Judge(w Window) (Verdict, Limit) { return l.judge(w, l.MinSamples()) }
 
+// JudgeAnyway judges a step on the evidence it has, however few its
+// samples: for a step that could be held no longer.
+func (l Limits) JudgeAnyway(w Window) (Verdict, Limit) { return l.judge(w, 0) }
+
 // judge judges with need samples required; zero judges what there is.
 func (l Limits) judge(w Window, need int) (Verdict, Limit) {
 	if w.Behind && !w.Saturated {

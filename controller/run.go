@@ -148,7 +148,7 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 		short := v == Short
 		if short {
 			// Held as long as it may be: judge the evidence there is.
-			v, l = lim.judge(w, 0)
+			v, l = lim.JudgeAnyway(w)
 		}
 		s := Step{Index: i, Decision: d, Window: w, Verdict: v, Limit: l, Short: short}
 		s.Decision.Hold = held
@@ -163,13 +163,13 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 		case errors.Is(err, ErrDone):
 			res.Steps = append(res.Steps, s)
 			res.Status = Finished
-			return res.settle(lim), nil
+			return res.Settle(lim), nil
 		case s.Cut:
 			res.Steps = append(res.Steps, s)
 			res.Status = Stopped
-			return res.settle(lim), nil
+			return res.Settle(lim), nil
 		default:
-			return res.settle(lim), fmt.Errorf("controller: step %d: %w", i, err)
+			return res.Settle(lim), fmt.Errorf("controller: step %d: %w", i, err)
 		}
 		res.Steps = append(res.Steps, s)
 		if v == Invalid && retries < maxRetries {
@@ -184,7 +184,7 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 		}
 		d = next
 	}
-	return res.settle(lim), nil
+	return res.Settle(lim), nil
 }
 
 // extension is how much longer to hold a step to reach need samples at
@@ -199,8 +199,10 @@ func extension(w Window, need int, hold time.Duration) time.Duration {
 	return max(d, hold/4)
 }
 
-// settle fills Capacity, High and LimitedBy from the steps.
-func (r Result) settle(lim Limits) Result {
+// Settle fills Capacity, High and LimitedBy from the judged steps: the
+// run does it as it ends, and an offline analysis that re-judged recorded
+// steps with other limits does the same.
+func (r Result) Settle(lim Limits) Result {
 	r.Capacity, r.High, r.LimitedBy = 0, 0, LimitNone
 	for _, s := range r.Steps {
 		if s.Verdict == Pass && !s.Cut {

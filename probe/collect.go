@@ -2,7 +2,6 @@ package probe
 
 import (
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -59,14 +58,14 @@ func newStepStats(m ctl) *stepStats {
 		step: m.step, start: m.start,
 		judgedStart: m.judgedStart, judgedEnd: m.judgedEnd,
 		rate: m.rate, conc: m.conc,
-		lat: newHist(), svc: newHist(), lag: newHist(), ttft: newHist(), tp: newHist(),
+		lat: NewHistogram(), svc: NewHistogram(), lag: NewHistogram(), ttft: NewHistogram(), tp: NewHistogram(),
 		errors: map[string]int64{},
 	}
 }
 
 // add takes one record of this step.
 func (s *stepStats) add(r *Record) {
-	recordNs(s.lag, r.SendLag())
+	RecordNs(s.lag, r.SendLag())
 	switch {
 	case r.ScheduledNs < s.judgedStart:
 	case r.ScheduledNs >= s.judgedEnd:
@@ -78,19 +77,19 @@ func (s *stepStats) add(r *Record) {
 
 // judge counts a record of the judged part.
 func (s *stepStats) judge(r *Record) {
-	recordNs(s.lat, r.Latency())
-	recordNs(s.svc, r.ServiceTime())
+	RecordNs(s.lat, r.Latency())
+	RecordNs(s.svc, r.ServiceTime())
 	if r.FirstTokenNs > 0 {
-		recordNs(s.ttft, r.FirstTokenNs-r.ScheduledNs)
+		RecordNs(s.ttft, r.FirstTokenNs-r.ScheduledNs)
 		if r.OutputTokens > 1 {
-			recordNs(s.tp, (r.EndNs-r.FirstTokenNs)/int64(r.OutputTokens-1))
+			RecordNs(s.tp, (r.EndNs-r.FirstTokenNs)/int64(r.OutputTokens-1))
 		}
 	}
 	if r.OK() {
 		s.ok++
 	} else {
 		s.failed++
-		s.errors[failure(r)]++
+		s.errors[r.FailureClass()]++
 	}
 	s.bytesOut += r.BytesOut
 	s.bytesIn += r.BytesIn
@@ -142,18 +141,18 @@ func (s *stepStats) window(m ctl) Window {
 	for i := range s.tail {
 		if s.tail[i].ScheduledNs < m.judgedEnd {
 			r := &s.tail[i]
-			recordNs(w.Latency, r.Latency())
+			RecordNs(w.Latency, r.Latency())
 			if r.OK() {
 				w.OK++
 			} else {
 				w.Failed++
-				w.Errors[failure(r)]++
+				w.Errors[r.FailureClass()]++
 			}
 		}
 	}
 	for _, sched := range m.pending {
 		if sched >= s.judgedStart && sched < m.judgedEnd {
-			recordNs(w.Latency, m.at-sched)
+			RecordNs(w.Latency, m.at-sched)
 			w.Pending++
 		}
 	}
@@ -162,7 +161,7 @@ func (s *stepStats) window(m ctl) Window {
 }
 
 func copyHist(h *hdrhistogram.Histogram) *hdrhistogram.Histogram {
-	c := newHist()
+	c := NewHistogram()
 	c.Merge(h)
 	return c
 }
@@ -284,14 +283,4 @@ func planEnd(start int64, hold, tail time.Duration) int64 {
 		return math.MaxInt64
 	}
 	return start + int64(hold) - int64(tail)
-}
-
-// failure is how a failed request is counted in Window.Errors: its error
-// class, with the status code for a non-2xx answer ("status 503").
-func failure(r *Record) string {
-	switch r.Error {
-	case "", ErrStatus:
-		return ErrStatus + " " + strconv.Itoa(int(r.Status))
-	}
-	return r.Error
 }

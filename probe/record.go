@@ -1,5 +1,7 @@
 package probe
 
+import "strconv"
+
 // Record is one request as it was scheduled, sent and answered. Every
 // request the engine dispatches becomes exactly one Record, whether it
 // succeeded, failed, timed out or was cancelled; a failed request is data,
@@ -57,6 +59,16 @@ func (r *Record) Latency() int64 { return r.EndNs - r.ScheduledNs }
 // ServiceTime is end minus sent: the latency without the generator's lag.
 func (r *Record) ServiceTime() int64 { return r.EndNs - r.SentNs }
 
+// FailureClass is how a failed request is counted in windows and
+// analyses: its error class, with the status code for a non-2xx answer
+// ("status 503").
+func (r *Record) FailureClass() string {
+	if r.Error == "" || r.Error == ErrStatus {
+		return ErrStatus + " " + strconv.Itoa(int(r.Status))
+	}
+	return r.Error
+}
+
 // SendLag is how late the request left compared with its schedule.
 func (r *Record) SendLag() int64 { return r.SentNs - r.ScheduledNs }
 
@@ -67,12 +79,18 @@ func (r *Record) OK() bool { return r.Error == "" && r.Status >= 200 && r.Status
 // StepRecord is one row of steps.parquet: a controller step as the run saw
 // it. Times are nanoseconds since the run's start; latencies milliseconds.
 type StepRecord struct {
-	Step         int32   `parquet:"step"`
-	Phase        string  `parquet:"phase,dict"`
-	OfferedQPS   float64 `parquet:"offered_qps"`
-	Concurrency  int32   `parquet:"concurrency"`
-	StartNs      int64   `parquet:"start_ns"`
-	EndNs        int64   `parquet:"end_ns"`
+	Step        int32   `parquet:"step"`
+	Phase       string  `parquet:"phase,dict"`
+	OfferedQPS  float64 `parquet:"offered_qps"`
+	Concurrency int32   `parquet:"concurrency"`
+	StartNs     int64   `parquet:"start_ns"`
+	EndNs       int64   `parquet:"end_ns"`
+	// JudgedStartNs and JudgedEndNs bound the scheduled times the step
+	// was judged on (after its warm-up, before its tail).
+	JudgedStartNs int64 `parquet:"judged_start_ns"`
+	JudgedEndNs   int64 `parquet:"judged_end_ns"`
+	// Saturated is set when the target held every in-flight slot.
+	Saturated    bool    `parquet:"saturated"`
 	Sent         int64   `parquet:"sent"`
 	Samples      int64   `parquet:"samples"`
 	Failures     int64   `parquet:"failures"`

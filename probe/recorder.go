@@ -241,6 +241,15 @@ func ReadMetadata(path string) (map[string]string, error) {
 	return meta, nil
 }
 
+// ReadParquet reads a small Parquet file (steps.parquet) whole.
+func ReadParquet[T any](path string) ([]T, error) {
+	rows, err := parquet.ReadFile[T](path)
+	if err != nil {
+		return nil, fmt.Errorf("probe: reading %s: %w", filepath.Base(path), err)
+	}
+	return rows, nil
+}
+
 // WriteParquet writes rows to a small Parquet file at path in one go,
 // through a temporary file, so a reader never sees it half written.
 func WriteParquet[T any](path string, rows []T, meta map[string]string) error {

@@ -16,13 +16,16 @@ const (
 	histSigFigs = 3
 )
 
-func newHist() *hdrhistogram.Histogram {
+// NewHistogram returns a latency histogram of microseconds, from 1 µs to
+// an hour at three significant digits: the one every window and analysis
+// uses.
+func NewHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(histMin, histMax, histSigFigs)
 }
 
-// recordNs adds a duration in nanoseconds to h, clamped to its range so a
+// RecordNs adds a duration in nanoseconds to h, clamped to its range so a
 // pathological value never drops out of the counts.
-func recordNs(h *hdrhistogram.Histogram, ns int64) {
+func RecordNs(h *hdrhistogram.Histogram, ns int64) {
 	us := ns / int64(time.Microsecond)
 	if us < histMin {
 		us = histMin

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"path/filepath"
 	"time"
 
@@ -141,13 +142,18 @@ func generatorWarning(s analysis.Step) string {
 		ftoa(s.SendLagP99) + " ms); the limit found may be the generator's, not the target's"
 }
 
+// nanos turns the summary's seconds back into the exact nanoseconds they
+// were made from.
+func nanos(s float64) int64 { return int64(math.Round(s * 1e9)) }
+
 // writeStepsParquet writes steps.parquet from the summary's step table.
 func writeStepsParquet(dir string, steps []analysis.Step) error {
 	rows := make([]probe.StepRecord, len(steps))
 	for i, s := range steps {
 		rows[i] = probe.StepRecord{
 			Step: int32(s.Step), Phase: s.Phase, OfferedQPS: s.OfferedQPS, Concurrency: int32(s.Concurrency),
-			StartNs: int64(s.StartS * 1e9), EndNs: int64(s.EndS * 1e9),
+			StartNs: nanos(s.StartS), EndNs: nanos(s.EndS),
+			JudgedStartNs: nanos(s.JudgedStartS), JudgedEndNs: nanos(s.JudgedEndS), Saturated: s.Saturated,
 			Sent: s.Sent, Samples: s.Samples, Failures: s.Failures, AchievedQPS: s.AchievedQPS,
 			P50Ms: s.P50Ms, P90Ms: s.P90Ms, P99Ms: s.P99Ms, P999Ms: s.P999Ms, MaxMs: s.MaxMs, MeanMs: s.MeanMs,
 			ErrorRate: s.ErrorRate, SendLagP99Ms: s.SendLagP99, Verdict: s.Verdict, LimitedBy: s.LimitedBy,

@@ -1,0 +1,330 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/capfinder/capfinder/probe"
+)
+
+// StepStats is one step rebuilt from the recorded requests.
+//
+// The judged requests are those scheduled in [JudgedStart, JudgedEnd). As
+// in the live run, a judged request that had not ended by the step's End
+// counts as pending, with its age at End as its latency: the live verdict
+// and the offline one see the same evidence.
+type StepStats struct {
+	Step        int
+	Phase       string
+	Offered     float64 // requests/s offered; 0 in closed loop
+	Concurrency int
+	Saturated   bool
+
+	Start, End             time.Duration
+	JudgedStart, JudgedEnd time.Duration
+
+	// Sent counts the requests the step dispatched; Completed the
+	// responses (of any step) that ended during it.
+	Sent, Completed              int64
+	Samples, OK, Failed, Pending int64
+	// Errors counts the judged failures by class ("status 503", …).
+	Errors map[string]int64
+
+	// Latency (end − scheduled) of the judged requests, and of the first
+	// and second halves of the judged stretch; SendLag of every request
+	// sent. All in microseconds.
+	Latency, Early, Late, SendLag *hdrhistogram.Histogram
+
+	BytesOut, BytesIn int64
+	// busy is the summed latency of the judged requests, in seconds:
+	// divided by the judged time it is the mean number in flight.
+	busy float64
+}
+
+// Duration is the step's length.
+func (s *StepStats) Duration() time.Duration { return s.End - s.Start }
+
+// Achieved is the rate at which responses completed during the step.
+func (s *StepStats) Achieved() float64 {
+	if d := s.Duration().Seconds(); d > 0 {
+		return float64(s.Completed) / d
+	}
+	return 0
+}
+
+// SentRate is the rate at which requests left during the step.
+func (s *StepStats) SentRate() float64 {
+	if d := s.Duration().Seconds(); d > 0 {
+		return float64(s.Sent) / d
+	}
+	return 0
+}
+
+// ErrorRate is the judged failures over judged samples.
+func (s *StepStats) ErrorRate() float64 {
+	if s.Samples == 0 {
+		return 0
+	}
+	return float64(s.Failed) / float64(s.Samples)
+}
+
+// InFlight is the mean number of judged requests in flight, by Little's
+// law: the summed latency over the judged time.
+func (s *StepStats) InFlight() float64 {
+	if d := (s.JudgedEnd - s.JudgedStart).Seconds(); d > 0 {
+		return s.busy / d
+	}
+	return 0
+}
+
+// Load is the step's offered load: its rate, or its concurrency in
+// closed loop.
+func (s *StepStats) Load() float64 {
+	if s.Offered > 0 {
+		return s.Offered
+	}
+	return float64(s.Concurrency)
+}
+
+// Timeline is the run second by second.
+type Timeline struct {
+	// Sent and Completed count requests per second by when they were
+	// scheduled and when they ended; Failed the failures by when they
+	// ended, by class.
+	Sent, Completed []int64
+	Failed          map[string][]int64
+	// P99 is the latency p99 of the requests that ended in each second
+	// (0 for a second with none).
+	P99 []time.Duration
+}
+
+// Run is a recorded run read back.
+type Run struct {
+	Dir   string
+	Steps []*StepStats
+	// Records counts the rows read.
+	Records  int64
+	Timeline Timeline
+	// Meta is the key/value metadata of the first part (run start, URL,
+	// mode, version).
+	Meta map[string]string
+}
+
+// ReadOptions tune how a run is read back.
+type ReadOptions struct {
+	// Warmup, when set (≥ 0), replaces the run's own warm-up cut: each
+	// step is judged from its start plus Warmup. Unset (negative), the
+	// judged stretch the run recorded is kept.
+	Warmup time.Duration
+}
+
+// ReadRun reads a run directory: steps.parquet for the steps' bounds, and
+// every request part, streamed (memory grows with the steps and seconds
+// of the run, not its requests). A run without steps.parquet (one that
+// was killed) is read with one step per recorded step number, bounded by
+// its requests' scheduled times.
+func ReadRun(dir string, opt ReadOptions) (*Run, error) {
+	r := &Run{Dir: dir}
+	parts, err := probe.Parts(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("analysis: %s holds no recorded requests (no requests/part-*.parquet)", dir)
+	}
+	if r.Meta, err = probe.ReadMetadata(parts[0]); err != nil {
+		return nil, err
+	}
+	rows, err := readSteps(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if rows, err = stepsFromRecords(dir); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("analysis: %s has no steps", dir)
+	}
+	byStep := map[int32]*StepStats{}
+	for _, row := range rows {
+		s := &StepStats{
+			Step: int(row.Step), Phase: row.Phase, Offered: row.OfferedQPS, Concurrency: int(row.Concurrency),
+			Saturated: row.Saturated,
+			Start:     time.Duration(row.StartNs), End: time.Duration(row.EndNs),
+			JudgedStart: time.Duration(row.JudgedStartNs), JudgedEnd: time.Duration(row.JudgedEndNs),
+			Errors:  map[string]int64{},
+			Latency: probe.NewHistogram(), Early: probe.NewHistogram(), Late: probe.NewHistogram(), SendLag: probe.NewHistogram(),
+		}
+		if s.JudgedEnd <= s.JudgedStart {
+			s.JudgedStart, s.JudgedEnd = s.Start, s.End
+		}
+		if opt.Warmup >= 0 {
+			s.JudgedStart = min(s.Start+opt.Warmup, s.JudgedEnd)
+		}
+		r.Steps = append(r.Steps, s)
+		byStep[row.Step] = s
+	}
+	sort.Slice(r.Steps, func(i, j int) bool { return r.Steps[i].Start < r.Steps[j].Start })
+	tl := newTimeline()
+	err = probe.ReadRecords(dir, func(batch []probe.Record) error {
+		for i := range batch {
+			rec := &batch[i]
+			r.Records++
+			tl.add(rec)
+			if s := r.stepAt(rec.EndNs); s != nil {
+				s.Completed++
+			}
+			if s := byStep[rec.Step]; s != nil {
+				s.add(rec)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Timeline = tl.done()
+	return r, nil
+}
+
+// stepAt returns the step whose span holds time ns, if any.
+func (r *Run) stepAt(ns int64) *StepStats {
+	i := sort.Search(len(r.Steps), func(i int) bool { return int64(r.Steps[i].End) > ns })
+	if i < len(r.Steps) && int64(r.Steps[i].Start) <= ns {
+		return r.Steps[i]
+	}
+	return nil
+}
+
+func (s *StepStats) add(r *probe.Record) {
+	s.Sent++
+	probe.RecordNs(s.SendLag, r.SendLag())
+	s.BytesOut += r.BytesOut
+	s.BytesIn += r.BytesIn
+	at := int64(s.JudgedStart)
+	if r.ScheduledNs < at || r.ScheduledNs >= int64(s.JudgedEnd) {
+		return
+	}
+	s.Samples++
+	lat := r.Latency()
+	if r.EndNs > int64(s.End) {
+		// Still in flight when the step ended: pending, aged at the end.
+		lat = int64(s.End) - r.ScheduledNs
+		s.Pending++
+	} else if r.OK() {
+		s.OK++
+	} else {
+		s.Failed++
+		s.Errors[r.FailureClass()]++
+	}
+	probe.RecordNs(s.Latency, lat)
+	half := at + int64(s.JudgedEnd-s.JudgedStart)/2
+	if r.ScheduledNs < half {
+		probe.RecordNs(s.Early, lat)
+	} else {
+		probe.RecordNs(s.Late, lat)
+	}
+	s.busy += float64(lat) / 1e9
+}
+
+func readSteps(dir string) ([]probe.StepRecord, error) {
+	path := filepath.Join(dir, "steps.parquet")
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	return probe.ReadParquet[probe.StepRecord](path)
+}
+
+// stepsFromRecords bounds each recorded step number by its requests'
+// scheduled times, for a run that died before writing steps.parquet.
+func stepsFromRecords(dir string) ([]probe.StepRecord, error) {
+	type span struct {
+		lo, hi  int64
+		offered float64
+	}
+	spans := map[int32]*span{}
+	err := probe.ReadRecords(dir, func(batch []probe.Record) error {
+		for _, r := range batch {
+			sp := spans[r.Step]
+			if sp == nil {
+				sp = &span{lo: math.MaxInt64, hi: math.MinInt64, offered: r.OfferedQPS}
+				spans[r.Step] = sp
+			}
+			sp.lo, sp.hi = min(sp.lo, r.ScheduledNs), max(sp.hi, r.ScheduledNs)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]probe.StepRecord, 0, len(spans))
+	for n, sp := range spans {
+		row := probe.StepRecord{Step: n, Phase: "recovered", StartNs: sp.lo, EndNs: sp.hi + 1, JudgedStartNs: sp.lo, JudgedEndNs: sp.hi + 1}
+		// Closed-loop records carry the concurrency as their offer.
+		row.OfferedQPS = sp.offered
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// timeline accumulates the per-second series.
+type timeline struct {
+	sent, completed []int64
+	failed          map[string][]int64
+	p99             []*hdrhistogram.Histogram
+}
+
+func newTimeline() *timeline { return &timeline{failed: map[string][]int64{}} }
+
+func grow[T any](s []T, i int, zero func() T) []T {
+	for len(s) <= i {
+		s = append(s, zero())
+	}
+	return s
+}
+
+func (t *timeline) add(r *probe.Record) {
+	zero := func() int64 { return 0 }
+	if r.ScheduledNs >= 0 {
+		i := int(r.ScheduledNs / 1e9)
+		t.sent = grow(t.sent, i, zero)
+		t.sent[i]++
+	}
+	if r.EndNs <= 0 {
+		return
+	}
+	i := int(r.EndNs / 1e9)
+	t.completed = grow(t.completed, i, zero)
+	t.completed[i]++
+	t.p99 = grow(t.p99, i, func() *hdrhistogram.Histogram { return hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 2) })
+	probe.RecordNs(t.p99[i], r.Latency())
+	if !r.OK() {
+		k := r.FailureClass()
+		t.failed[k] = grow(t.failed[k], i, zero)
+		t.failed[k][i]++
+	}
+}
+
+func (t *timeline) done() Timeline {
+	n := max(len(t.sent), len(t.completed))
+	pad := func(s []int64) []int64 { return grow(s, n-1, func() int64 { return 0 }) }
+	out := Timeline{Sent: pad(t.sent), Completed: pad(t.completed), Failed: map[string][]int64{}, P99: make([]time.Duration, n)}
+	for k, v := range t.failed {
+		out.Failed[k] = pad(v)
+	}
+	for i, h := range t.p99 {
+		if h.TotalCount() > 0 {
+			out.P99[i] = time.Duration(h.ValueAtQuantile(99)) * time.Microsecond
+		}
+	}
+	return out
+}
