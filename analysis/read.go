@@ -109,9 +109,9 @@ type Timeline struct {
 type Run struct {
 	Dir   string
 	Steps []*StepStats
-	// Records counts the rows read.
-	Records  int64
-	Timeline Timeline
+	// Records counts the rows read: OK + Failed + Canceled.
+	Records, OK, Failed, Canceled int64
+	Timeline                      Timeline
 	// Meta is the key/value metadata of the first part (run start, URL,
 	// mode, version).
 	Meta map[string]string
@@ -179,6 +179,14 @@ func ReadRun(dir string, opt ReadOptions) (*Run, error) {
 		for i := range batch {
 			rec := &batch[i]
 			r.Records++
+			switch {
+			case rec.OK():
+				r.OK++
+			case rec.Error == probe.ErrCanceled:
+				r.Canceled++
+			default:
+				r.Failed++
+			}
 			tl.add(rec)
 			if s := r.stepAt(rec.EndNs); s != nil {
 				s.Completed++

@@ -21,6 +21,25 @@ type Summary struct {
 	Recommendation Recommendation `json:"recommendation"`
 	Steps          []Step         `json:"steps"`
 	Warnings       []string       `json:"warnings"`
+	// Fit is the latency curve fitted over the steady steps, when they
+	// allow one.
+	Fit *FitSummary `json:"fit,omitempty"`
+}
+
+// FitSummary is the fitted latency curve and where it meets the limit.
+type FitSummary struct {
+	Model  string  `json:"model"`
+	Method string  `json:"method"`
+	SMs    float64 `json:"s_ms"`
+	A      float64 `json:"a"`
+	MuQPS  float64 `json:"mu_qps"`
+	RMSLE  float64 `json:"rmsle"`
+	Points int     `json:"points"`
+	// CapacityQPS is where the fitted curve reaches max-rt; CapacityCI its
+	// bootstrap interval at Level.
+	CapacityQPS float64   `json:"capacity_qps,omitempty"`
+	CapacityCI  []float64 `json:"capacity_ci,omitempty"`
+	Level       float64   `json:"level,omitempty"`
 }
 
 // Requests counts the run's requests: sent equals the rows recorded when
@@ -57,7 +76,8 @@ type Capacity struct {
 
 // Point is a load on the curve; zero when not found.
 type Point struct {
-	QPS float64 `json:"qps"`
+	QPS    float64 `json:"qps"`
+	Method string  `json:"method,omitempty"`
 }
 
 // Recommendation sizes a deployment from the capacity.
@@ -97,8 +117,13 @@ type Step struct {
 	// "status 503", …).
 	Errors     map[string]int64 `json:"errors,omitempty"`
 	SendLagP99 float64          `json:"send_lag_p99_ms"`
-	Verdict    string           `json:"verdict"`
-	LimitedBy  string           `json:"limited_by,omitempty"`
+	// InFlight is the mean number of judged requests in flight (Little's
+	// law); bytes are over every request the step sent.
+	InFlight  float64 `json:"in_flight,omitempty"`
+	BytesOut  int64   `json:"bytes_out,omitempty"`
+	BytesIn   int64   `json:"bytes_in,omitempty"`
+	Verdict   string  `json:"verdict"`
+	LimitedBy string  `json:"limited_by,omitempty"`
 }
 
 // Recommend sizes replicas for target requests per second from the low

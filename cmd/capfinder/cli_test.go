@@ -60,6 +60,8 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"bad number", []string{"run", "--rate", "fast", url}, "invalid value"},
 		{"run dir in use", []string{"run", "--out", taken, url}, "already holds a run"},
 		{"unknown command", []string{"runn", url}, `no command "runn"`},
+		{"analyze without a run", []string{"analyze"}, "one RUN_DIR expected"},
+		{"analyze a directory that is no run", []string{"analyze", dir}, "is not a run directory"},
 		{"sim without workers", []string{"sim", "http", "--workers", "0"}, "--workers must be at least 1"},
 		{"sim bad distribution", []string{"sim", "http", "--distribution", "pareto"}, `unknown --distribution "pareto"`},
 		{"sim bad address", []string{"sim", "http", "--listen", "127.0.0.1:99999"}, "sim http:"},
@@ -208,7 +210,7 @@ func TestRunInterruptedKeepsEverything(t *testing.T) {
 }
 
 func TestHelpMatchesGolden(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"run", "--help"}, {"sim", "http", "--help"}, {"demo", "--help"}} {
+	for _, args := range [][]string{{"help"}, {"run", "--help"}, {"analyze", "--help"}, {"sim", "http", "--help"}, {"demo", "--help"}} {
 		name := strings.ReplaceAll(strings.Join(args, "_"), "-", "") + ".golden"
 		t.Run(name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, context.Background(), args...)

@@ -41,7 +41,7 @@ would need.`,
 				TargetQPS: 1000, Headroom: 0.3, Out: c.String("out"), Quiet: c.Bool("quiet"),
 			}
 			if err := s.check(); err != nil {
-				return err
+				return usageError("demo: %v", err)
 			}
 			sum, dir, err := execute(c.Context, s, c.App.Writer, c.App.ErrWriter)
 			if err != nil {

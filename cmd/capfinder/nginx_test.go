@@ -172,8 +172,9 @@ func TestRunAutoFindsNginxDelayLimit(t *testing.T) {
 }
 
 // checkCapacity runs `capfinder run --mode auto` and checks the capacity
-// it reports is within ±3 % of the truth and limited as expected.
-func checkCapacity(t *testing.T, url string, truth float64, limitedBy string, extra ...string) {
+// it reports is within ±3 % of the truth and limited as expected. It
+// returns the run directory.
+func checkCapacity(t *testing.T, url string, truth float64, limitedBy string, extra ...string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "run")
 	args := append([]string{"run", "--mode", "auto", "--min-qps", "50", "--max-qps", "5000",
@@ -205,4 +206,5 @@ func checkCapacity(t *testing.T, url string, truth float64, limitedBy string, ex
 		t.Errorf("stdout does not state the capacity:\n%s", stdout)
 	}
 	checkRecorded(t, out, sum)
+	return out
 }

@@ -52,7 +52,50 @@ func TestRunAutoFindsSimLatencyLimit(t *testing.T) {
 	// arrivals: no queueing below 400/s, a queue growing without bound
 	// above it. With p99 ≤ 20 ms the limit is the capacity itself.
 	base := startSim(t, "--workers", "1", "--service-time", "2.5ms", "--distribution", "constant", "--queue", "-1")
-	checkCapacity(t, base+"/", 400, "max_rt", "--max-rt", "20ms")
+	out := checkCapacity(t, base+"/", 400, "max_rt", "--max-rt", "20ms")
+	checkAnalyze(t, out)
+}
+
+// checkAnalyze analyses a recorded latency-limited run offline: with the
+// run's own limits it finds the run's capacity; a tighter --max-rt never
+// raises it and a looser one never lowers it.
+func checkAnalyze(t *testing.T, dir string) {
+	t.Helper()
+	live := readSummary(t, dir)
+	prev := -1.0
+	for _, maxRT := range []string{"", "2ms", "5ms", "10ms", "20ms", "50ms", "200ms", "2s"} {
+		out := t.TempDir()
+		args := []string{"analyze", "--out", out, "--seed", "1"}
+		if maxRT != "" {
+			args = append(args, "--max-rt", maxRT)
+		}
+		code, stdout, stderr := runCLI(t, context.Background(), append(args, dir)...)
+		if code != 0 {
+			t.Fatalf("analyze %v: exit %d\n%s\n%s", args, code, stdout, stderr)
+		}
+		sum := readSummary(t, out)
+		if maxRT == "" {
+			// The run's own limits: the same evidence, the same verdicts.
+			if sum.Capacity.QPS != live.Capacity.QPS || sum.Capacity.LimitedBy != live.Capacity.LimitedBy || sum.Requests.Sent != live.Requests.Sent {
+				t.Errorf("offline capacity %v by %q over %d requests, the run said %v by %q over %d",
+					sum.Capacity.QPS, sum.Capacity.LimitedBy, sum.Requests.Sent, live.Capacity.QPS, live.Capacity.LimitedBy, live.Requests.Sent)
+			}
+			for i := range min(len(sum.Steps), len(live.Steps)) {
+				if sum.Steps[i].Verdict != live.Steps[i].Verdict {
+					t.Errorf("step %d: offline %s, live %s", i+1, sum.Steps[i].Verdict, live.Steps[i].Verdict)
+				}
+			}
+			if sum.Fit == nil || sum.Knee.QPS <= 0 {
+				t.Errorf("no fit or knee from a latency-limited run: %+v", sum.Fit)
+			}
+			continue
+		}
+		t.Logf("--max-rt %s: capacity %.1f req/s", maxRT, sum.Capacity.QPS)
+		if sum.Capacity.QPS < prev {
+			t.Errorf("--max-rt %s gives %.1f req/s, under the %.1f of a tighter limit", maxRT, sum.Capacity.QPS, prev)
+		}
+		prev = sum.Capacity.QPS
+	}
 }
 
 func TestRunAutoFindsSimRateLimit(t *testing.T) {

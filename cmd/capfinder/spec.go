@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -108,25 +109,29 @@ func specFromFlags(c *cli.Context) (spec, error) {
 		return s, err
 	}
 	s.Header = h
-	return s, s.check()
+	if err := s.check(); err != nil {
+		return s, usageError("run: %v", err)
+	}
+	return s, nil
 }
 
-// check validates a spec and fills mode defaults.
+// check validates a spec and fills mode defaults. Its errors name the
+// flag at fault; callers make them usage errors.
 func (s *spec) check() error {
 	u, err := url.Parse(s.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usageError("run: %q is not an http:// or https:// URL", s.URL)
+		return fmt.Errorf("%q is not an http:// or https:// URL", s.URL)
 	}
 	if _, ok := defaultConcurrency[s.Mode]; !ok {
-		return usageError("run: unknown --mode %q (want auto, scan, manual, rate, concurrency or throughput)", s.Mode)
+		return fmt.Errorf("unknown --mode %q (want auto, scan, manual, rate, concurrency or throughput)", s.Mode)
 	}
 	if s.FaultAction != "revise" && s.FaultAction != "stop" {
-		return usageError("run: unknown --fault-action %q (want revise or stop)", s.FaultAction)
+		return fmt.Errorf("unknown --fault-action %q (want revise or stop)", s.FaultAction)
 	}
 	switch s.Arrival {
 	case "constant", "poisson", "gamma":
 	default:
-		return usageError("run: unknown --arrival %q (want constant, poisson or gamma)", s.Arrival)
+		return fmt.Errorf("unknown --arrival %q (want constant, poisson or gamma)", s.Arrival)
 	}
 	positive := []struct {
 		name string
@@ -138,7 +143,7 @@ func (s *spec) check() error {
 	}
 	for _, p := range positive {
 		if !(p.v > 0) || math.IsInf(p.v, 0) {
-			return usageError("run: %s must be positive", p.name)
+			return fmt.Errorf("%s must be positive", p.name)
 		}
 	}
 	nonNegative := []struct {
@@ -151,26 +156,26 @@ func (s *spec) check() error {
 	}
 	for _, p := range nonNegative {
 		if p.v < 0 || math.IsNaN(p.v) {
-			return usageError("run: %s must not be negative", p.name)
+			return fmt.Errorf("%s must not be negative", p.name)
 		}
 	}
 	switch {
 	case s.MinQPS > s.MaxQPS:
-		return usageError("run: --min-qps %g is above --max-qps %g", s.MinQPS, s.MaxQPS)
+		return fmt.Errorf("--min-qps %g is above --max-qps %g", s.MinQPS, s.MaxQPS)
 	case !(s.RTQuantile > 0 && s.RTQuantile < 1):
-		return usageError("run: --rt-quantile must be in (0,1), e.g. 0.99")
+		return fmt.Errorf("--rt-quantile must be in (0,1), e.g. 0.99")
 	case !(s.FaultTolerate >= 0 && s.FaultTolerate < 1):
-		return usageError("run: --fault-tolerate must be in [0,1), e.g. 0.001")
+		return fmt.Errorf("--fault-tolerate must be in [0,1), e.g. 0.001")
 	case !(s.Headroom >= 0 && s.Headroom < 1):
-		return usageError("run: --headroom must be in [0,1), e.g. 0.3")
+		return fmt.Errorf("--headroom must be in [0,1), e.g. 0.3")
 	case !(s.Precision > 0 && s.Precision < 1):
-		return usageError("run: --precision must be in (0,1), e.g. 0.02")
+		return fmt.Errorf("--precision must be in (0,1), e.g. 0.02")
 	case s.Arrival == "gamma" && !(s.Burstiness >= 0.1 && s.Burstiness <= 200):
-		return usageError("run: --burstiness must be in [0.1,200]")
+		return fmt.Errorf("--burstiness must be in [0.1,200]")
 	case s.Mode == "rate" && s.Rate <= 0:
-		return usageError("run: --mode rate needs --rate, e.g. --rate 50")
+		return fmt.Errorf("--mode rate needs --rate, e.g. --rate 50")
 	case s.Mode == "scan" && s.QPSGrowthDelta <= 0:
-		return usageError("run: --mode scan needs a positive --qps-growth-delta")
+		return fmt.Errorf("--mode scan needs a positive --qps-growth-delta")
 	}
 	if s.Concurrency == 0 {
 		s.Concurrency = defaultConcurrency[s.Mode]

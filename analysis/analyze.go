@@ -1,0 +1,284 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/capfinder/capfinder/controller"
+	"github.com/capfinder/capfinder/probe"
+)
+
+// Options are the service levels and sizing a run is analysed with.
+type Options struct {
+	// Limits judge every step again: MaxRT at Quantile, FaultTolerate,
+	// MaxQPS.
+	Limits      controller.Limits
+	FaultAction string
+	// Search is set for runs that searched for the capacity (auto, scan);
+	// fixed loads report the throughput sustained instead.
+	Search bool
+	// TargetQPS and Headroom size replicas.
+	TargetQPS, Headroom float64
+	// SaturationErrors is the failing fraction at which a step counts as
+	// saturated (0.05).
+	SaturationErrors float64
+	// Bootstrap resamples for the capacity interval (200), drawn from
+	// Seed; Level is its coverage (0.9).
+	Bootstrap int
+	Seed      uint64
+	Level     float64
+}
+
+// Analysis is a run explained: the judged steps, the fitted curve and the
+// summary.
+type Analysis struct {
+	Run     *Run
+	Steps   []controller.Step
+	Result  controller.Result
+	Fit     *LatencyFit // nil when the steps do not allow one
+	Summary Summary
+}
+
+// maxSendLag is the send lag p99 above which a step's sends count as late,
+// as the live run judges them.
+const maxSendLag = time.Millisecond
+
+// Window is what the controller judges of a rebuilt step.
+func (s *StepStats) Window(lim controller.Limits) controller.Window {
+	q := lim.Quantile
+	if !(q > 0 && q < 1) {
+		q = 0.99
+	}
+	w := controller.Window{
+		Offered:   s.Load(),
+		Achieved:  s.Achieved(),
+		Duration:  s.JudgedEnd - s.JudgedStart,
+		Samples:   int(s.Samples),
+		Failures:  int(s.Failed),
+		Latency:   probe.Quantile(s.Latency, q),
+		Behind:    s.Offered > 0 && s.SentRate() < 0.97*s.Offered,
+		Lagging:   probe.Quantile(s.SendLag, 0.99) > maxSendLag,
+		Saturated: s.Saturated,
+	}
+	if lim.MaxRT > 0 {
+		w.OverRT = int(probe.CountAbove(s.Latency, lim.MaxRT))
+	}
+	return w
+}
+
+// Analyze judges every step of r with opt's limits and explains the run:
+// capacity, the fitted latency curve with an interval for where it meets
+// MaxRT, knee, saturation, recommendation and warnings.
+func Analyze(r *Run, opt Options) *Analysis {
+	if opt.SaturationErrors <= 0 {
+		opt.SaturationErrors = 0.05
+	}
+	if opt.Bootstrap <= 0 {
+		opt.Bootstrap = 200
+	}
+	if !(opt.Level > 0 && opt.Level < 1) {
+		opt.Level = 0.9
+	}
+	lim := opt.Limits
+	a := &Analysis{Run: r}
+	for i, s := range r.Steps {
+		w := s.Window(lim)
+		v, l := lim.Judge(w)
+		short := v == controller.Short
+		if short {
+			v, l = lim.JudgeAnyway(w)
+		}
+		a.Steps = append(a.Steps, controller.Step{
+			Index: i + 1, Decision: controller.Decision{Rate: s.Offered, Concurrency: s.Concurrency, Phase: s.Phase},
+			Window: w, Verdict: v, Limit: l, Short: short,
+		})
+	}
+	a.Result = controller.Result{Steps: a.Steps}.Settle(lim)
+
+	sum := Summary{
+		Mode: r.Meta["run.mode"],
+		Limits: Limits{
+			MaxRTMs: ms(lim.MaxRT), RTQuantile: lim.Quantile, FaultTolerate: lim.FaultTolerate,
+			FaultAction: opt.FaultAction, MaxTTFTMs: ms(lim.MaxTTFT), MaxTPOTMs: ms(lim.MaxTPOT), MaxQPS: lim.MaxQPS,
+		},
+		Steps:    []Step{},
+		Warnings: []string{},
+	}
+	for i, s := range r.Steps {
+		st := a.Steps[i]
+		sum.Steps = append(sum.Steps, s.summaryStep(st.Verdict.String(), string(st.Limit)))
+	}
+	sum.Requests = Requests{Sent: r.Records, Recorded: r.Records, OK: r.OK, Failed: r.Failed, Canceled: r.Canceled}
+	sum.Capacity = Capacity{QPS: a.Result.Capacity, Low: a.Result.Capacity, High: a.Result.High, LimitedBy: string(a.Result.LimitedBy)}
+	if !opt.Search {
+		sum.Capacity.High = 0
+		if sustained := a.sustained(); sustained > 0 {
+			sum.Capacity.QPS, sum.Capacity.Low = sustained, sustained
+		}
+	}
+	a.fit(&sum, opt)
+	sum.Saturation.QPS = a.saturation(opt.SaturationErrors)
+	sum.Recommendation = Recommend(sum.Capacity, opt.TargetQPS, opt.Headroom)
+	sum.Warnings = append(sum.Warnings, a.warnings(lim)...)
+	a.Summary = sum
+	return a
+}
+
+// sustained is, for closed-loop steps, the lowest throughput a passing
+// step delivered: what the load sustained within every limit. Open-loop
+// steps keep their offered rate.
+func (a *Analysis) sustained() float64 {
+	best := 0.0
+	for i, st := range a.Steps {
+		s := a.Run.Steps[i]
+		if st.Verdict != controller.Pass || s.Offered > 0 {
+			continue
+		}
+		if x := s.Achieved(); best == 0 || x < best {
+			best = x
+		}
+	}
+	return best
+}
+
+// keepUp is the fraction of its offer a step must complete to count as
+// keeping up.
+const keepUp = 0.97
+
+// steady reports whether an open-loop step kept up with its offer: only
+// those lie on the stationary latency curve.
+func steady(s *StepStats) bool { return s.Offered > 0 && s.Achieved() >= keepUp*s.Offered }
+
+// fit fits the latency curve over the open-loop steps that kept up, finds
+// its knee, and narrows the capacity's bracket by the interval of where the
+// curve meets MaxRT.
+func (a *Analysis) fit(sum *Summary, opt Options) {
+	lim := opt.Limits
+	var qps, lat []float64
+	lo, hi := math.Inf(1), 0.0
+	for _, s := range a.Run.Steps {
+		if !steady(s) || s.Samples == 0 {
+			continue
+		}
+		qps = append(qps, s.Offered)
+		lat = append(lat, probe.Quantile(s.Latency, lim.Quantile).Seconds())
+		lo, hi = math.Min(lo, s.Offered), math.Max(hi, s.Offered)
+	}
+	f, err := FitLatency(qps, lat)
+	if err != nil {
+		return
+	}
+	a.Fit = &f
+	sum.Fit = &FitSummary{
+		Model: "R(λ) = S + A/(μ − λ) on the p" + trimFloat(100*lim.Quantile) + " latency", Method: "least squares in log latency, Nelder–Mead",
+		SMs: f.S * 1e3, A: f.A, MuQPS: f.Mu, RMSLE: f.RMSLE, Points: f.N,
+	}
+	sum.Knee.QPS = Knee(f, lo, hi, 1001)
+	sum.Knee.Method = "Kneedle on the fitted curve over the steady steps' loads"
+	if lim.MaxRT <= 0 {
+		return
+	}
+	sum.Fit.CapacityQPS = f.RateAt(lim.MaxRT.Seconds())
+	rng := rand.New(rand.NewPCG(opt.Seed, 0x616e616c79736973)) // "analysis"
+	ci, ok := BootstrapRate(qps, lat, lim.MaxRT.Seconds(), opt.Level, opt.Bootstrap, rng)
+	if !ok {
+		return
+	}
+	sum.Fit.CapacityCI = []float64{ci.Low, ci.High}
+	sum.Fit.Level = ci.Level
+	// The measured bracket holds; the interval narrows its top when the
+	// limit that bounds it is the latency one.
+	c := &sum.Capacity
+	if opt.Search && c.LimitedBy == string(controller.LimitMaxRT) && c.High > 0 && ci.High > c.QPS && ci.High < c.High {
+		c.High = ci.High
+	}
+}
+
+// saturation is the lowest offered load at which the target stopped
+// keeping up with its offer or failed more than frac of requests; 0 when
+// no step saturated.
+func (a *Analysis) saturation(frac float64) float64 {
+	sat := 0.0
+	for _, s := range a.Run.Steps {
+		if s.Offered <= 0 || s.Samples == 0 {
+			continue
+		}
+		if (s.Achieved() < keepUp*s.Offered && !a.generatorBound(s)) || s.ErrorRate() >= frac {
+			if sat == 0 || s.Offered < sat {
+				sat = s.Offered
+			}
+		}
+	}
+	return sat
+}
+
+// generatorBound reports whether a step's shortfall was the generator's:
+// it did not send what it scheduled and the target had slots to spare.
+func (a *Analysis) generatorBound(s *StepStats) bool {
+	return s.SentRate() < keepUp*s.Offered && !s.Saturated
+}
+
+// warnings lists what the answer should not be trusted for.
+func (a *Analysis) warnings(lim controller.Limits) []string {
+	var out []string
+	for i, s := range a.Run.Steps {
+		st := a.Steps[i]
+		n := fmt.Sprintf("step %d (%s)", s.Step, loadString(s))
+		if st.Short {
+			out = append(out, fmt.Sprintf("%s had %d samples, under the %d its quantile needs; its verdict rests on thin evidence", n, s.Samples, lim.MinSamples()))
+		}
+		if st.Verdict == controller.Invalid {
+			out = append(out, fmt.Sprintf("%s is invalid: the generator fell behind its schedule (send lag p99 %s)", n, probe.Quantile(s.SendLag, 0.99)))
+		}
+		p50, p99 := probe.Quantile(s.Latency, 0.5), probe.Quantile(s.Latency, 0.99)
+		if s.Failed == 0 && p50 > 0 && p99 > 4*p50 && st.Verdict == controller.Pass {
+			out = append(out, fmt.Sprintf("%s: p99/p50 = %.1f without errors — requests are queueing", n, float64(p99)/float64(p50)))
+		}
+		early, late := probe.Quantile(s.Early, 0.5), probe.Quantile(s.Late, 0.5)
+		if early > 0 && late > 2*early && late-early > time.Millisecond {
+			out = append(out, fmt.Sprintf("%s is not steady: its median latency rose from %s to %s within the step", n, early, late))
+		}
+	}
+	if a.Run.OK == 0 && a.Run.Records > 0 {
+		out = append(out, "no request succeeded; check the URL, method and headers")
+	}
+	return out
+}
+
+func loadString(s *StepStats) string {
+	if s.Offered > 0 {
+		return trimFloat(s.Offered) + "/s"
+	}
+	return fmt.Sprintf("c=%d", s.Concurrency)
+}
+
+func trimFloat(v float64) string { return fmt.Sprintf("%.4g", v) }
+
+// summaryStep is a rebuilt step as summary.json shows it.
+func (s *StepStats) summaryStep(verdict, limitedBy string) Step {
+	st := Step{
+		Step: s.Step, Phase: s.Phase, OfferedQPS: s.Offered, Concurrency: s.Concurrency,
+		AchievedQPS: s.Achieved(), StartS: s.Start.Seconds(), EndS: s.End.Seconds(),
+		JudgedStartS: s.JudgedStart.Seconds(), JudgedEndS: s.JudgedEnd.Seconds(), Saturated: s.Saturated,
+		Sent: s.Sent, Samples: s.Samples, Failures: s.Failed,
+		P50Ms:      ms(probe.Quantile(s.Latency, 0.50)),
+		P90Ms:      ms(probe.Quantile(s.Latency, 0.90)),
+		P99Ms:      ms(probe.Quantile(s.Latency, 0.99)),
+		P999Ms:     ms(probe.Quantile(s.Latency, 0.999)),
+		ErrorRate:  s.ErrorRate(),
+		SendLagP99: ms(probe.Quantile(s.SendLag, 0.99)),
+		InFlight:   s.InFlight(),
+		BytesOut:   s.BytesOut, BytesIn: s.BytesIn,
+		Verdict: verdict, LimitedBy: limitedBy,
+	}
+	if len(s.Errors) > 0 {
+		st.Errors = s.Errors
+	}
+	if s.Latency.TotalCount() > 0 {
+		st.MaxMs = ms(time.Duration(s.Latency.Max()) * time.Microsecond)
+		st.MeanMs = s.Latency.Mean() / 1e3
+	}
+	return st
+}

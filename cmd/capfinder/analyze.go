@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/capfinder/capfinder/analysis"
+)
+
+func analyzeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "analyze",
+		Usage:     "explain a recorded run again, optionally with other limits",
+		ArgsUsage: "RUN_DIR",
+		UsageText: `capfinder analyze [options] RUN_DIR
+
+   capfinder analyze runs/20261123-041215                      # the run's own limits
+   capfinder analyze --max-rt 50ms --out /tmp/strict runs/20261123-041215
+   capfinder analyze --warmup 2s --rt-quantile 0.999 --max-rt 200ms RUN_DIR`,
+		Description: `Reads every request of RUN_DIR back from Parquet, rebuilds its steps, judges
+each again with the limits given (the run's own, from run.json, for those not
+given), fits the latency curve and writes summary.json into RUN_DIR, or into
+--out. No request is sent.`,
+		Flags: []cli.Flag{
+			&cli.DurationFlag{Name: "max-rt", Usage: "latency limit at --rt-quantile (default: the run's)"},
+			&cli.Float64Flag{Name: "rt-quantile", Usage: "quantile --max-rt applies to (default: the run's)"},
+			&cli.Float64Flag{Name: "fault-tolerate", Usage: "error budget (default: the run's)"},
+			&cli.DurationFlag{Name: "warmup", Usage: "start of each step left out of its verdict (default: as the run judged)"},
+			&cli.Float64Flag{Name: "target-qps", Usage: "load to size replicas for (default: the run's)"},
+			&cli.Float64Flag{Name: "headroom", Usage: "fraction of a replica's capacity kept spare (default: the run's)"},
+			&cli.Uint64Flag{Name: "seed", Usage: "seed for the bootstrap interval"},
+			&cli.StringFlag{Name: "out", Usage: "directory to write into (default: RUN_DIR)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError("analyze: one RUN_DIR expected; e.g. capfinder analyze runs/20261123-041215")
+			}
+			dir := c.Args().First()
+			s, err := readRunSpec(dir)
+			if err != nil {
+				return err
+			}
+			if c.IsSet("max-rt") {
+				s.MaxRT = c.Duration("max-rt")
+			}
+			if c.IsSet("rt-quantile") {
+				s.RTQuantile = c.Float64("rt-quantile")
+			}
+			if c.IsSet("fault-tolerate") {
+				s.FaultTolerate = c.Float64("fault-tolerate")
+			}
+			if c.IsSet("target-qps") {
+				s.TargetQPS = c.Float64("target-qps")
+			}
+			if c.IsSet("headroom") {
+				s.Headroom = c.Float64("headroom")
+			}
+			if c.IsSet("seed") {
+				s.Seed = c.Uint64("seed")
+			}
+			if err := s.check(); err != nil {
+				return usageError("analyze: %v", err)
+			}
+			warmup := c.Duration("warmup")
+			if !c.IsSet("warmup") {
+				warmup = -1
+			} else if warmup < 0 {
+				return usageError("analyze: --warmup must not be negative")
+			}
+			out := dir
+			if c.IsSet("out") {
+				out = c.String("out")
+				if err := os.MkdirAll(out, 0o755); err != nil {
+					return usageError("analyze: cannot create %s: %v", out, err)
+				}
+			}
+			sum, err := analyzeRun(dir, s, warmup)
+			if err != nil {
+				return err
+			}
+			if err := analysis.WriteJSON(filepath.Join(out, "summary.json"), sum); err != nil {
+				return err
+			}
+			printAnswer(c.App.Writer, sum, out)
+			return nil
+		},
+	}
+}
+
+// analyzeRun reads the run in dir back and explains it with s's limits;
+// warmup < 0 keeps the judged stretches the run recorded. The run's own
+// status, when it wrote one, is kept.
+func analyzeRun(dir string, s spec, warmup time.Duration) (analysis.Summary, error) {
+	r, err := analysis.ReadRun(dir, analysis.ReadOptions{Warmup: warmup})
+	if err != nil {
+		return analysis.Summary{}, usageError("analyze: %v", err)
+	}
+	a := analysis.Analyze(r, analysis.Options{
+		Limits: limitsOf(s), FaultAction: s.FaultAction, Search: isSearch(s.Mode),
+		TargetQPS: s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
+	})
+	sum := a.Summary
+	sum.Mode = s.Mode
+	sum.Status = "analyzed"
+	if old, err := os.ReadFile(filepath.Join(dir, "summary.json")); err == nil {
+		var prev struct {
+			Status string `json:"status"`
+		}
+		if json.Unmarshal(old, &prev) == nil && prev.Status != "" {
+			sum.Status = prev.Status
+		}
+	}
+	return sum, nil
+}
+
+// readRunSpec reads the configuration a run was made with from its
+// run.json.
+func readRunSpec(dir string) (spec, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return spec{}, usageError("analyze: %s is not a run directory (no run.json)", dir)
+		}
+		return spec{}, usageError("analyze: %v", err)
+	}
+	var rj struct {
+		Spec spec `json:"config"`
+	}
+	if err := json.Unmarshal(b, &rj); err != nil {
+		return spec{}, usageError("analyze: %s: %v", filepath.Join(dir, "run.json"), err)
+	}
+	return rj.Spec, nil
+}
