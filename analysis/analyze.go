@@ -19,6 +19,10 @@ type Options struct {
 	// Search is set for runs that searched for the capacity (auto, scan);
 	// fixed loads report the throughput sustained instead.
 	Search bool
+	// GeneratorBound is set when the run ended because the generator
+	// could not offer the load: with nothing failing above the capacity,
+	// the generator is what limited it.
+	GeneratorBound bool
 	// TargetQPS and Headroom size replicas.
 	TargetQPS, Headroom float64
 	// SaturationErrors is the failing fraction at which a step counts as
@@ -95,7 +99,11 @@ func Analyze(r *Run, opt Options) *Analysis {
 			Window: w, Verdict: v, Limit: l, Short: short,
 		})
 	}
-	a.Result = controller.Result{Steps: a.Steps}.Settle(lim)
+	res := controller.Result{Steps: a.Steps}
+	if opt.GeneratorBound {
+		res.Status = controller.GeneratorBound
+	}
+	a.Result = res.Settle(lim)
 
 	sum := Summary{
 		Mode: r.Meta["run.mode"],
@@ -227,10 +235,10 @@ func (a *Analysis) warnings(lim controller.Limits) []string {
 		st := a.Steps[i]
 		n := fmt.Sprintf("step %d (%s)", s.Step, loadString(s))
 		if st.Short {
-			out = append(out, fmt.Sprintf("%s had %d samples, under the %d its quantile needs; its verdict rests on thin evidence", n, s.Samples, lim.MinSamples()))
+			out = append(out, fmt.Sprintf("%s had %d samples, under the %d its quantile needs; its verdict rests on thin evidence (hold steps longer)", n, s.Samples, lim.MinSamples()))
 		}
 		if st.Verdict == controller.Invalid {
-			out = append(out, fmt.Sprintf("%s is invalid: the generator fell behind its schedule (send lag p99 %s)", n, probe.Quantile(s.SendLag, 0.99)))
+			out = append(out, fmt.Sprintf("%s is invalid: the generator fell behind its schedule (send lag p99 %s); the limit found may be the generator's, not the target's", n, probe.Quantile(s.SendLag, 0.99)))
 		}
 		p50, p99 := probe.Quantile(s.Latency, 0.5), probe.Quantile(s.Latency, 0.99)
 		if s.Failed == 0 && p50 > 0 && p99 > 4*p50 && st.Verdict == controller.Pass {
@@ -242,9 +250,31 @@ func (a *Analysis) warnings(lim controller.Limits) []string {
 		}
 	}
 	if a.Run.OK == 0 && a.Run.Records > 0 {
-		out = append(out, "no request succeeded; check the URL, method and headers")
+		out = append(out, a.noSuccessWarning())
 	}
 	return out
+}
+
+// noSuccessWarning says that no request succeeded, and the commonest
+// failure: a wrong URL, method or credential rather than a capacity.
+func (a *Analysis) noSuccessWarning() string {
+	counts := map[string]int64{}
+	for _, s := range a.Run.Steps {
+		for k, v := range s.Errors {
+			counts[k] += v
+		}
+	}
+	top, n := "", int64(0)
+	for k, v := range counts {
+		if v > n || (v == n && k < top) {
+			top, n = k, v
+		}
+	}
+	msg := "no request succeeded; check the URL, method and headers"
+	if top != "" {
+		msg += " (most failures: " + top + ")"
+	}
+	return msg
 }
 
 func loadString(s *StepStats) string {

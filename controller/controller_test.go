@@ -367,6 +367,17 @@ func TestSettleBoundsHighByWhatAnOverloadedStepCompleted(t *testing.T) {
 	}
 }
 
+func TestParseStatusRoundTrips(t *testing.T) {
+	for st := Running; st <= NotFound; st++ {
+		if got, ok := ParseStatus(st.String()); !ok || got != st {
+			t.Errorf("ParseStatus(%q) = %v, %v", st.String(), got, ok)
+		}
+	}
+	if _, ok := ParseStatus("bogus"); ok {
+		t.Error("ParseStatus accepted an unknown status")
+	}
+}
+
 func TestAutoGivesUpWhenEveryRequestFails(t *testing.T) {
 	steps := 0
 	res, err := Run(context.Background(), NewAuto(AutoConfig{Start: 100}), DefaultLimits(), time.Hour,

@@ -87,6 +87,16 @@ func (s Status) String() string {
 	return "unknown"
 }
 
+// ParseStatus returns the status whose String is s.
+func ParseStatus(s string) (Status, bool) {
+	for st := Running; st <= NotFound; st++ {
+		if st.String() == s {
+			return st, true
+		}
+	}
+	return Running, false
+}
+
 // Result is what a search found.
 type Result struct {
 	Steps []Step

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/capfinder/capfinder/analysis"
+	"github.com/capfinder/capfinder/controller"
 )
 
 func analyzeCommand() *cli.Command {
@@ -79,7 +80,7 @@ given), fits the latency curve and writes summary.json into RUN_DIR, or into
 					return usageError("analyze: cannot create %s: %v", out, err)
 				}
 			}
-			sum, err := analyzeRun(dir, s, warmup)
+			sum, err := analyzeRun(dir, s, warmup, recordedStatus(dir))
 			if err != nil {
 				return err
 			}
@@ -93,29 +94,40 @@ given), fits the latency curve and writes summary.json into RUN_DIR, or into
 }
 
 // analyzeRun reads the run in dir back and explains it with s's limits;
-// warmup < 0 keeps the judged stretches the run recorded. The run's own
-// status, when it wrote one, is kept.
-func analyzeRun(dir string, s spec, warmup time.Duration) (analysis.Summary, error) {
+// warmup < 0 keeps the judged stretches the run recorded. status is how
+// the run's search ended.
+func analyzeRun(dir string, s spec, warmup time.Duration, status controller.Status) (analysis.Summary, error) {
 	r, err := analysis.ReadRun(dir, analysis.ReadOptions{Warmup: warmup})
 	if err != nil {
 		return analysis.Summary{}, usageError("analyze: %v", err)
 	}
 	a := analysis.Analyze(r, analysis.Options{
 		Limits: limitsOf(s), FaultAction: s.FaultAction, Search: isSearch(s.Mode),
-		TargetQPS: s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
+		GeneratorBound: status == controller.GeneratorBound,
+		TargetQPS:      s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
 	})
 	sum := a.Summary
-	sum.Mode = s.Mode
-	sum.Status = "analyzed"
-	if old, err := os.ReadFile(filepath.Join(dir, "summary.json")); err == nil {
-		var prev struct {
-			Status string `json:"status"`
-		}
-		if json.Unmarshal(old, &prev) == nil && prev.Status != "" {
-			sum.Status = prev.Status
-		}
-	}
+	sum.Mode, sum.Status = s.Mode, status.String()
 	return sum, nil
+}
+
+// recordedStatus is how a recorded run's search ended, from the summary it
+// wrote; Finished when it wrote none.
+func recordedStatus(dir string) controller.Status {
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		return controller.Finished
+	}
+	var prev struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(b, &prev) != nil {
+		return controller.Finished
+	}
+	if st, ok := controller.ParseStatus(prev.Status); ok {
+		return st
+	}
+	return controller.Finished
 }
 
 // readRunSpec reads the configuration a run was made with from its

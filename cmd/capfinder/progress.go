@@ -135,7 +135,3 @@ func orUnknown2(s string) string {
 	}
 	return s
 }
-
-func itoa[T ~int | ~int64](v T) string { return fmt.Sprintf("%d", v) }
-
-func ftoa(v float64) string { return fmt.Sprintf("%.3g", v) }

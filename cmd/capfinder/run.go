@@ -160,10 +160,18 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 	if ctx.Err() != nil {
 		p.interrupted()
 	}
-	sum = summarize(s, res, windows, tot)
-	if err := writeStepsParquet(dir, sum.Steps); err != nil {
+	if err := writeStepsParquet(dir, liveSteps(res, windows)); err != nil {
 		return sum, dir, err
 	}
+	// The answer comes from what was recorded, by the same code as
+	// `capfinder analyze`.
+	sum, err = analyzeRun(dir, s, -1, res.Status)
+	if err != nil {
+		// Nothing was recorded (interrupted before the first send).
+		sum = analysis.Summary{Mode: s.Mode, Steps: []analysis.Step{}, Warnings: []string{err.Error()}}
+	}
+	sum.Status = res.Status.String()
+	sum.Requests.Sent, sum.Requests.Canceled = tot.Sent, tot.Canceled
 	if err := analysis.WriteJSON(filepath.Join(dir, "summary.json"), sum); err != nil {
 		return sum, dir, err
 	}

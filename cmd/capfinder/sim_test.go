@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/capfinder/capfinder/probe"
 )
 
 // startSim runs `capfinder sim http ARGS` in-process, as a user would in
@@ -57,8 +60,9 @@ func TestRunAutoFindsSimLatencyLimit(t *testing.T) {
 }
 
 // checkAnalyze analyses a recorded latency-limited run offline: with the
-// run's own limits it finds the run's capacity; a tighter --max-rt never
-// raises it and a looser one never lowers it.
+// run's own limits it judges every step as the controller did during the
+// run and finds the run's capacity; a tighter --max-rt never raises it and
+// a looser one never lowers it.
 func checkAnalyze(t *testing.T, dir string) {
 	t.Helper()
 	live := readSummary(t, dir)
@@ -80,9 +84,18 @@ func checkAnalyze(t *testing.T, dir string) {
 				t.Errorf("offline capacity %v by %q over %d requests, the run said %v by %q over %d",
 					sum.Capacity.QPS, sum.Capacity.LimitedBy, sum.Requests.Sent, live.Capacity.QPS, live.Capacity.LimitedBy, live.Requests.Sent)
 			}
-			for i := range min(len(sum.Steps), len(live.Steps)) {
-				if sum.Steps[i].Verdict != live.Steps[i].Verdict {
-					t.Errorf("step %d: offline %s, live %s", i+1, sum.Steps[i].Verdict, live.Steps[i].Verdict)
+			// steps.parquet holds the verdicts the controller acted on
+			// during the run.
+			decided, err := probe.ReadParquet[probe.StepRecord](filepath.Join(dir, "steps.parquet"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(decided) != len(sum.Steps) {
+				t.Fatalf("%d steps offline, %d decided live", len(sum.Steps), len(decided))
+			}
+			for i, d := range decided {
+				if sum.Steps[i].Verdict != d.Verdict {
+					t.Errorf("step %d: offline %s, live %s", i+1, sum.Steps[i].Verdict, d.Verdict)
 				}
 			}
 			if sum.Fit == nil || sum.Knee.QPS <= 0 {

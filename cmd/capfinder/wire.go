@@ -3,7 +3,6 @@ package main
 import (
 	"math"
 	"path/filepath"
-	"time"
 
 	"github.com/capfinder/capfinder/analysis"
 	"github.com/capfinder/capfinder/controller"
@@ -43,104 +42,20 @@ func newController(s spec) controller.Controller {
 	return &controller.Fixed{D: controller.Decision{Concurrency: s.Concurrency, Hold: s.StepDuration}}
 }
 
-// summarize builds summary.json from what the controller decided and the
-// engine measured.
-func summarize(s spec, res controller.Result, windows []probe.Window, tot probe.Totals) analysis.Summary {
-	sum := analysis.Summary{
-		Status: res.Status.String(),
-		Mode:   s.Mode,
-		Requests: analysis.Requests{
-			Sent: tot.Sent, Recorded: tot.Recorded, OK: tot.OK, Failed: tot.Failed, Canceled: tot.Canceled,
-		},
-		Limits: analysis.Limits{
-			MaxRTMs:       float64(s.MaxRT) / float64(time.Millisecond),
-			RTQuantile:    s.RTQuantile,
-			FaultTolerate: s.FaultTolerate,
-			FaultAction:   s.FaultAction,
-			MaxQPS:        limitsOf(s).MaxQPS,
-		},
-		Steps:    []analysis.Step{},
-		Warnings: []string{},
-	}
+// liveSteps are the steps as the engine measured them, with the
+// controller's verdicts: what steps.parquet records.
+func liveSteps(res controller.Result, windows []probe.Window) []analysis.Step {
+	steps := make([]analysis.Step, 0, len(res.Steps))
 	for i, st := range res.Steps {
 		if i >= len(windows) {
 			break
 		}
-		step := analysis.StepFromWindow(windows[i], st.Decision.Phase, st.Verdict.String(), string(st.Limit))
-		sum.Steps = append(sum.Steps, step)
-		if st.Short {
-			sum.Warnings = append(sum.Warnings, shortWarning(st, limitsOf(s)))
-		}
-		if st.Verdict == controller.Invalid && st.Limit == controller.LimitGenerator {
-			sum.Warnings = append(sum.Warnings, generatorWarning(step))
-		}
+		steps = append(steps, analysis.StepFromWindow(windows[i], st.Decision.Phase, st.Verdict.String(), string(st.Limit)))
 	}
-	if sum.Requests.Sent > 0 && sum.Requests.OK == 0 {
-		sum.Warnings = append(sum.Warnings, noSuccessWarning(sum.Steps))
-	}
-	if isSearch(s.Mode) {
-		sum.Capacity = analysis.Capacity{QPS: res.Capacity, Low: res.Capacity, High: res.High, LimitedBy: string(res.LimitedBy)}
-	} else {
-		// A fixed load has no bracket: its capacity is what it sustained
-		// while every limit held.
-		sum.Capacity = analysis.Capacity{QPS: res.Capacity, Low: res.Capacity, LimitedBy: string(res.LimitedBy)}
-		if res.Capacity > 0 && s.Mode != "rate" {
-			sum.Capacity.QPS = sustained(res, windows)
-			sum.Capacity.Low = sum.Capacity.QPS
-		}
-	}
-	sum.Recommendation = analysis.Recommend(sum.Capacity, s.TargetQPS, s.Headroom)
-	return sum
+	return steps
 }
 
 func isSearch(mode string) bool { return mode == "auto" || mode == "scan" }
-
-// sustained is the lowest achieved rate over the passing steps of a
-// closed-loop run: the throughput every step delivered within the limits.
-func sustained(res controller.Result, windows []probe.Window) float64 {
-	best := 0.0
-	for i, st := range res.Steps {
-		if st.Verdict != controller.Pass || i >= len(windows) {
-			continue
-		}
-		if a := windows[i].Achieved(); best == 0 || a < best {
-			best = a
-		}
-	}
-	return best
-}
-
-func shortWarning(st controller.Step, lim controller.Limits) string {
-	return "step " + itoa(st.Index) + " had " + itoa(st.Window.Samples) + " samples, under the " +
-		itoa(lim.MinSamples()) + " its quantile needs; its verdict rests on thin evidence (hold steps longer)"
-}
-
-// noSuccessWarning says that no request succeeded, and the most common
-// failure: a wrong URL, method or credential rather than a capacity.
-func noSuccessWarning(steps []analysis.Step) string {
-	counts := map[string]int64{}
-	for _, st := range steps {
-		for k, v := range st.Errors {
-			counts[k] += v
-		}
-	}
-	top, n := "", int64(0)
-	for k, v := range counts {
-		if v > n || (v == n && k < top) {
-			top, n = k, v
-		}
-	}
-	msg := "no request succeeded; check the URL, method and headers"
-	if top != "" {
-		msg += " (most failures: " + top + ")"
-	}
-	return msg
-}
-
-func generatorWarning(s analysis.Step) string {
-	return "step " + itoa(s.Step) + " is invalid: the generator fell behind its schedule (send lag p99 " +
-		ftoa(s.SendLagP99) + " ms); the limit found may be the generator's, not the target's"
-}
 
 // nanos turns the summary's seconds back into the exact nanoseconds they
 // were made from.
