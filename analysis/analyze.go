@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/capfinder/capfinder/controller"
@@ -230,7 +231,7 @@ func (a *Analysis) generatorBound(s *StepStats) bool {
 
 // warnings lists what the answer should not be trusted for.
 func (a *Analysis) warnings(lim controller.Limits) []string {
-	var out []string
+	var out, tailed []string
 	for i, s := range a.Run.Steps {
 		st := a.Steps[i]
 		n := fmt.Sprintf("step %d (%s)", s.Step, loadString(s))
@@ -242,12 +243,18 @@ func (a *Analysis) warnings(lim controller.Limits) []string {
 		}
 		p50, p99 := probe.Quantile(s.Latency, 0.5), probe.Quantile(s.Latency, 0.99)
 		if s.Failed == 0 && p50 > 0 && p99 > 4*p50 && st.Verdict == controller.Pass {
-			out = append(out, fmt.Sprintf("%s: p99/p50 = %.1f without errors — requests are queueing", n, float64(p99)/float64(p50)))
+			tailed = append(tailed, fmt.Sprintf("%d (%.1f)", s.Step, float64(p99)/float64(p50)))
 		}
 		early, late := probe.Quantile(s.Early, 0.5), probe.Quantile(s.Late, 0.5)
 		if early > 0 && late > 2*early && late-early > time.Millisecond {
 			out = append(out, fmt.Sprintf("%s is not steady: its median latency rose from %s to %s within the step", n, early, late))
 		}
+	}
+	if len(tailed) > 0 {
+		// One line for all: a long-tailed service time gives every step
+		// the same ratio.
+		out = append(out, "p99/p50 above 4 without errors in passing steps "+strings.Join(tailed, ", ")+
+			": requests are queueing, or the service time itself is long-tailed")
 	}
 	if a.Run.OK == 0 && a.Run.Records > 0 {
 		out = append(out, a.noSuccessWarning())

@@ -1,0 +1,144 @@
+package analysis
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/capfinder/capfinder/controller"
+	"github.com/capfinder/capfinder/probe"
+)
+
+// writeRun records a synthetic run: one 10 s step per rate, constant
+// arrivals, and an M/M/1-like latency whose p99 is ln(100)/(μ − λ) with μ
+// = 1000/s — each step's latencies are that distribution's quantiles, so
+// the p99 is exact. Steps at or above μ fall behind: their requests
+// complete at μ and the rest are still in flight at the step's end.
+func writeRun(t *testing.T, rates []float64) string {
+	t.Helper()
+	dir := t.TempDir()
+	rec, err := probe.NewRecorder(dir, probe.RecorderOptions{Metadata: map[string]string{"run.mode": "auto"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mu, hold = 1000.0, 10 * time.Second
+	var steps []probe.StepRecord
+	var at int64
+	for i, rate := range rates {
+		n := int(rate * hold.Seconds())
+		recs := make([]probe.Record, n)
+		for k := range recs {
+			sched := at + int64(float64(k)/rate*1e9)
+			var lat float64
+			if rate < mu {
+				// The (k mod 1000 + 0.5)/1000 quantile of an exponential
+				// with mean 1/(μ − λ).
+				u := (float64(k%1000) + 0.5) / 1000
+				lat = -math.Log(1-u) / (mu - rate)
+			} else {
+				// Overloaded: the queue grows for the whole step.
+				lat = float64(k)/mu - float64(k)/rate + 0.001
+			}
+			recs[k] = probe.Record{Step: int32(i + 1), OfferedQPS: rate, ScheduledNs: sched, SentNs: sched,
+				EndNs: sched + int64(lat*1e9), Status: 200}
+		}
+		if err := rec.Write(recs); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, probe.StepRecord{Step: int32(i + 1), Phase: "grow", OfferedQPS: rate,
+			StartNs: at, EndNs: at + int64(hold), JudgedStartNs: at + int64(time.Second), JudgedEndNs: at + int64(hold)})
+		at += int64(hold)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := probe.WriteParquet(filepath.Join(dir, "steps.parquet"), steps, nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestAnalyzeRecordedRun(t *testing.T) {
+	rates := []float64{100, 200, 400, 800, 850, 900, 1600}
+	dir := writeRun(t, rates)
+	r, err := ReadRun(dir, ReadOptions{Warmup: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent int64
+	for _, rate := range rates {
+		sent += int64(rate * 10)
+	}
+	if r.Records != sent || len(r.Steps) != len(rates) {
+		t.Fatalf("read %d records in %d steps, want %d in %d", r.Records, len(r.Steps), sent, len(rates))
+	}
+	// p99 = ln(100)/(1000 − λ) ≤ 50 ms holds up to λ = 907.9/s.
+	lim := controller.DefaultLimits()
+	lim.MaxRT = 50 * time.Millisecond
+	a := Analyze(r, Options{Limits: lim, Search: true, TargetQPS: 2000, Headroom: 0.3, Seed: 1})
+	c := a.Summary.Capacity
+	if c.QPS != 900 || c.LimitedBy != "max_rt" {
+		t.Errorf("capacity %v limited by %q, want 900 by max_rt", c.QPS, c.LimitedBy)
+	}
+	// The fit recovers where the curve meets the limit.
+	truth := 1000 - math.Log(100)/0.050
+	if f := a.Summary.Fit; f == nil || math.Abs(f.CapacityQPS-truth)/truth > 0.02 {
+		t.Errorf("fit %+v, want capacity_qps within 2 %% of %.1f", f, truth)
+	} else if len(f.CapacityCI) != 2 || f.CapacityCI[0] > truth || f.CapacityCI[1] < truth {
+		t.Errorf("interval %v misses the truth %.1f", f.CapacityCI, truth)
+	}
+	// 1600/s cannot be kept up with: that is the saturation point.
+	if s := a.Summary.Saturation.QPS; s != 1600 {
+		t.Errorf("saturation at %v, want 1600", s)
+	}
+	if k := a.Summary.Knee.QPS; !(k > 400 && k < 900) {
+		t.Errorf("knee at %v, want between the flat and the steep steps", k)
+	}
+	if rc := a.Summary.Recommendation; rc.Replicas != 4 {
+		t.Errorf("replicas %d, want ceil(2000 / (900 × 0.7)) = 4", rc.Replicas)
+	}
+	// The warm-up second of each 10 s step is left out of its samples.
+	if got, want := r.Steps[0].Samples, int64(900); got != want {
+		t.Errorf("step 1 judged %d samples, want %d", got, want)
+	}
+
+	// A tighter limit never raises the capacity, a looser one never lowers it.
+	prev := -1.0
+	for _, ms := range []int{1, 5, 10, 20, 50, 100, 1000} {
+		lim.MaxRT = time.Duration(ms) * time.Millisecond
+		got := Analyze(r, Options{Limits: lim, Search: true, Bootstrap: 20}).Summary.Capacity.QPS
+		if got < prev {
+			t.Errorf("--max-rt %dms gives %v, under the %v of a tighter limit", ms, got, prev)
+		}
+		prev = got
+	}
+}
+
+func TestReadRunWarmupOverride(t *testing.T) {
+	dir := writeRun(t, []float64{100})
+	r, err := ReadRun(dir, ReadOptions{Warmup: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Steps[0].Samples; got != 700 {
+		t.Errorf("judged %d samples with a 3 s warm-up of a 10 s step at 100/s, want 700", got)
+	}
+}
+
+func TestReadRunWithoutStepsFile(t *testing.T) {
+	// A run killed before it wrote steps.parquet is still read, one step
+	// per recorded step number.
+	dir := writeRun(t, []float64{100, 200})
+	if err := os.Remove(filepath.Join(dir, "steps.parquet")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ReadRun(dir, ReadOptions{Warmup: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Steps) != 2 || r.Steps[0].Sent != 1000 || r.Steps[1].Sent != 2000 {
+		t.Errorf("recovered %d steps", len(r.Steps))
+	}
+}
