@@ -30,9 +30,10 @@ demo: build
 	$(BIN) demo
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./probe/
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./probe/ ./analysis/
 	$(GO) test -count=1 -run TestAutoBeatsBisection -v ./controller/ | grep steps
 	./scripts/bench-throughput.sh
+	./scripts/bench-analyze.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

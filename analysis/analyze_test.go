@@ -16,7 +16,7 @@ import (
 // = 1000/s — each step's latencies are that distribution's quantiles, so
 // the p99 is exact. Steps at or above μ fall behind: their requests
 // complete at μ and the rest are still in flight at the step's end.
-func writeRun(t *testing.T, rates []float64) string {
+func writeRun(t testing.TB, rates []float64) string {
 	t.Helper()
 	dir := t.TempDir()
 	rec, err := probe.NewRecorder(dir, probe.RecorderOptions{Metadata: map[string]string{"run.mode": "auto"}})
@@ -141,4 +141,20 @@ func TestReadRunWithoutStepsFile(t *testing.T) {
 	if len(r.Steps) != 2 || r.Steps[0].Sent != 1000 || r.Steps[1].Sent != 2000 {
 		t.Errorf("recovered %d steps", len(r.Steps))
 	}
+}
+
+// BenchmarkReadRun reads a recorded run of a million requests back and
+// analyses it; b.N runs of it. scripts/bench-analyze.sh measures the whole
+// command on ten million.
+func BenchmarkReadRun(b *testing.B) {
+	dir := writeRun(b, []float64{10000, 20000, 40000, 30000})
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := ReadRun(dir, ReadOptions{Warmup: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		Analyze(r, Options{Limits: controller.DefaultLimits(), Search: true})
+	}
+	b.ReportMetric(float64(b.N)*1e6/b.Elapsed().Seconds(), "records/s")
 }

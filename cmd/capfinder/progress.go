@@ -96,12 +96,12 @@ func printAnswer(w io.Writer, sum analysis.Summary, dir string) {
 	c := sum.Capacity
 	switch {
 	case !isSearch(sum.Mode) && c.QPS > 0:
-		fmt.Fprintf(w, "sustained: %.4g req/s with every limit holding (a fixed load; --mode auto finds the capacity)\n", c.QPS)
+		fmt.Fprintf(w, "sustained: %s req/s with every limit holding (a fixed load; --mode auto finds the capacity)\n", fmtRate(c.QPS))
 	case !isSearch(sum.Mode):
 		fmt.Fprintf(w, "sustained: no step held every limit (%s)\n", orUnknown2(c.LimitedBy))
 	case c.QPS > 0:
-		fmt.Fprintf(w, "capacity: %.4g req/s (true limit between %.4g and %s), limited by %s\n",
-			c.QPS, c.Low, orUnknown(c.High), orUnknown2(c.LimitedBy))
+		fmt.Fprintf(w, "capacity: %s req/s (true limit between %s and %s), limited by %s\n",
+			fmtRate(c.QPS), fmtRate(c.Low), orUnknown(c.High), orUnknown2(c.LimitedBy))
 	default:
 		fmt.Fprintf(w, "capacity: not found — %s\n", sum.Status)
 	}
@@ -125,6 +125,15 @@ func printAnswer(w io.Writer, sum analysis.Summary, dir string) {
 func orUnknown(v float64) string {
 	if v <= 0 {
 		return "not reached"
+	}
+	return fmtRate(v)
+}
+
+// fmtRate prints a rate with four significant digits, never in exponent
+// form.
+func fmtRate(v float64) string {
+	if v >= 1000 {
+		return fmt.Sprintf("%.0f", v)
 	}
 	return fmt.Sprintf("%.4g", v)
 }

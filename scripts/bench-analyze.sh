@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `capfinder analyze` on a recorded run of N requests (default ten
+# million): wall time and peak memory. The run is synthetic (scripts/genrun)
+# so that no request has to be sent to record it.
+#
+#   scripts/bench-analyze.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-10000000}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+[ -x bin/capfinder ] || make build >/dev/null
+if [ ! -x /usr/bin/time ]; then
+	SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq time >/dev/null
+fi
+go run ./scripts/genrun -n "$N" -out "$WORK/run"
+echo "analyze: $N requests in $(du -sh "$WORK/run/requests" | cut -f1) of Parquet"
+/usr/bin/time -f "analyze: %e s wall, %M KiB peak resident" \
+	bin/capfinder analyze --max-rt 20ms --out "$WORK/out" "$WORK/run" >/dev/null
