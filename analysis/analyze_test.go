@@ -1,9 +1,11 @@
 package analysis
 
 import (
+	"encoding/base64"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,4 +159,43 @@ func BenchmarkReadRun(b *testing.B) {
 		Analyze(r, Options{Limits: controller.DefaultLimits(), Search: true})
 	}
 	b.ReportMetric(float64(b.N)*1e6/b.Elapsed().Seconds(), "records/s")
+}
+
+func TestWriteReportPutsTheAnswerFirst(t *testing.T) {
+	dir := writeRun(t, []float64{100, 200, 400, 800, 850, 900, 1600})
+	r, err := ReadRun(dir, ReadOptions{Warmup: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := controller.DefaultLimits()
+	lim.MaxRT = 50 * time.Millisecond
+	a := Analyze(r, Options{Limits: lim, Search: true, TargetQPS: 2000, Headroom: 0.3, Seed: 1})
+	// A one-pixel PNG stands in for a plot.
+	png, _ := base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
+	if err := os.WriteFile(filepath.Join(dir, "fig.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteReport(dir, a, []Figure{{Path: "fig.png", Caption: "latency versus load"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"report.md", "report.html"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		capAt, stepsAt := strings.Index(text, "Capacity: 900 req/s"), strings.Index(text, "Steps")
+		if capAt < 0 || stepsAt < 0 || capAt > stepsAt {
+			t.Errorf("%s: the capacity must come first, before the steps:\n%s", name, text)
+		}
+		for _, want := range []string{"Saturation: 1600 req/s", "4 replicas for 2000 req/s", "latency versus load"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s lacks %q", name, want)
+			}
+		}
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	if !strings.Contains(string(html), `src="data:image/png;base64,`) || strings.Contains(string(html), `src="http`) || strings.Contains(string(html), `href="http`) {
+		t.Error("report.html must embed its figures and load nothing from a network")
+	}
 }

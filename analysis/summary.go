@@ -151,11 +151,17 @@ func WriteJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("analysis: %w", err)
 	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// writeFileAtomic writes b to path through a temporary file in the same
+// directory, renamed into place.
+func writeFileAtomic(path string, b []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("analysis: %w", err)
 	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return fmt.Errorf("analysis: writing %s: %w", path, err)

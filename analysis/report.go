@@ -1,0 +1,193 @@
+package analysis
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	htmltemplate "html/template"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+)
+
+// Figure is a rendered plot the report shows: its file, relative to the
+// run directory, and what it shows.
+type Figure struct {
+	Path    string
+	Caption string
+}
+
+// reportData is what both report templates read.
+type reportData struct {
+	S       Summary
+	Meta    map[string]string
+	Answer  []string
+	Figures []figure
+}
+
+type figure struct {
+	Figure
+	// DataURI is the image inlined for the HTML report, which must work
+	// without the files next to it and without a network.
+	DataURI htmltemplate.URL
+}
+
+// WriteReport writes report.md and a self-contained report.html into dir:
+// the answer first — capacity, knee, saturation, recommendation, warnings
+// — then the evidence: the fit, every step, and the figures (linked from
+// the Markdown, embedded in the HTML). Figure paths are relative to dir.
+func WriteReport(dir string, a *Analysis, figs []Figure) error {
+	d := reportData{S: a.Summary, Meta: a.Run.Meta, Answer: answerLines(a.Summary)}
+	for _, f := range figs {
+		b, err := os.ReadFile(filepath.Join(dir, f.Path))
+		if err != nil {
+			return fmt.Errorf("analysis: report: %w", err)
+		}
+		mime := "image/png"
+		if strings.HasSuffix(f.Path, ".svg") {
+			mime = "image/svg+xml"
+		}
+		uri := "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b)
+		d.Figures = append(d.Figures, figure{Figure: f, DataURI: htmltemplate.URL(uri)})
+	}
+	var md, html bytes.Buffer
+	if err := mdReport.Execute(&md, d); err != nil {
+		return fmt.Errorf("analysis: report: %w", err)
+	}
+	if err := htmlReport.Execute(&html, d); err != nil {
+		return fmt.Errorf("analysis: report: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "report.md"), md.Bytes()); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "report.html"), html.Bytes())
+}
+
+// answerLines is the answer in a few sentences, for both reports and the
+// terminal alike.
+func answerLines(s Summary) []string {
+	var out []string
+	c := s.Capacity
+	switch {
+	case c.QPS > 0 && c.High > 0:
+		out = append(out, fmt.Sprintf("Capacity: %s req/s — the true limit lies between %s and %s req/s; limited by %s.",
+			rate(c.QPS), rate(c.Low), rate(c.High), limitName(c.LimitedBy)))
+	case c.QPS > 0:
+		out = append(out, fmt.Sprintf("Capacity: at least %s req/s; no limit broke above it (%s).", rate(c.QPS), limitName(c.LimitedBy)))
+	default:
+		out = append(out, "Capacity: not found — no step held every limit.")
+	}
+	if f := s.Fit; f != nil && len(f.CapacityCI) == 2 {
+		out = append(out, fmt.Sprintf("The fitted latency curve meets the limit at %s req/s (%.0f %% interval %s–%s).",
+			rate(f.CapacityQPS), 100*f.Level, rate(f.CapacityCI[0]), rate(f.CapacityCI[1])))
+	}
+	if s.Knee.QPS > 0 {
+		out = append(out, fmt.Sprintf("Knee: %s req/s (%s).", rate(s.Knee.QPS), s.Knee.Method))
+	}
+	if s.Saturation.QPS > 0 {
+		out = append(out, fmt.Sprintf("Saturation: %s req/s — the target stopped keeping up with its offer or failed 5 %% of requests.", rate(s.Saturation.QPS)))
+	} else {
+		out = append(out, "Saturation: not reached.")
+	}
+	r := s.Recommendation
+	switch {
+	case r.Replicas > 0:
+		out = append(out, fmt.Sprintf("Recommendation: %d replicas for %s req/s with %.0f %% headroom: %s.", r.Replicas, rate(r.TargetQPS), 100*r.Headroom, r.Arithmetic))
+	case r.PerReplicaQPS > 0:
+		out = append(out, fmt.Sprintf("Recommendation: plan %s req/s per replica (%.0f %% headroom); give --target-qps to size replicas.", rate(r.PerReplicaQPS), 100*r.Headroom))
+	}
+	return out
+}
+
+func limitName(l string) string {
+	switch l {
+	case "max_rt":
+		return "the latency limit"
+	case "fault":
+		return "the error budget"
+	case "max_qps":
+		return "the --max-qps ceiling"
+	case "generator":
+		return "the generator, which could not offer more"
+	case "":
+		return "nothing"
+	}
+	return l
+}
+
+func rate(v float64) string {
+	if v >= 1000 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.4g", v)
+}
+
+var funcs = map[string]any{
+	"rate": rate,
+	"pct":  func(v float64) string { return fmt.Sprintf("%.2f %%", 100*v) },
+	"ms":   func(v float64) string { return fmt.Sprintf("%.3g", v) },
+	"load": func(s Step) string {
+		if s.OfferedQPS > 0 {
+			return rate(s.OfferedQPS) + "/s"
+		}
+		return fmt.Sprintf("c=%d", s.Concurrency)
+	},
+}
+
+var mdReport = template.Must(template.New("md").Funcs(funcs).Parse(`# capfinder report{{with index .Meta "run.url"}}: {{.}}{{end}}
+
+{{range .Answer}}- {{.}}
+{{end}}
+{{- if .S.Warnings}}
+## Warnings
+
+{{range .S.Warnings}}- {{.}}
+{{end}}{{end}}
+## Limits
+
+p{{.S.Limits.RTQuantile}} latency ≤ {{if .S.Limits.MaxRTMs}}{{.S.Limits.MaxRTMs}} ms{{else}}(none){{end}}, errors ≤ {{pct .S.Limits.FaultTolerate}}{{if .S.Limits.MaxQPS}}, rate ≤ {{rate .S.Limits.MaxQPS}}/s{{end}}.
+Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S.Requests.Recorded}} recorded, {{.S.Requests.Failed}} failed.
+{{with .S.Fit}}
+## Fit
+
+{{.Model}}, by {{.Method}}, over {{.Points}} steady steps: S = {{ms .SMs}} ms, A = {{printf "%.4g" .A}}, μ = {{rate .MuQPS}} req/s; RMS error {{printf "%.3g" .RMSLE}} in log latency.
+{{end}}
+## Steps
+
+| step | phase | load | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | verdict |
+|---|---|---|---|---|---|---|---|---|---|
+{{range .S.Steps}}| {{.Step}} | {{.Phase}} | {{load .}} | {{rate .AchievedQPS}} | {{ms .P50Ms}} | {{ms .P90Ms}} | {{ms .P99Ms}} | {{ms .P999Ms}} | {{pct .ErrorRate}} | {{.Verdict}}{{with .LimitedBy}} ({{.}}){{end}} |
+{{end}}
+## Figures
+{{range .Figures}}
+![{{.Caption}}]({{.Path}})
+{{end}}`))
+
+var htmlReport = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>capfinder report{{with index .Meta "run.url"}}: {{.}}{{end}}</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}
+.answer li{font-size:1.1em;margin:.3em 0}.warn li{color:#8a4b00}
+table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right}
+th{background:#f3f3f3}td:nth-child(2){text-align:left}
+figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{color:#555;font-size:.9em}
+</style></head><body>
+<h1>capfinder report{{with index .Meta "run.url"}}: {{.}}{{end}}</h1>
+<ul class="answer">{{range .Answer}}<li>{{.}}</li>{{end}}</ul>
+{{if .S.Warnings}}<h2>Warnings</h2><ul class="warn">{{range .S.Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
+<h2>Limits</h2>
+<p>p{{.S.Limits.RTQuantile}} latency ≤ {{if .S.Limits.MaxRTMs}}{{.S.Limits.MaxRTMs}} ms{{else}}(none){{end}}, errors ≤ {{pct .S.Limits.FaultTolerate}}{{if .S.Limits.MaxQPS}}, rate ≤ {{rate .S.Limits.MaxQPS}}/s{{end}}.
+Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S.Requests.Recorded}} recorded, {{.S.Requests.Failed}} failed.</p>
+{{with .S.Fit}}<h2>Fit</h2><p>{{.Model}}, by {{.Method}}, over {{.Points}} steady steps: S = {{ms .SMs}} ms, A = {{printf "%.4g" .A}}, μ = {{rate .MuQPS}} req/s; RMS error {{printf "%.3g" .RMSLE}} in log latency.</p>{{end}}
+<h2>Figures</h2>
+{{range .Figures}}<figure><img src="{{.DataURI}}" alt="{{.Caption}}"><figcaption>{{.Caption}}</figcaption></figure>
+{{end}}
+<h2>Steps</h2>
+<table><tr><th>step</th><th>phase</th><th>load</th><th>achieved/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>errors</th><th>verdict</th></tr>
+{{range .S.Steps}}<tr><td>{{.Step}}</td><td>{{.Phase}}</td><td>{{load .}}</td><td>{{rate .AchievedQPS}}</td><td>{{ms .P50Ms}}</td><td>{{ms .P90Ms}}</td><td>{{ms .P99Ms}}</td><td>{{ms .P999Ms}}</td><td>{{pct .ErrorRate}}</td><td>{{.Verdict}}{{with .LimitedBy}} ({{.}}){{end}}</td></tr>
+{{end}}</table>
+</body></html>
+`))
