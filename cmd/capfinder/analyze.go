@@ -11,6 +11,8 @@ import (
 
 	"github.com/capfinder/capfinder/analysis"
 	"github.com/capfinder/capfinder/controller"
+	"github.com/capfinder/capfinder/plots"
+	"github.com/capfinder/capfinder/probe"
 )
 
 func analyzeCommand() *cli.Command {
@@ -25,8 +27,8 @@ func analyzeCommand() *cli.Command {
    capfinder analyze --warmup 2s --rt-quantile 0.999 --max-rt 200ms RUN_DIR`,
 		Description: `Reads every request of RUN_DIR back from Parquet, rebuilds its steps, judges
 each again with the limits given (the run's own, from run.json, for those not
-given), fits the latency curve and writes summary.json into RUN_DIR, or into
---out. No request is sent.`,
+given), fits the latency curve and writes summary.json, plots/*.png|svg,
+report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 		Flags: []cli.Flag{
 			&cli.DurationFlag{Name: "max-rt", Usage: "latency limit at --rt-quantile (default: the run's)"},
 			&cli.Float64Flag{Name: "rt-quantile", Usage: "quantile --max-rt applies to (default: the run's)"},
@@ -45,6 +47,9 @@ given), fits the latency curve and writes summary.json into RUN_DIR, or into
 			s, err := readRunSpec(dir)
 			if err != nil {
 				return err
+			}
+			if parts, err := probe.Parts(dir); err != nil || len(parts) == 0 {
+				return usageError("analyze: %s has no recorded requests (requests/part-*.parquet)", dir)
 			}
 			if c.IsSet("max-rt") {
 				s.MaxRT = c.Duration("max-rt")
@@ -80,11 +85,8 @@ given), fits the latency curve and writes summary.json into RUN_DIR, or into
 					return usageError("analyze: cannot create %s: %v", out, err)
 				}
 			}
-			sum, err := analyzeRun(dir, s, warmup, recordedStatus(dir))
+			sum, err := explain(dir, out, s, warmup, recordedStatus(dir))
 			if err != nil {
-				return err
-			}
-			if err := analysis.WriteJSON(filepath.Join(out, "summary.json"), sum); err != nil {
 				return err
 			}
 			printAnswer(c.App.Writer, sum, out)
@@ -93,22 +95,28 @@ given), fits the latency curve and writes summary.json into RUN_DIR, or into
 	}
 }
 
-// analyzeRun reads the run in dir back and explains it with s's limits;
-// warmup < 0 keeps the judged stretches the run recorded. status is how
-// the run's search ended.
-func analyzeRun(dir string, s spec, warmup time.Duration, status controller.Status) (analysis.Summary, error) {
+// explain reads the run in dir back, explains it with s's limits and
+// writes summary.json, plots/ and the reports into out. warmup < 0 keeps
+// the judged stretches the run recorded; status is how its search ended.
+func explain(dir, out string, s spec, warmup time.Duration, status controller.Status) (analysis.Summary, error) {
 	r, err := analysis.ReadRun(dir, analysis.ReadOptions{Warmup: warmup})
 	if err != nil {
-		return analysis.Summary{}, usageError("analyze: %v", err)
+		return analysis.Summary{}, err
 	}
 	a := analysis.Analyze(r, analysis.Options{
 		Limits: limitsOf(s), FaultAction: s.FaultAction, Search: isSearch(s.Mode),
 		GeneratorBound: status == controller.GeneratorBound,
 		TargetQPS:      s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
 	})
-	sum := a.Summary
-	sum.Mode, sum.Status = s.Mode, status.String()
-	return sum, nil
+	a.Summary.Mode, a.Summary.Status = s.Mode, status.String()
+	if err := analysis.WriteJSON(filepath.Join(out, "summary.json"), a.Summary); err != nil {
+		return a.Summary, err
+	}
+	figs, err := plots.Render(filepath.Join(out, "plots"), a)
+	if err != nil {
+		return a.Summary, err
+	}
+	return a.Summary, analysis.WriteReport(out, a, figs)
 }
 
 // recordedStatus is how a recorded run's search ended, from the summary it

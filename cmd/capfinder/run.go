@@ -165,17 +165,13 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 	}
 	// The answer comes from what was recorded, by the same code as
 	// `capfinder analyze`.
-	sum, err = analyzeRun(dir, s, -1, res.Status)
-	if err != nil {
+	sum, err = explain(dir, dir, s, -1, res.Status)
+	if tot.Sent == 0 {
 		// Nothing was recorded (interrupted before the first send).
-		sum = analysis.Summary{Mode: s.Mode, Steps: []analysis.Step{}, Warnings: []string{err.Error()}}
+		sum = analysis.Summary{Mode: s.Mode, Status: res.Status.String(), Steps: []analysis.Step{}, Warnings: []string{"no request was sent"}}
+		err = analysis.WriteJSON(filepath.Join(dir, "summary.json"), sum)
 	}
-	sum.Status = res.Status.String()
-	sum.Requests.Sent, sum.Requests.Canceled = tot.Sent, tot.Canceled
-	if err := analysis.WriteJSON(filepath.Join(dir, "summary.json"), sum); err != nil {
-		return sum, dir, err
-	}
-	return sum, dir, nil
+	return sum, dir, err
 }
 
 // interrupted is the error of a command whose run was cut short by

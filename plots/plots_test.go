@@ -1,0 +1,114 @@
+package plots
+
+import (
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/capfinder/capfinder/analysis"
+	"github.com/capfinder/capfinder/probe"
+)
+
+// synthetic is an analysis of four open-loop steps on an M/M/1-like
+// curve, the last one failing with 503s.
+func synthetic() *analysis.Analysis {
+	r := &analysis.Run{Timeline: analysis.Timeline{Failed: map[string][]int64{}}}
+	for i, rate := range []float64{100, 400, 800, 950} {
+		s := &analysis.StepStats{Step: i + 1, Offered: rate, Start: time.Duration(i) * 10 * time.Second,
+			End: time.Duration(i+1) * 10 * time.Second, Latency: probe.NewHistogram(), Errors: map[string]int64{}}
+		for k := range 1000 {
+			u := (float64(k) + 0.5) / 1000
+			probe.RecordNs(s.Latency, int64(-math.Log(1-u)/(1000-rate)*1e9))
+		}
+		s.Samples, s.Sent, s.Completed = 1000, int64(rate*10), int64(rate*10)
+		r.Steps = append(r.Steps, s)
+		for range 10 {
+			r.Timeline.Sent = append(r.Timeline.Sent, int64(rate))
+			r.Timeline.Completed = append(r.Timeline.Completed, int64(rate))
+			r.Timeline.P99 = append(r.Timeline.P99, time.Duration(math.Log(100)/(1000-rate)*1e9))
+		}
+	}
+	r.Timeline.Failed["status 503"] = make([]int64, 40)
+	for i := 30; i < 40; i++ {
+		r.Timeline.Failed["status 503"][i] = 20
+	}
+	fit := analysis.LatencyFit{S: 0.0001, A: math.Log(100), Mu: 1000}
+	sum := analysis.Summary{
+		Limits:     analysis.Limits{MaxRTMs: 50, RTQuantile: 0.99},
+		Capacity:   analysis.Capacity{QPS: 800, Low: 800, High: 950, LimitedBy: "max_rt"},
+		Knee:       analysis.Point{QPS: 700},
+		Saturation: analysis.Point{QPS: 950},
+	}
+	return &analysis.Analysis{Run: r, Fit: &fit, Summary: sum}
+}
+
+var names = []string{"latency", "throughput", "timeline", "spectrum", "errors"}
+
+func TestRenderWritesEveryFigure(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "plots")
+	figs, err := Render(dir, synthetic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(figs) != len(names) {
+		t.Fatalf("%d figures, want %d", len(figs), len(names))
+	}
+	for i, name := range names {
+		if figs[i].Path != filepath.Join("plots", name+".png") || figs[i].Caption == "" {
+			t.Errorf("figure %d: %+v", i, figs[i])
+		}
+		f, err := os.Open(filepath.Join(dir, name+".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s.png: %v", name, err)
+		}
+		if b := img.Bounds(); b.Dx() != 768 || b.Dy() != 480 {
+			t.Errorf("%s.png is %v, want 768×480", name, b)
+		}
+		// A drawn figure has lines and text in several colours; a blank
+		// one has one.
+		colours := map[uint32]bool{}
+		for y := 0; y < img.Bounds().Dy(); y += 2 {
+			for x := 0; x < img.Bounds().Dx(); x += 2 {
+				r, g, b, _ := img.At(x, y).RGBA()
+				colours[r>>8<<16|g>>8<<8|b>>8] = true
+			}
+		}
+		if len(colours) < 8 {
+			t.Errorf("%s.png has %d colours: blank", name, len(colours))
+		}
+		svg, err := os.ReadFile(filepath.Join(dir, name+".svg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(svg), "<svg") || !strings.Contains(string(svg), "@font-face") {
+			t.Errorf("%s.svg is not an SVG with its fonts embedded", name)
+		}
+	}
+}
+
+func TestRenderEmptyAnalysis(t *testing.T) {
+	figs, err := Render(t.TempDir(), &analysis.Analysis{Run: &analysis.Run{}})
+	if err != nil || len(figs) != len(names) {
+		t.Fatalf("%d figures, %v", len(figs), err)
+	}
+}
+
+func BenchmarkRender(b *testing.B) {
+	a := synthetic()
+	dir := b.TempDir()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Render(dir, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
