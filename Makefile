@@ -49,9 +49,10 @@ deps-check:
 	  if [ -n "$$bad" ]; then echo "probe imports what it must not:"; echo "$$bad"; exit 1; fi
 
 # Test tools from the package registries: nginx (Debian) for the
-# end-to-end tests, and an independent Parquet reader (npm).
+# end-to-end tests, chromium (Debian) to render the HTML report, and an
+# independent Parquet reader (npm).
 tools: $(READER)/node_modules/.installed
-	@command -v nginx >/dev/null 2>&1 || ./scripts/install-nginx.sh
+	./scripts/install-debian.sh nginx:nginx-light chromium:chromium
 
 # `npm install` honours the lock file; `npm ci` would insist on every
 # platform's optional DuckDB binding being resolvable.

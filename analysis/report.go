@@ -126,6 +126,7 @@ func rate(v float64) string {
 var funcs = map[string]any{
 	"rate": rate,
 	"pct":  func(v float64) string { return fmt.Sprintf("%.2f %%", 100*v) },
+	"pq":   func(q float64) string { return "p" + strings.TrimSuffix(fmt.Sprintf("%.4g", 100*q), ".0") },
 	"ms":   func(v float64) string { return fmt.Sprintf("%.3g", v) },
 	"load": func(s Step) string {
 		if s.OfferedQPS > 0 {
@@ -146,7 +147,7 @@ var mdReport = template.Must(template.New("md").Funcs(funcs).Parse(`# capfinder 
 {{end}}{{end}}
 ## Limits
 
-p{{.S.Limits.RTQuantile}} latency ≤ {{if .S.Limits.MaxRTMs}}{{.S.Limits.MaxRTMs}} ms{{else}}(none){{end}}, errors ≤ {{pct .S.Limits.FaultTolerate}}{{if .S.Limits.MaxQPS}}, rate ≤ {{rate .S.Limits.MaxQPS}}/s{{end}}.
+{{pq .S.Limits.RTQuantile}} latency ≤ {{if .S.Limits.MaxRTMs}}{{.S.Limits.MaxRTMs}} ms{{else}}(none){{end}}, errors ≤ {{pct .S.Limits.FaultTolerate}}{{if .S.Limits.MaxQPS}}, rate ≤ {{rate .S.Limits.MaxQPS}}/s{{end}}.
 Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S.Requests.Recorded}} recorded, {{.S.Requests.Failed}} failed.
 {{with .S.Fit}}
 ## Fit
@@ -179,7 +180,7 @@ figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption
 <ul class="answer">{{range .Answer}}<li>{{.}}</li>{{end}}</ul>
 {{if .S.Warnings}}<h2>Warnings</h2><ul class="warn">{{range .S.Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <h2>Limits</h2>
-<p>p{{.S.Limits.RTQuantile}} latency ≤ {{if .S.Limits.MaxRTMs}}{{.S.Limits.MaxRTMs}} ms{{else}}(none){{end}}, errors ≤ {{pct .S.Limits.FaultTolerate}}{{if .S.Limits.MaxQPS}}, rate ≤ {{rate .S.Limits.MaxQPS}}/s{{end}}.
+<p>{{pq .S.Limits.RTQuantile}} latency ≤ {{if .S.Limits.MaxRTMs}}{{.S.Limits.MaxRTMs}} ms{{else}}(none){{end}}, errors ≤ {{pct .S.Limits.FaultTolerate}}{{if .S.Limits.MaxQPS}}, rate ≤ {{rate .S.Limits.MaxQPS}}/s{{end}}.
 Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S.Requests.Recorded}} recorded, {{.S.Requests.Failed}} failed.</p>
 {{with .S.Fit}}<h2>Fit</h2><p>{{.Model}}, by {{.Method}}, over {{.Points}} steady steps: S = {{ms .SMs}} ms, A = {{printf "%.4g" .A}}, μ = {{rate .MuQPS}} req/s; RMS error {{printf "%.3g" .RMSLE}} in log latency.</p>{{end}}
 <h2>Figures</h2>

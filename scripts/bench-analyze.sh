@@ -10,10 +10,7 @@ N=${1:-10000000}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 [ -x bin/capfinder ] || make build >/dev/null
-if [ ! -x /usr/bin/time ]; then
-	SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq time >/dev/null
-fi
+./scripts/install-debian.sh time:time
 go run ./scripts/genrun -n "$N" -out "$WORK/run"
 echo "analyze: $N requests in $(du -sh "$WORK/run/requests" | cut -f1) of Parquet"
 /usr/bin/time -f "analyze: %e s wall, %M KiB peak resident" \

@@ -14,7 +14,7 @@ SECS=${1:-15}
 CONC=${2:-64}
 VEGETA_VERSION=v12.12.0
 
-./scripts/install-nginx.sh
+./scripts/install-debian.sh nginx:nginx-light
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 TOOLS=$PWD/bin/tools
 if [ ! -x "$TOOLS/vegeta" ]; then

@@ -119,7 +119,7 @@ func printAnswer(w io.Writer, sum analysis.Summary, dir string) {
 		fmt.Fprintf(w, ", %d cancelled in flight at the end", q.Canceled)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "run: %s (summary.json, requests/*.parquet)\n", dir)
+	fmt.Fprintf(w, "run: %s (report.html, summary.json, requests/*.parquet)\n", dir)
 }
 
 func orUnknown(v float64) string {
