@@ -175,14 +175,22 @@ func (a *Analysis) fit(sum *Summary, opt Options) {
 		lat = append(lat, probe.Quantile(s.Latency, lim.Quantile).Seconds())
 		lo, hi = math.Min(lo, s.Offered), math.Max(hi, s.Offered)
 	}
+	usl := a.fitUSL()
 	f, err := FitLatency(qps, lat)
 	if err != nil {
+		if usl != nil {
+			sum.Fit = &FitSummary{Chosen: "usl", USL: usl}
+		}
 		return
 	}
 	a.Fit = &f
 	sum.Fit = &FitSummary{
+		Chosen: "latency", USL: usl,
 		Model: "R(λ) = S + A/(μ − λ) on the p" + trimFloat(100*lim.Quantile) + " latency", Method: "least squares in log latency, Nelder–Mead",
 		SMs: f.S * 1e3, A: f.A, MuQPS: f.Mu, RMSLE: f.RMSLE, Points: f.N,
+	}
+	if usl != nil && usl.RMSLE < f.RMSLE {
+		sum.Fit.Chosen = "usl"
 	}
 	sum.Knee.QPS = Knee(f, lo, hi, 1001)
 	sum.Knee.Method = "Kneedle on the fitted curve over the steady steps' loads"
@@ -203,6 +211,26 @@ func (a *Analysis) fit(sum *Summary, opt Options) {
 	if opt.Search && c.LimitedBy == string(controller.LimitMaxRT) && c.High > 0 && ci.High > c.QPS && ci.High < c.High {
 		c.High = ci.High
 	}
+}
+
+// fitUSL fits the USL to every judged step's achieved throughput against
+// its mean concurrency; nil when the steps do not allow it.
+func (a *Analysis) fitUSL() *USLSummary {
+	var conc, qps []float64
+	for _, s := range a.Run.Steps {
+		if s.Samples > 0 && s.InFlight() > 0 && s.Achieved() > 0 {
+			conc, qps = append(conc, s.InFlight()), append(qps, s.Achieved())
+		}
+	}
+	f, err := FitUSL(conc, qps)
+	if err != nil {
+		return nil
+	}
+	u := &USLSummary{Lambda: f.Lambda, Sigma: f.Sigma, Kappa: f.Kappa, RMSLE: f.RMSLE, Points: f.N}
+	if n, x := f.Peak(); !math.IsInf(n, 1) {
+		u.PeakConcurrency, u.PeakQPS = n, x
+	}
+	return u
 }
 
 // saturation is the lowest offered load at which the target stopped

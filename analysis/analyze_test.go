@@ -91,6 +91,10 @@ func TestAnalyzeRecordedRun(t *testing.T) {
 	} else if len(f.CapacityCI) != 2 || f.CapacityCI[0] > truth || f.CapacityCI[1] < truth {
 		t.Errorf("interval %v misses the truth %.1f", f.CapacityCI, truth)
 	}
+	// Both curves are fitted and the better one named.
+	if f := a.Summary.Fit; f == nil || f.USL == nil || (f.Chosen != "latency" && f.Chosen != "usl") {
+		t.Errorf("fit %+v: want the latency curve and the USL, one of them chosen", f)
+	}
 	// 1600/s cannot be kept up with: that is the saturation point.
 	if s := a.Summary.Saturation.QPS; s != 1600 {
 		t.Errorf("saturation at %v, want 1600", s)

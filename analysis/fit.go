@@ -92,11 +92,31 @@ func fitFrom(xs, ys []float64, starts []LatencyFit) (LatencyFit, error) {
 	decode := func(p []float64) LatencyFit {
 		return LatencyFit{S: math.Exp(p[0]), A: math.Exp(p[1]), Mu: xmax * (1 + math.Exp(p[2]))}
 	}
-	cost := func(p []float64) float64 {
-		f := decode(p)
+	cost := logSquares(xs, ys, func(p []float64, x float64) float64 { return decode(p).At(x) })
+	var inits [][]float64
+	for _, st := range starts {
+		if st.Mu > xmax && st.S > 0 && st.A > 0 {
+			inits = append(inits, []float64{math.Log(st.S), math.Log(st.A), math.Log(st.Mu/xmax - 1)})
+		}
+	}
+	p, bestCost := minimize(cost, inits)
+	if math.IsInf(bestCost, 1) {
+		return LatencyFit{}, errors.New("analysis: the latency curve did not fit")
+	}
+	best := decode(p)
+	best.RMSLE = math.Sqrt(bestCost / float64(len(xs)))
+	best.N = len(xs)
+	return best, nil
+}
+
+// logSquares is the cost of a model of positive values: the sum of
+// squared differences between ys (logarithms of the data) and the
+// logarithm of model(p, x). A NaN counts as +Inf, so the search avoids it.
+func logSquares(xs, ys []float64, model func(p []float64, x float64) float64) func([]float64) float64 {
+	return func(p []float64) float64 {
 		var ss float64
 		for i := range xs {
-			d := ys[i] - math.Log(f.At(xs[i]))
+			d := ys[i] - math.Log(model(p, xs[i]))
 			ss += d * d
 		}
 		if math.IsNaN(ss) {
@@ -104,27 +124,25 @@ func fitFrom(xs, ys []float64, starts []LatencyFit) (LatencyFit, error) {
 		}
 		return ss
 	}
+}
+
+// minimize runs Nelder–Mead (robust for a few parameters without
+// gradients) from each start and returns the best point and its cost;
+// +Inf when none converged anywhere finite.
+func minimize(cost func([]float64) float64, starts [][]float64) ([]float64, float64) {
 	settings := &optimize.Settings{MajorIterations: 2000, Converger: &optimize.FunctionConverge{Absolute: 1e-12, Iterations: 100}}
-	best, bestCost := LatencyFit{}, math.Inf(1)
-	for _, st := range starts {
-		if !(st.Mu > xmax) || st.S <= 0 || st.A <= 0 {
-			continue
-		}
-		init := []float64{math.Log(st.S), math.Log(st.A), math.Log(st.Mu/xmax - 1)}
+	var best []float64
+	bestCost := math.Inf(1)
+	for _, init := range starts {
 		res, err := optimize.Minimize(optimize.Problem{Func: cost}, init, settings, &optimize.NelderMead{})
 		if err != nil && res == nil {
 			continue
 		}
 		if c := cost(res.X); c < bestCost {
-			best, bestCost = decode(res.X), c
+			best, bestCost = res.X, c
 		}
 	}
-	if math.IsInf(bestCost, 1) {
-		return LatencyFit{}, errors.New("analysis: the latency curve did not fit")
-	}
-	best.RMSLE = math.Sqrt(bestCost / float64(len(xs)))
-	best.N = len(xs)
-	return best, nil
+	return best, bestCost
 }
 
 // Interval is a confidence interval.

@@ -150,3 +150,22 @@ func TestFitLatencyNeedsThreePoints(t *testing.T) {
 		t.Errorf("got %v, want ErrTooFewPoints", err)
 	}
 }
+
+func TestFitUSLRecoversItsParameters(t *testing.T) {
+	truth := USLFit{Lambda: 100, Sigma: 0.05, Kappa: 0.0005}
+	rng := rand.New(rand.NewPCG(3, 3))
+	var conc, qps []float64
+	for _, n := range []float64{1, 2, 4, 8, 16, 32, 48, 64, 96, 128} {
+		conc = append(conc, n)
+		qps = append(qps, truth.At(n)*math.Exp(0.01*rng.NormFloat64()))
+	}
+	f, err := FitUSL(conc, qps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantN, wantX := truth.Peak()
+	gotN, gotX := f.Peak()
+	if math.Abs(gotX-wantX)/wantX > 0.02 || math.Abs(gotN-wantN)/wantN > 0.1 {
+		t.Errorf("peak %.1f req/s at N = %.1f, want %.1f at %.1f (fit %+v)", gotX, gotN, wantX, wantN, f)
+	}
+}

@@ -152,7 +152,9 @@ Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S
 {{with .S.Fit}}
 ## Fit
 
-{{.Model}}, by {{.Method}}, over {{.Points}} steady steps: S = {{ms .SMs}} ms, A = {{printf "%.4g" .A}}, μ = {{rate .MuQPS}} req/s; RMS error {{printf "%.3g" .RMSLE}} in log latency.
+{{if .Model}}Latency curve: {{.Model}}, by {{.Method}}, over {{.Points}} steady steps: S = {{ms .SMs}} ms, A = {{printf "%.4g" .A}}, μ = {{rate .MuQPS}} req/s; RMS error {{printf "%.3g" .RMSLE}} in log latency.
+{{end}}{{with .USL}}USL on achieved throughput versus mean concurrency (Little's law) over {{.Points}} steps: λ = {{printf "%.4g" .Lambda}} req/s, σ = {{printf "%.3g" .Sigma}}, κ = {{printf "%.3g" .Kappa}}{{if .PeakQPS}}; throughput peaks at {{rate .PeakQPS}} req/s with {{printf "%.3g" .PeakConcurrency}} in flight{{end}}; RMS error {{printf "%.3g" .RMSLE}} in log throughput.
+{{end}}The {{if eq .Chosen "usl"}}USL{{else}}latency curve{{end}} fits this run better.
 {{end}}
 ## Steps
 
@@ -182,7 +184,9 @@ figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption
 <h2>Limits</h2>
 <p>{{pq .S.Limits.RTQuantile}} latency ≤ {{if .S.Limits.MaxRTMs}}{{.S.Limits.MaxRTMs}} ms{{else}}(none){{end}}, errors ≤ {{pct .S.Limits.FaultTolerate}}{{if .S.Limits.MaxQPS}}, rate ≤ {{rate .S.Limits.MaxQPS}}/s{{end}}.
 Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S.Requests.Recorded}} recorded, {{.S.Requests.Failed}} failed.</p>
-{{with .S.Fit}}<h2>Fit</h2><p>{{.Model}}, by {{.Method}}, over {{.Points}} steady steps: S = {{ms .SMs}} ms, A = {{printf "%.4g" .A}}, μ = {{rate .MuQPS}} req/s; RMS error {{printf "%.3g" .RMSLE}} in log latency.</p>{{end}}
+{{with .S.Fit}}<h2>Fit</h2>{{if .Model}}<p>Latency curve: {{.Model}}, by {{.Method}}, over {{.Points}} steady steps: S = {{ms .SMs}} ms, A = {{printf "%.4g" .A}}, μ = {{rate .MuQPS}} req/s; RMS error {{printf "%.3g" .RMSLE}} in log latency.</p>{{end}}
+{{with .USL}}<p>USL on achieved throughput versus mean concurrency (Little's law) over {{.Points}} steps: λ = {{printf "%.4g" .Lambda}} req/s, σ = {{printf "%.3g" .Sigma}}, κ = {{printf "%.3g" .Kappa}}{{if .PeakQPS}}; throughput peaks at {{rate .PeakQPS}} req/s with {{printf "%.3g" .PeakConcurrency}} in flight{{end}}; RMS error {{printf "%.3g" .RMSLE}} in log throughput.</p>{{end}}
+<p>The {{if eq .Chosen "usl"}}USL{{else}}latency curve{{end}} fits this run better.</p>{{end}}
 <h2>Figures</h2>
 {{range .Figures}}<figure><img src="{{.DataURI}}" alt="{{.Caption}}"><figcaption>{{.Caption}}</figcaption></figure>
 {{end}}

@@ -26,15 +26,19 @@ type Summary struct {
 	Fit *FitSummary `json:"fit,omitempty"`
 }
 
-// FitSummary is the fitted latency curve and where it meets the limit.
+// FitSummary is the fitted degradation curve: the latency curve and where
+// it meets the limit, the USL on throughput versus concurrency, and which
+// of the two fits the run better (Chosen, by RMS error in logs).
 type FitSummary struct {
-	Model  string  `json:"model"`
-	Method string  `json:"method"`
-	SMs    float64 `json:"s_ms"`
-	A      float64 `json:"a"`
-	MuQPS  float64 `json:"mu_qps"`
-	RMSLE  float64 `json:"rmsle"`
-	Points int     `json:"points"`
+	Chosen string      `json:"chosen"`
+	USL    *USLSummary `json:"usl,omitempty"`
+	Model  string      `json:"model,omitempty"`
+	Method string      `json:"method,omitempty"`
+	SMs    float64     `json:"s_ms,omitempty"`
+	A      float64     `json:"a,omitempty"`
+	MuQPS  float64     `json:"mu_qps,omitempty"`
+	RMSLE  float64     `json:"rmsle,omitempty"`
+	Points int         `json:"points,omitempty"`
 	// CapacityQPS is where the fitted curve reaches max-rt; CapacityCI its
 	// bootstrap interval at Level.
 	CapacityQPS float64   `json:"capacity_qps,omitempty"`
@@ -88,6 +92,20 @@ type Recommendation struct {
 	Replicas      int     `json:"replicas"`
 	// Arithmetic shows how Replicas follows from the numbers.
 	Arithmetic string `json:"arithmetic,omitempty"`
+}
+
+// USLSummary is the Universal Scalability Law fitted to achieved
+// throughput against mean concurrency (Little's law).
+type USLSummary struct {
+	Lambda float64 `json:"lambda"`
+	Sigma  float64 `json:"sigma"`
+	Kappa  float64 `json:"kappa"`
+	RMSLE  float64 `json:"rmsle"`
+	Points int     `json:"points"`
+	// PeakConcurrency and PeakQPS are where throughput peaks; absent when
+	// it only levels off (κ = 0).
+	PeakConcurrency float64 `json:"peak_concurrency,omitempty"`
+	PeakQPS         float64 `json:"peak_qps,omitempty"`
 }
 
 // Step is one controller step as the summary shows it.
