@@ -18,10 +18,14 @@ import (
 // = 1000/s — each step's latencies are that distribution's quantiles, so
 // the p99 is exact. Steps at or above μ fall behind: their requests
 // complete at μ and the rest are still in flight at the step's end.
-func writeRun(t testing.TB, rates []float64) string {
+func writeRun(t testing.TB, rates []float64) string { return writeRunParts(t, rates, 0) }
+
+// writeRunParts is writeRun with parts of at most maxRows rows (0: the
+// recorder's default).
+func writeRunParts(t testing.TB, rates []float64, maxRows int64) string {
 	t.Helper()
 	dir := t.TempDir()
-	rec, err := probe.NewRecorder(dir, probe.RecorderOptions{Metadata: map[string]string{"run.mode": "auto"}})
+	rec, err := probe.NewRecorder(dir, probe.RecorderOptions{MaxRows: maxRows, Metadata: map[string]string{"run.mode": "auto"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,5 +205,40 @@ func TestWriteReportPutsTheAnswerFirst(t *testing.T) {
 	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
 	if !strings.Contains(string(html), `src="data:image/png;base64,`) || strings.Contains(string(html), `src="http`) || strings.Contains(string(html), `href="http`) {
 		t.Error("report.html must embed its figures and load nothing from a network")
+	}
+}
+
+func TestReadRunSameFromManyParts(t *testing.T) {
+	// Parts are read in parallel and merged: the result must not depend
+	// on how the rows were split.
+	rates := []float64{100, 400, 900, 1600}
+	one, many := writeRun(t, rates), writeRunParts(t, rates, 997)
+	parts, _ := probe.Parts(many)
+	if len(parts) < 20 {
+		t.Fatalf("%d parts, want many", len(parts))
+	}
+	a, err := ReadRun(one, ReadOptions{Warmup: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadRun(many, ReadOptions{Warmup: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := controller.DefaultLimits()
+	lim.MaxRT = 50 * time.Millisecond
+	sa := Analyze(a, Options{Limits: lim, Search: true, Seed: 1}).Summary
+	sb := Analyze(b, Options{Limits: lim, Search: true, Seed: 1}).Summary
+	if sa.Capacity != sb.Capacity || sa.Requests != sb.Requests || len(sa.Steps) != len(sb.Steps) {
+		t.Fatalf("one part: %+v %+v; many: %+v %+v", sa.Capacity, sa.Requests, sb.Capacity, sb.Requests)
+	}
+	for i := range sa.Steps {
+		x, y := sa.Steps[i], sb.Steps[i]
+		if x.Samples != y.Samples || x.P99Ms != y.P99Ms || x.AchievedQPS != y.AchievedQPS || x.Verdict != y.Verdict {
+			t.Errorf("step %d differs: %+v vs %+v", i+1, x, y)
+		}
+	}
+	if len(a.Timeline.Sent) != len(b.Timeline.Sent) || a.Timeline.P99[5] != b.Timeline.P99[5] {
+		t.Error("timelines differ")
 	}
 }

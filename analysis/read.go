@@ -6,7 +6,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -174,34 +176,115 @@ func ReadRun(dir string, opt ReadOptions) (*Run, error) {
 		byStep[row.Step] = s
 	}
 	sort.Slice(r.Steps, func(i, j int) bool { return r.Steps[i].Start < r.Steps[j].Start })
-	tl := newTimeline()
-	err = probe.ReadRecords(dir, func(batch []probe.Record) error {
-		for i := range batch {
-			rec := &batch[i]
-			r.Records++
-			switch {
-			case rec.OK():
-				r.OK++
-			case rec.Error == probe.ErrCanceled:
-				r.Canceled++
-			default:
-				r.Failed++
+	// Parts are read in parallel, one shard of statistics per reader,
+	// merged at the end: every statistic is a sum or a histogram, so the
+	// order records are seen in does not matter.
+	workers := min(runtime.GOMAXPROCS(0), len(parts))
+	shards := make([]*shard, workers)
+	errs := make([]error, workers)
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for w := range workers {
+		shards[w] = newShard(r.Steps)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]probe.Record, 8192)
+			for path := range next {
+				if errs[w] == nil {
+					errs[w] = probe.ReadPart(path, buf, shards[w].add)
+				}
 			}
-			tl.add(rec)
-			if s := r.stepAt(rec.EndNs); s != nil {
-				s.Completed++
-			}
-			if s := byStep[rec.Step]; s != nil {
-				s.add(rec)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+		}()
+	}
+	for _, p := range parts {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	tl := newTimeline()
+	for _, sh := range shards {
+		r.merge(sh)
+		tl.merge(sh.tl)
 	}
 	r.Timeline = tl.done()
 	return r, nil
+}
+
+// shard is one reader's statistics: its own copy of every step and of
+// the timeline.
+type shard struct {
+	run    Run
+	byStep map[int32]*StepStats
+	tl     *timeline
+}
+
+func newShard(steps []*StepStats) *shard {
+	sh := &shard{byStep: map[int32]*StepStats{}, tl: newTimeline()}
+	for _, s := range steps {
+		c := &StepStats{
+			Step: s.Step, Start: s.Start, End: s.End, JudgedStart: s.JudgedStart, JudgedEnd: s.JudgedEnd,
+			Errors:  map[string]int64{},
+			Latency: probe.NewHistogram(), Early: probe.NewHistogram(), Late: probe.NewHistogram(), SendLag: probe.NewHistogram(),
+		}
+		sh.run.Steps = append(sh.run.Steps, c)
+		sh.byStep[int32(s.Step)] = c
+	}
+	return sh
+}
+
+func (sh *shard) add(batch []probe.Record) error {
+	r := &sh.run
+	for i := range batch {
+		rec := &batch[i]
+		r.Records++
+		switch {
+		case rec.OK():
+			r.OK++
+		case rec.Error == probe.ErrCanceled:
+			r.Canceled++
+		default:
+			r.Failed++
+		}
+		sh.tl.add(rec)
+		if s := r.stepAt(rec.EndNs); s != nil {
+			s.Completed++
+		}
+		if s := sh.byStep[rec.Step]; s != nil {
+			s.add(rec)
+		}
+	}
+	return nil
+}
+
+// merge adds a shard's counts and histograms into r.
+func (r *Run) merge(sh *shard) {
+	r.Records += sh.run.Records
+	r.OK += sh.run.OK
+	r.Failed += sh.run.Failed
+	r.Canceled += sh.run.Canceled
+	for i, s := range r.Steps {
+		o := sh.run.Steps[i]
+		s.Sent += o.Sent
+		s.Completed += o.Completed
+		s.Samples += o.Samples
+		s.OK += o.OK
+		s.Failed += o.Failed
+		s.Pending += o.Pending
+		s.BytesOut += o.BytesOut
+		s.BytesIn += o.BytesIn
+		s.busy += o.busy
+		for k, v := range o.Errors {
+			s.Errors[k] += v
+		}
+		s.Latency.Merge(o.Latency)
+		s.Early.Merge(o.Early)
+		s.Late.Merge(o.Late)
+		s.SendLag.Merge(o.SendLag)
+	}
 }
 
 // stepAt returns the step whose span holds time ns, if any.
@@ -293,6 +376,12 @@ type timeline struct {
 
 func newTimeline() *timeline { return &timeline{failed: map[string][]int64{}} }
 
+// newSecondHist is a timeline second's latency histogram: two significant
+// digits are plenty for a plotted p99.
+func newSecondHist() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 2)
+}
+
 func grow[T any](s []T, i int, zero func() T) []T {
 	for len(s) <= i {
 		s = append(s, zero())
@@ -313,12 +402,37 @@ func (t *timeline) add(r *probe.Record) {
 	i := int(r.EndNs / 1e9)
 	t.completed = grow(t.completed, i, zero)
 	t.completed[i]++
-	t.p99 = grow(t.p99, i, func() *hdrhistogram.Histogram { return hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 2) })
+	t.p99 = grow(t.p99, i, newSecondHist)
 	probe.RecordNs(t.p99[i], r.Latency())
 	if !r.OK() {
 		k := r.FailureClass()
 		t.failed[k] = grow(t.failed[k], i, zero)
 		t.failed[k][i]++
+	}
+}
+
+// merge adds another timeline's counts and histograms into t.
+func (t *timeline) merge(o *timeline) {
+	zero := func() int64 { return 0 }
+	add := func(dst, src []int64) []int64 {
+		if len(src) > 0 {
+			dst = grow(dst, len(src)-1, zero)
+		}
+		for i, v := range src {
+			dst[i] += v
+		}
+		return dst
+	}
+	t.sent = add(t.sent, o.sent)
+	t.completed = add(t.completed, o.completed)
+	for k, v := range o.failed {
+		t.failed[k] = add(t.failed[k], v)
+	}
+	if len(o.p99) > 0 {
+		t.p99 = grow(t.p99, len(o.p99)-1, newSecondHist)
+	}
+	for i, h := range o.p99 {
+		t.p99[i].Merge(h)
 	}
 }
 

@@ -188,14 +188,17 @@ func ReadRecords(dir string, fn func([]Record) error) error {
 	}
 	buf := make([]Record, 8192)
 	for _, p := range parts {
-		if err := readPart(p, buf, fn); err != nil {
+		if err := ReadPart(p, buf, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func readPart(path string, buf []Record, fn func([]Record) error) error {
+// ReadPart streams the records of one part to fn in batches of up to
+// len(buf), reusing buf: fn must not keep it. Parts are independent, so
+// readers may read several at once.
+func ReadPart(path string, buf []Record, fn func([]Record) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("probe: %w", err)
