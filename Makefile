@@ -20,7 +20,9 @@ build:
 test: tools
 	$(GO) vet $(PKGS)
 	$(MAKE) deps-check
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	# One package at a time: the end-to-end tests measure a live target
+	# and must not share the two cores with other packages' tests.
+	$(GO) test -race -p 1 -count=1 -timeout 30m $(PKGS)
 
 # Unit tests only: no nginx, no node.
 test-short:

@@ -40,8 +40,9 @@ type StepStats struct {
 	Errors map[string]int64
 
 	// Latency (end − scheduled) of the judged requests, and of the first
-	// and second halves of the judged stretch; SendLag of every request
-	// sent. All in microseconds.
+	// and second halves of the judged stretch; SendLag of the requests
+	// sent that had ended by the step's end, as the run judged it. All in
+	// microseconds.
 	Latency, Early, Late, SendLag *hdrhistogram.Histogram
 
 	BytesOut, BytesIn int64
@@ -298,7 +299,11 @@ func (r *Run) stepAt(ns int64) *StepStats {
 
 func (s *StepStats) add(r *probe.Record) {
 	s.Sent++
-	probe.RecordNs(s.SendLag, r.SendLag())
+	if r.EndNs <= int64(s.End) {
+		// As the live window: the lag of the requests that had come back
+		// by the step's end.
+		probe.RecordNs(s.SendLag, r.SendLag())
+	}
 	s.BytesOut += r.BytesOut
 	s.BytesIn += r.BytesIn
 	at := int64(s.JudgedStart)

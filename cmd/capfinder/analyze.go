@@ -85,7 +85,7 @@ report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 					return usageError("analyze: cannot create %s: %v", out, err)
 				}
 			}
-			sum, err := explain(dir, out, s, warmup, recordedStatus(dir))
+			sum, err := explain(dir, out, s, warmup, recordedStatus(dir), true)
 			if err != nil {
 				return err
 			}
@@ -96,9 +96,10 @@ report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 }
 
 // explain reads the run in dir back, explains it with s's limits and
-// writes summary.json, plots/ and the reports into out. warmup < 0 keeps
-// the judged stretches the run recorded; status is how its search ended.
-func explain(dir, out string, s spec, warmup time.Duration, status controller.Status) (analysis.Summary, error) {
+// writes summary.json into out, and with report plots/ and the reports.
+// warmup < 0 keeps the judged stretches the run recorded; status is how
+// its search ended.
+func explain(dir, out string, s spec, warmup time.Duration, status controller.Status, report bool) (analysis.Summary, error) {
 	r, err := analysis.ReadRun(dir, analysis.ReadOptions{Warmup: warmup})
 	if err != nil {
 		return analysis.Summary{}, err
@@ -109,7 +110,7 @@ func explain(dir, out string, s spec, warmup time.Duration, status controller.St
 		TargetQPS:      s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
 	})
 	a.Summary.Mode, a.Summary.Status = s.Mode, status.String()
-	if err := analysis.WriteJSON(filepath.Join(out, "summary.json"), a.Summary); err != nil {
+	if err := analysis.WriteJSON(filepath.Join(out, "summary.json"), a.Summary); err != nil || !report {
 		return a.Summary, err
 	}
 	figs, err := plots.Render(filepath.Join(out, "plots"), a)

@@ -64,7 +64,7 @@ func (p *progress) pause(d time.Duration) {
 }
 
 func (p *progress) interrupted() {
-	p.printf("capfinder: interrupted; in-flight requests were cancelled and recorded, the summary covers the run so far\n")
+	p.printf("capfinder: interrupted; in-flight requests were cancelled and recorded, the summary covers the run so far (capfinder analyze RUN_DIR draws the report)\n")
 }
 
 // fmtDur prints a latency with three significant digits.

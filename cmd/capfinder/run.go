@@ -164,8 +164,9 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 		return sum, dir, err
 	}
 	// The answer comes from what was recorded, by the same code as
-	// `capfinder analyze`.
-	sum, err = explain(dir, dir, s, -1, res.Status)
+	// `capfinder analyze`. After Ctrl-C only summary.json is written, so
+	// the run ends at once; `capfinder analyze` draws the rest.
+	sum, err = explain(dir, dir, s, -1, res.Status, ctx.Err() == nil)
 	if tot.Sent == 0 {
 		// Nothing was recorded (interrupted before the first send).
 		sum = analysis.Summary{Mode: s.Mode, Status: res.Status.String(), Steps: []analysis.Step{}, Warnings: []string{"no request was sent"}}
