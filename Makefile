@@ -17,11 +17,11 @@ build:
 
 # The whole suite with the race detector, including the end-to-end tests
 # against nginx and the independent Parquet reader, which `tools` installs.
+# One package at a time: the end-to-end tests measure a live target and
+# must not share the two cores with other packages' tests.
 test: tools
 	$(GO) vet $(PKGS)
 	$(MAKE) deps-check
-	# One package at a time: the end-to-end tests measure a live target
-	# and must not share the two cores with other packages' tests.
 	$(GO) test -race -p 1 -count=1 -timeout 30m $(PKGS)
 
 # Unit tests only: no nginx, no node.
