@@ -63,7 +63,7 @@ func (s *StepStats) Window(lim controller.Limits) controller.Window {
 		Samples:   int(s.Samples),
 		Failures:  int(s.Failed),
 		Latency:   probe.Quantile(s.Latency, q),
-		Behind:    s.Offered > 0 && s.SentRate() < 0.97*s.Offered,
+		Behind:    s.Behind(),
 		Lagging:   probe.Quantile(s.SendLag, 0.99) > maxSendLag,
 		Saturated: s.Saturated,
 	}
@@ -252,9 +252,9 @@ func (a *Analysis) saturation(frac float64) float64 {
 }
 
 // generatorBound reports whether a step's shortfall was the generator's:
-// it did not send what it scheduled and the target had slots to spare.
+// it fell behind its schedule and the target had slots to spare.
 func (a *Analysis) generatorBound(s *StepStats) bool {
-	return s.SentRate() < keepUp*s.Offered && !s.Saturated
+	return s.Behind() && !s.Saturated
 }
 
 // warnings lists what the answer should not be trusted for.
@@ -327,7 +327,8 @@ func (s *StepStats) summaryStep(verdict, limitedBy string) Step {
 		Step: s.Step, Phase: s.Phase, OfferedQPS: s.Offered, Concurrency: s.Concurrency,
 		AchievedQPS: s.Achieved(), StartS: s.Start.Seconds(), EndS: s.End.Seconds(),
 		JudgedStartS: s.JudgedStart.Seconds(), JudgedEndS: s.JudgedEnd.Seconds(), Saturated: s.Saturated,
-		Sent: s.Sent, Samples: s.Samples, Failures: s.Failed,
+		ScheduleLagMs: ms(s.ScheduleLag),
+		Sent:          s.Sent, Samples: s.Samples, Failures: s.Failed,
 		P50Ms:      ms(probe.Quantile(s.Latency, 0.50)),
 		P90Ms:      ms(probe.Quantile(s.Latency, 0.90)),
 		P99Ms:      ms(probe.Quantile(s.Latency, 0.99)),

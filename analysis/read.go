@@ -28,6 +28,9 @@ type StepStats struct {
 	Offered     float64 // requests/s offered; 0 in closed loop
 	Concurrency int
 	Saturated   bool
+	// ScheduleLag is how far behind its open-loop schedule the generator
+	// was at the step's end.
+	ScheduleLag time.Duration
 
 	Start, End             time.Duration
 	JudgedStart, JudgedEnd time.Duration
@@ -62,13 +65,9 @@ func (s *StepStats) Achieved() float64 {
 	return 0
 }
 
-// SentRate is the rate at which requests left during the step.
-func (s *StepStats) SentRate() float64 {
-	if d := s.Duration().Seconds(); d > 0 {
-		return float64(s.Sent) / d
-	}
-	return 0
-}
+// Behind reports whether the generator ended the step behind its
+// schedule, as the live run judges it.
+func (s *StepStats) Behind() bool { return probe.BehindSchedule(s.ScheduleLag, s.Duration()) }
 
 // ErrorRate is the judged failures over judged samples.
 func (s *StepStats) ErrorRate() float64 {
@@ -161,8 +160,8 @@ func ReadRun(dir string, opt ReadOptions) (*Run, error) {
 	for _, row := range rows {
 		s := &StepStats{
 			Step: int(row.Step), Phase: row.Phase, Offered: row.OfferedQPS, Concurrency: int(row.Concurrency),
-			Saturated: row.Saturated,
-			Start:     time.Duration(row.StartNs), End: time.Duration(row.EndNs),
+			Saturated: row.Saturated, ScheduleLag: time.Duration(row.ScheduleLagNs),
+			Start: time.Duration(row.StartNs), End: time.Duration(row.EndNs),
 			JudgedStart: time.Duration(row.JudgedStartNs), JudgedEnd: time.Duration(row.JudgedEndNs),
 			Errors:  map[string]int64{},
 			Latency: probe.NewHistogram(), Early: probe.NewHistogram(), Late: probe.NewHistogram(), SendLag: probe.NewHistogram(),
@@ -346,6 +345,9 @@ func stepsFromRecords(dir string) ([]probe.StepRecord, error) {
 	type span struct {
 		lo, hi  int64
 		offered float64
+		// last is the latest send; its lag estimates how far behind the
+		// schedule was when the step ended.
+		last, lastLag int64
 	}
 	spans := map[int32]*span{}
 	err := probe.ReadRecords(dir, func(batch []probe.Record) error {
@@ -356,6 +358,9 @@ func stepsFromRecords(dir string) ([]probe.StepRecord, error) {
 				spans[r.Step] = sp
 			}
 			sp.lo, sp.hi = min(sp.lo, r.ScheduledNs), max(sp.hi, r.ScheduledNs)
+			if r.SentNs >= sp.last {
+				sp.last, sp.lastLag = r.SentNs, r.SendLag()
+			}
 		}
 		return nil
 	})
@@ -367,6 +372,7 @@ func stepsFromRecords(dir string) ([]probe.StepRecord, error) {
 		row := probe.StepRecord{Step: n, Phase: "recovered", StartNs: sp.lo, EndNs: sp.hi + 1, JudgedStartNs: sp.lo, JudgedEndNs: sp.hi + 1}
 		// Closed-loop records carry the concurrency as their offer.
 		row.OfferedQPS = sp.offered
+		row.ScheduleLagNs = sp.lastLag
 		rows = append(rows, row)
 	}
 	return rows, nil

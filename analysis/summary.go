@@ -121,16 +121,19 @@ type Step struct {
 	JudgedStartS float64 `json:"judged_start_s"`
 	JudgedEndS   float64 `json:"judged_end_s"`
 	Saturated    bool    `json:"saturated"`
-	Sent         int64   `json:"sent"`
-	Samples      int64   `json:"samples"`
-	Failures     int64   `json:"failures"`
-	P50Ms        float64 `json:"p50_ms"`
-	P90Ms        float64 `json:"p90_ms"`
-	P99Ms        float64 `json:"p99_ms"`
-	P999Ms       float64 `json:"p999_ms"`
-	MaxMs        float64 `json:"max_ms"`
-	MeanMs       float64 `json:"mean_ms"`
-	ErrorRate    float64 `json:"error_rate"`
+	// ScheduleLagMs is how far behind its open-loop schedule the generator
+	// was at the step's end; over 3 % of the step makes it invalid.
+	ScheduleLagMs float64 `json:"schedule_lag_ms"`
+	Sent          int64   `json:"sent"`
+	Samples       int64   `json:"samples"`
+	Failures      int64   `json:"failures"`
+	P50Ms         float64 `json:"p50_ms"`
+	P90Ms         float64 `json:"p90_ms"`
+	P99Ms         float64 `json:"p99_ms"`
+	P999Ms        float64 `json:"p999_ms"`
+	MaxMs         float64 `json:"max_ms"`
+	MeanMs        float64 `json:"mean_ms"`
+	ErrorRate     float64 `json:"error_rate"`
 	// Errors counts the judged failures by class ("timeout", "refused",
 	// "status 503", …).
 	Errors     map[string]int64 `json:"errors,omitempty"`

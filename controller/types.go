@@ -23,8 +23,8 @@ type Window struct {
 	// OverRT counts judged requests slower than Limits.MaxRT: it lets a
 	// step fail before it has samples enough for its quantile.
 	OverRT int
-	// Behind is set when the generator sent under 97 % of the offered
-	// load; Lagging when its sends left late (send lag p99 over about a
+	// Behind is set when the generator ended the step owing more than
+	// 3 % of it to its schedule; Lagging when its sends left late (send lag p99 over about a
 	// millisecond). Saturated is set when every in-flight slot was taken
 	// by requests the target had not answered, which blames the target
 	// rather than the generator.

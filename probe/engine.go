@@ -88,7 +88,9 @@ type Engine struct {
 	released chan struct{} // a worker freed a slot (capacity 1, never blocks)
 	inflight atomic.Int64
 	sent     atomic.Int64
-	waited   atomic.Bool // the scheduler waited for a slot since the step began
+	// due is the scheduled time of the next open-loop send, or noDue.
+	due    atomic.Int64
+	waited atomic.Bool // the scheduler waited for a slot since the step began
 
 	slotsMu sync.Mutex
 	slots   []*atomic.Int64 // each worker's scheduled ns in flight, or -1
@@ -150,7 +152,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if cfg.Clock == (Clock{}) {
 		cfg.Clock = NewClock()
 	}
-	return &Engine{
+	e := &Engine{
 		cfg:       cfg,
 		clock:     cfg.Clock,
 		loads:     make(chan stepLoad),
@@ -161,7 +163,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		exhausted: make(chan struct{}),
 		schedDone: make(chan struct{}),
 		collDone:  make(chan struct{}),
-	}, nil
+	}
+	e.due.Store(noDue)
+	return e, nil
 }
 
 // Start launches the scheduler and the collector. Nothing is sent until
@@ -234,6 +238,9 @@ func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
 	e.ctl <- m
 	w := <-m.reply
 	w.Sent = e.sent.Load() - e.stepSent
+	if due := e.due.Load(); due != noDue && due < at {
+		w.ScheduleLag = time.Duration(at - due)
+	}
 	w.Saturated = e.waited.Load()
 	return w, err
 }

@@ -257,6 +257,53 @@ func TestEngineSaturatesAtInFlightBound(t *testing.T) {
 	}
 }
 
+// A Poisson schedule that happens to draw fewer sends than rate × hold is
+// on schedule all the same: behind means owing sends, not drawing few.
+func TestEnginePoissonFewDrawsIsNotBehind(t *testing.T) {
+	const rate = 200
+	// A seed whose first second holds at most 180 arrivals, 10 % under
+	// the rate: a count-based check would call the generator behind.
+	var seed uint64
+	for ; ; seed++ {
+		s, err := NewSchedule("poisson", 1, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, at := 0, time.Duration(0)
+		for at += s.Gap(rate); at < time.Second; at += s.Gap(rate) {
+			n++
+		}
+		if n <= 180 {
+			break
+		}
+	}
+	s, err := NewSchedule("poisson", 1, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(EngineConfig{
+		Client: &fakeClient{delay: time.Millisecond}, Source: datasets.Repeat(nil), Schedule: s,
+		StopGrace: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Start()
+	w, err := e.Step(context.Background(), Load{Rate: rate, Hold: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if w.Sent >= 0.97*rate {
+		t.Fatalf("seed %d sent %d; the test wants a step that drew few sends", seed, w.Sent)
+	}
+	if w.Behind() {
+		t.Errorf("seed %d: %d sent, schedule lag %v: a step on its Poisson schedule is not behind", seed, w.Sent, w.ScheduleLag)
+	}
+}
+
 func TestEngineExtendCoversWholeStep(t *testing.T) {
 	fc := &fakeClient{delay: time.Millisecond}
 	e := newTestEngine(t, fc, nil, 0)

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// noDue marks the absence of an open-loop schedule (closed loop, an
+// unpaced burst, a pause).
+const noDue = math.MaxInt64
+
 // spinWindow is how long before a scheduled send the scheduler stops
 // sleeping and spins.
 const spinWindow = 1500 * time.Microsecond
@@ -33,6 +37,7 @@ loop:
 	for {
 		if l.step < 0 {
 			// Paused: send nothing until the next step.
+			e.due.Store(noDue)
 			select {
 			case l = <-e.loads:
 				continue loop
@@ -44,12 +49,14 @@ loop:
 		var scheduled int64
 		switch {
 		case openLoop && math.IsInf(l.rate, 1):
+			e.due.Store(noDue)
 			scheduled = l.start
 		case openLoop:
 			if cur != l.step {
 				// A new step starts its schedule afresh: the last gap was
 				// drawn for the old rate.
 				cur, next = l.step, l.start
+				e.due.Store(next)
 			}
 			scheduled = next
 			if wait := time.Duration(scheduled-e.clock.Now()) - spinWindow; wait > 0 {
@@ -83,16 +90,19 @@ loop:
 			}
 		}
 		if !openLoop {
+			e.due.Store(noDue)
 			scheduled = e.clock.Now()
 		}
 		p, ok := e.cfg.Source.Next()
 		if !ok {
+			e.due.Store(noDue)
 			close(e.exhausted)
 			e.idle(ctx)
 			return
 		}
 		if openLoop && !math.IsInf(l.rate, 1) {
 			next += int64(e.cfg.Schedule.Gap(l.rate))
+			e.due.Store(next)
 		}
 		e.inflight.Add(1)
 		j := job{step: l.step, offered: offered(l), scheduled: scheduled, payload: p}
@@ -102,6 +112,7 @@ loop:
 			e.spawn(j)
 		}
 		if n := e.sent.Add(1); e.cfg.Requests > 0 && n >= e.cfg.Requests {
+			e.due.Store(noDue)
 			close(e.exhausted)
 			e.idle(ctx)
 			return

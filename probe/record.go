@@ -30,8 +30,18 @@ type Record struct {
 	OutputTokens int32  `parquet:"output_tokens"`
 	Events       int32  `parquet:"events"`
 	ITLMaxNs     int64  `parquet:"itl_max_ns"`
-	Payload      int64  `parquet:"payload"`
-	Agent        int32  `parquet:"agent"`
+	// LastTokenNs is when the last content token (or event) arrived;
+	// Chunks counts the content chunks (or events with data) of a stream.
+	// TokenSource says where OutputTokens came from: "usage" (the
+	// server's usage report), "chunks" (counted, the server sent none)
+	// or "text" (estimated from a non-streamed answer's length).
+	LastTokenNs int64  `parquet:"last_token_ns"`
+	Chunks      int32  `parquet:"chunks"`
+	TokenSource string `parquet:"token_source,dict"`
+	// NewConn is set when the request opened a new connection.
+	NewConn bool  `parquet:"new_conn"`
+	Payload int64 `parquet:"payload"`
+	Agent   int32 `parquet:"agent"`
 }
 
 // StatusTimeout is recorded for a request that hit the client timeout, as
@@ -90,19 +100,22 @@ type StepRecord struct {
 	JudgedStartNs int64 `parquet:"judged_start_ns"`
 	JudgedEndNs   int64 `parquet:"judged_end_ns"`
 	// Saturated is set when the target held every in-flight slot.
-	Saturated    bool    `parquet:"saturated"`
-	Sent         int64   `parquet:"sent"`
-	Samples      int64   `parquet:"samples"`
-	Failures     int64   `parquet:"failures"`
-	AchievedQPS  float64 `parquet:"achieved_qps"`
-	P50Ms        float64 `parquet:"p50_ms"`
-	P90Ms        float64 `parquet:"p90_ms"`
-	P99Ms        float64 `parquet:"p99_ms"`
-	P999Ms       float64 `parquet:"p999_ms"`
-	MaxMs        float64 `parquet:"max_ms"`
-	MeanMs       float64 `parquet:"mean_ms"`
-	ErrorRate    float64 `parquet:"error_rate"`
-	SendLagP99Ms float64 `parquet:"send_lag_p99_ms"`
-	Verdict      string  `parquet:"verdict,dict"`
-	LimitedBy    string  `parquet:"limited_by,dict"`
+	Saturated bool `parquet:"saturated"`
+	// ScheduleLagNs is how far behind its open-loop schedule the
+	// generator was at the step's end.
+	ScheduleLagNs int64   `parquet:"schedule_lag_ns"`
+	Sent          int64   `parquet:"sent"`
+	Samples       int64   `parquet:"samples"`
+	Failures      int64   `parquet:"failures"`
+	AchievedQPS   float64 `parquet:"achieved_qps"`
+	P50Ms         float64 `parquet:"p50_ms"`
+	P90Ms         float64 `parquet:"p90_ms"`
+	P99Ms         float64 `parquet:"p99_ms"`
+	P999Ms        float64 `parquet:"p999_ms"`
+	MaxMs         float64 `parquet:"max_ms"`
+	MeanMs        float64 `parquet:"mean_ms"`
+	ErrorRate     float64 `parquet:"error_rate"`
+	SendLagP99Ms  float64 `parquet:"send_lag_p99_ms"`
+	Verdict       string  `parquet:"verdict,dict"`
+	LimitedBy     string  `parquet:"limited_by,dict"`
 }

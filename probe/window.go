@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"math"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -98,6 +97,11 @@ type Window struct {
 	BytesOut, BytesIn          int64
 	PromptTokens, OutputTokens int64
 
+	// ScheduleLag is how far the open-loop schedule had fallen behind when
+	// the step was cut: the cut time less the scheduled time of the next
+	// send still due (zero when on time, and in closed loop).
+	ScheduleLag time.Duration
+
 	// Saturated is set when the scheduler had to wait for an in-flight slot
 	// during the step: the target held every slot.
 	Saturated bool
@@ -118,15 +122,6 @@ func (w *Window) Achieved() float64 {
 	return float64(w.Completed) / d
 }
 
-// SentRate is the rate at which requests left during the step.
-func (w *Window) SentRate() float64 {
-	d := w.Duration().Seconds()
-	if d <= 0 {
-		return 0
-	}
-	return float64(w.Sent) / d
-}
-
 // ErrorRate is the judged failures over judged samples. Pending requests
 // are not failures (yet).
 func (w *Window) ErrorRate() float64 {
@@ -136,11 +131,16 @@ func (w *Window) ErrorRate() float64 {
 	return float64(w.Failed) / float64(w.Samples)
 }
 
-// Behind reports whether the generator sent fewer than 97 % of the
-// requests an open-loop step scheduled.
-func (w *Window) Behind() bool {
-	return w.Rate > 0 && !math.IsInf(w.Rate, 1) && w.SentRate() < 0.97*w.Rate
-}
+// Behind reports whether the generator ended the step more than 3 % of
+// it behind its schedule.
+func (w *Window) Behind() bool { return BehindSchedule(w.ScheduleLag, w.Duration()) }
+
+// BehindSchedule reports whether a schedule lag at the end of a step of
+// length d means the generator could not keep the step's pace: it owed
+// more than 3 % of the step. The lag is measured against the schedule
+// itself, so a random (Poisson) schedule that happened to draw fewer sends
+// than rate × d is not behind.
+func BehindSchedule(lag, d time.Duration) bool { return d > 0 && lag*100 > d*3 }
 
 // Lagging reports whether the step's sends left late: send lag p99 over
 // maxLag.

@@ -69,7 +69,8 @@ func writeStepsParquet(dir string, steps []analysis.Step) error {
 			Step: int32(s.Step), Phase: s.Phase, OfferedQPS: s.OfferedQPS, Concurrency: int32(s.Concurrency),
 			StartNs: nanos(s.StartS), EndNs: nanos(s.EndS),
 			JudgedStartNs: nanos(s.JudgedStartS), JudgedEndNs: nanos(s.JudgedEndS), Saturated: s.Saturated,
-			Sent: s.Sent, Samples: s.Samples, Failures: s.Failures, AchievedQPS: s.AchievedQPS,
+			ScheduleLagNs: nanos(s.ScheduleLagMs / 1e3),
+			Sent:          s.Sent, Samples: s.Samples, Failures: s.Failures, AchievedQPS: s.AchievedQPS,
 			P50Ms: s.P50Ms, P90Ms: s.P90Ms, P99Ms: s.P99Ms, P999Ms: s.P999Ms, MaxMs: s.MaxMs, MeanMs: s.MeanMs,
 			ErrorRate: s.ErrorRate, SendLagP99Ms: s.SendLagP99, Verdict: s.Verdict, LimitedBy: s.LimitedBy,
 		}
