@@ -7,6 +7,11 @@ type Payload struct {
 	Index int64
 	// Body is the request body; nil for none. Callers must not modify it.
 	Body []byte
+	// Prompt is the text an LLM request sends when Body is nil.
+	Prompt string
+	// MaxTokens is an LLM request's output budget; 0 leaves it to the
+	// client.
+	MaxTokens int
 }
 
 // A Source yields the payload of each request in order. Next reports false

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"sync"
 	"time"
@@ -96,41 +97,10 @@ func NewHTTPClient(cfg HTTPConfig) (*HTTPClient, error) {
 func (c *HTTPClient) Do(ctx context.Context, p datasets.Payload, rec *Record, clk Clock) {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.Timeout, errTimeout)
 	defer cancel()
-	method := c.cfg.Method
-	if method == "" {
-		method = http.MethodGet
-		if p.Body != nil {
-			method = http.MethodPost
-		}
-	}
-	var body io.Reader = http.NoBody
-	if p.Body != nil {
-		body = bytes.NewReader(p.Body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.cfg.URL, body)
-	if err != nil {
-		rec.EndNs = clk.Now()
-		rec.Error = ErrProtocol
+	resp, ok := c.send(ctx, p.Body, rec, clk)
+	if !ok {
 		return
 	}
-	req.ContentLength = int64(len(p.Body))
-	for k, vs := range c.cfg.Header {
-		req.Header[k] = vs
-	}
-	if req.Header.Get("Host") != "" {
-		req.Host = req.Header.Get("Host")
-	}
-	rec.BytesOut = int64(len(p.Body))
-	resp, err := c.client.Do(req)
-	if err != nil {
-		rec.EndNs = clk.Now()
-		rec.Status, rec.Error = Classify(ctx, err)
-		return
-	}
-	// Headers have arrived: the nearest point to the first byte that needs
-	// no per-request trace hooks.
-	rec.FirstByteNs = clk.Now()
-	rec.Status = int32(resp.StatusCode)
 	bp := c.bufs.Get().(*[]byte)
 	n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{resp.Body}, *bp)
 	c.bufs.Put(bp)
@@ -139,11 +109,56 @@ func (c *HTTPClient) Do(ctx context.Context, p datasets.Payload, rec *Record, cl
 	rec.BytesIn = n
 	if err != nil {
 		rec.Status, rec.Error = Classify(ctx, err)
-		return
 	}
+}
+
+// send sends body and returns the response once its headers are in,
+// having set FirstByteNs, Status, NewConn and, for a non-2xx answer, the
+// error class. On a transport failure it fills the record's end and
+// reports false. ctx carries the request's timeout.
+func (c *HTTPClient) send(ctx context.Context, body []byte, rec *Record, clk Clock) (*http.Response, bool) {
+	method := c.cfg.Method
+	if method == "" {
+		method = http.MethodGet
+		if body != nil {
+			method = http.MethodPost
+		}
+	}
+	var r io.Reader = http.NoBody
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) { rec.NewConn = !info.Reused },
+	})
+	req, err := http.NewRequestWithContext(ctx, method, c.cfg.URL, r)
+	if err != nil {
+		rec.EndNs = clk.Now()
+		rec.Error = ErrProtocol
+		return nil, false
+	}
+	req.ContentLength = int64(len(body))
+	for k, vs := range c.cfg.Header {
+		req.Header[k] = vs
+	}
+	if req.Header.Get("Host") != "" {
+		req.Host = req.Header.Get("Host")
+	}
+	rec.BytesOut = int64(len(body))
+	resp, err := c.client.Do(req)
+	if err != nil {
+		rec.EndNs = clk.Now()
+		rec.Status, rec.Error = Classify(ctx, err)
+		return nil, false
+	}
+	// Headers have arrived: the nearest point to the first byte that needs
+	// no per-request trace hooks.
+	rec.FirstByteNs = clk.Now()
+	rec.Status = int32(resp.StatusCode)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		rec.Error = ErrStatus
 	}
+	return resp, true
 }
 
 // errTimeout is the cause set on a request's context when the client

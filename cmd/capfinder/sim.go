@@ -16,6 +16,7 @@ func simCommand() *cli.Command {
 		Usage: "serve a simulated target with a known capacity, for demos and dry runs",
 		Subcommands: []*cli.Command{
 			simHTTPCommand(),
+			simLLMCommand(),
 		},
 	}
 }
@@ -84,6 +85,78 @@ so its capacity is exactly workers / service-time (or the rate limit).`,
 			err = s.Wait()
 			st := q.Stats()
 			fmt.Fprintf(c.App.Writer, "sim http: stopped; served %d, 503 %d, 500 %d, 429 %d\n", st.Served, st.Rejected, st.Failed, st.Limited)
+			return err
+		},
+	}
+}
+
+func simLLMCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "llm",
+		Usage: "an OpenAI-compatible inference replica with continuous batching",
+		UsageText: `capfinder sim llm [options]
+
+   capfinder sim llm --listen 127.0.0.1:8000
+   capfinder run --api openai-chat --max-ttft 1s --dataset synthetic:input=256,output=64 http://127.0.0.1:8000`,
+		Description: `Serves /v1/chat/completions, /v1/completions and /v1/models, streaming as vLLM
+does. One scheduler runs decode steps back to back: each step admits waiting
+requests first come, first served while fewer than --max-running run and their
+prompts and output budgets fit in --kv-tokens, lasts --decode-time plus
+--decode-per-seq for every running sequence plus --prefill-per-token for every
+prompt token admitted, and gives each running sequence one token. Every request
+generates exactly its max_tokens (default --default-max-tokens); a token is four
+bytes of text. With B = min(max-running, kv-tokens / (input + output)) and
+T = decode-time + B × decode-per-seq, the replica completes at most
+B / (output × T + B × input × prefill-per-token) requests per second.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8000", Usage: "address to serve on"},
+			&cli.StringFlag{Name: "model", Value: "sim", Usage: "model name served"},
+			&cli.IntFlag{Name: "max-running", Value: 64, Usage: "sequences decoded together"},
+			&cli.IntFlag{Name: "kv-tokens", Value: 131072, Usage: "KV-cache budget in tokens"},
+			&cli.DurationFlag{Name: "decode-time", Value: 10 * time.Millisecond, Usage: "decode step time with one sequence"},
+			&cli.DurationFlag{Name: "decode-per-seq", Value: 250 * time.Microsecond, Usage: "decode step time added by each running sequence"},
+			&cli.DurationFlag{Name: "prefill-per-token", Value: 20 * time.Microsecond, Usage: "prefill time per prompt token"},
+			&cli.IntFlag{Name: "default-max-tokens", Value: 256, Usage: "output length of a request that names none"},
+			&cli.IntFlag{Name: "input", Value: 256, Usage: "prompt tokens assumed for the capacity printed at start"},
+			&cli.IntFlag{Name: "output", Value: 128, Usage: "output tokens assumed for the capacity printed at start"},
+			&cli.Float64Flag{Name: "error-rate", Usage: "fraction of streams given an error object halfway"},
+			&cli.Uint64Flag{Name: "seed", Usage: "seed for injected errors"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg := probetest.LLMConfig{
+				Model:            c.String("model"),
+				MaxRunning:       c.Int("max-running"),
+				KVTokens:         c.Int("kv-tokens"),
+				DecodeTime:       c.Duration("decode-time"),
+				DecodePerSeq:     c.Duration("decode-per-seq"),
+				PrefillPerToken:  c.Duration("prefill-per-token"),
+				DefaultMaxTokens: c.Int("default-max-tokens"),
+				ErrorRate:        c.Float64("error-rate"),
+				Seed:             c.Uint64("seed"),
+			}
+			switch {
+			case c.NArg() > 0:
+				return usageError("sim llm: unexpected argument %q", c.Args().First())
+			case cfg.MaxRunning < 1 || cfg.KVTokens < 1 || cfg.DefaultMaxTokens < 1:
+				return usageError("sim llm: --max-running, --kv-tokens and --default-max-tokens must be at least 1")
+			case cfg.DecodeTime <= 0 || cfg.DecodePerSeq < 0 || cfg.PrefillPerToken < 0:
+				return usageError("sim llm: --decode-time must be positive, --decode-per-seq and --prefill-per-token not negative")
+			case cfg.ErrorRate < 0 || cfg.ErrorRate > 1:
+				return usageError("sim llm: --error-rate must be in [0,1]")
+			case c.Int("input") < 0 || c.Int("output") < 1:
+				return usageError("sim llm: --input must not be negative and --output must be at least 1")
+			}
+			l := probetest.NewLLM(cfg)
+			defer l.Close()
+			s, err := probetest.Serve(c.Context, c.String("listen"), l)
+			if err != nil {
+				return usageError("sim llm: %v", err)
+			}
+			fmt.Fprintf(c.App.Writer, "sim llm: listening on %s (model %q; capacity %.2f req/s for %d input and %d output tokens)\n",
+				s.URL, cfg.Model, l.Config().Capacity(c.Int("input"), c.Int("output")), c.Int("input"), c.Int("output"))
+			err = s.Wait()
+			st := l.Stats()
+			fmt.Fprintf(c.App.Writer, "sim llm: stopped; served %d, failed %d, aborted %d\n", st.Served, st.Failed, st.Aborted)
 			return err
 		},
 	}

@@ -1,0 +1,557 @@
+package probetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// LLMConfig configures an LLM replica. Zero fields mean the defaults given.
+type LLMConfig struct {
+	// Model is the name /v1/models lists and answers carry; default "sim".
+	Model string
+	// MaxRunning is the most sequences decoded together (vLLM's
+	// max_num_seqs); default 64.
+	MaxRunning int
+	// KVTokens is the KV-cache budget: a sequence is admitted only when
+	// its prompt and its whole output budget fit beside the running ones;
+	// default 131072.
+	KVTokens int
+	// DecodeTime is one decode step with a single sequence; each running
+	// sequence adds DecodePerSeq. Defaults 10 ms and 250 µs.
+	DecodeTime, DecodePerSeq time.Duration
+	// PrefillPerToken is the cost of a prompt token, paid in the step that
+	// admits the sequence; default 20 µs.
+	PrefillPerToken time.Duration
+	// DefaultMaxTokens is the output length of a request that names none;
+	// default 256. Every request generates exactly its budget: the
+	// replica never stops early (as with ignore_eos).
+	DefaultMaxTokens int
+	// ErrorRate is the fraction of streamed requests that get an error
+	// object halfway through instead of the rest of their tokens.
+	ErrorRate float64
+	Seed      uint64
+}
+
+func (c *LLMConfig) defaults() {
+	if c.Model == "" {
+		c.Model = "sim"
+	}
+	if c.MaxRunning <= 0 {
+		c.MaxRunning = 64
+	}
+	if c.KVTokens <= 0 {
+		c.KVTokens = 131072
+	}
+	if c.DecodeTime <= 0 {
+		c.DecodeTime = 10 * time.Millisecond
+	}
+	if c.DecodePerSeq <= 0 {
+		c.DecodePerSeq = 250 * time.Microsecond
+	}
+	if c.PrefillPerToken <= 0 {
+		c.PrefillPerToken = 20 * time.Microsecond
+	}
+	if c.DefaultMaxTokens <= 0 {
+		c.DefaultMaxTokens = 256
+	}
+}
+
+// StepTime is how long a decode step takes with batch sequences running
+// and prefill prompt tokens admitted in it.
+func (c LLMConfig) StepTime(batch, prefill int) time.Duration {
+	return c.DecodeTime + time.Duration(batch)*c.DecodePerSeq + time.Duration(prefill)*c.PrefillPerToken
+}
+
+// Capacity is the most requests per second the replica completes when
+// every request has prompt input and output output tokens.
+//
+// The batch holds B = min(MaxRunning, KVTokens / (input + output))
+// sequences. Each request costs output decode steps and, once, the
+// prefill of its prompt, so in one second λ requests spend λ·input·
+// PrefillPerToken on prefill and the rest on steps of T(B) = DecodeTime +
+// B·DecodePerSeq that each give B tokens:
+//
+//	λ·output = B·(1 − λ·input·PrefillPerToken) / T(B)
+//	λ = B / (output·T(B) + B·input·PrefillPerToken)
+//
+// Below λ a request waits at most one step to join the batch, so its
+// time to first token is one to two steps; at λ the waiting queue grows
+// without bound.
+func (c LLMConfig) Capacity(input, output int) float64 {
+	c.defaults()
+	if output <= 0 {
+		output = c.DefaultMaxTokens
+	}
+	b := min(c.MaxRunning, c.KVTokens/max(input+output, 1))
+	if b == 0 {
+		return 0
+	}
+	t := c.StepTime(b, 0).Seconds()
+	return float64(b) / (float64(output)*t + float64(b)*float64(input)*c.PrefillPerToken.Seconds())
+}
+
+// LLM is an OpenAI-compatible inference replica with continuous batching:
+// /v1/chat/completions, /v1/completions and /v1/models, streaming exactly
+// as vLLM does (a role chunk, content chunks of one token, a finish chunk,
+// a usage chunk when stream_options.include_usage asks, then [DONE]).
+//
+// One scheduler goroutine runs decode steps back to back against absolute
+// times: each step admits waiting sequences first-come-first-served while
+// the batch and the KV budget allow, lasts StepTime, and gives every
+// running sequence one token (a newly admitted one its first, after its
+// prefill). Tokens are counted as datasets.Tokens counts them, a token per
+// four bytes of text.
+type LLM struct {
+	cfg LLMConfig
+
+	mu      sync.Mutex
+	rng     *rand.Rand
+	waiting []*sequence
+	wake    chan struct{} // an arrival for an idle scheduler (capacity 1)
+	stop    chan struct{}
+	stopped sync.Once
+	ids     atomic.Int64
+
+	served, failed, aborted atomic.Int64
+}
+
+// sequence is one request in the replica.
+type sequence struct {
+	prompt, budget int
+	fail           int // fail after this many tokens; 0 never
+	produced       int // tokens so far; the scheduler's own
+	// tokens receives a value per token produced and is closed at the
+	// end; it holds the whole budget, so the scheduler never blocks.
+	tokens chan struct{}
+	gone   atomic.Bool // the client went away
+}
+
+// NewLLM starts a replica's scheduler; Close stops it.
+func NewLLM(cfg LLMConfig) *LLM {
+	cfg.defaults()
+	l := &LLM{
+		cfg:  cfg,
+		rng:  rand.New(rand.NewPCG(cfg.Seed, 0x6c6c6d)),
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+	}
+	go l.run()
+	return l
+}
+
+// Config returns the replica's configuration with defaults filled in.
+func (l *LLM) Config() LLMConfig { return l.cfg }
+
+// Close stops the scheduler; requests in flight end without their tokens.
+func (l *LLM) Close() { l.stopped.Do(func() { close(l.stop) }) }
+
+// LLMStats counts what the replica did.
+type LLMStats struct {
+	// Served counts completed requests; Failed those given an error
+	// mid-stream; Aborted those whose client went away.
+	Served, Failed, Aborted int64
+}
+
+// Stats returns the counts so far.
+func (l *LLM) Stats() LLMStats {
+	return LLMStats{Served: l.served.Load(), Failed: l.failed.Load(), Aborted: l.aborted.Load()}
+}
+
+// run is the scheduler: decode steps back to back while anything runs.
+func (l *LLM) run() {
+	var running []*sequence
+	kv := 0
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	next := time.Now()
+	for {
+		l.mu.Lock()
+		prefill := 0
+		var admitted []*sequence
+		for len(l.waiting) > 0 && len(running) < l.cfg.MaxRunning {
+			s := l.waiting[0]
+			if kv+s.prompt+s.budget > l.cfg.KVTokens && len(running) > 0 {
+				break
+			}
+			l.waiting = l.waiting[1:]
+			if s.gone.Load() {
+				close(s.tokens)
+				continue
+			}
+			running = append(running, s)
+			admitted = append(admitted, s)
+			kv += s.prompt + s.budget
+			prefill += s.prompt
+		}
+		l.mu.Unlock()
+		if len(running) == 0 {
+			select {
+			case <-l.wake:
+				next = time.Now()
+				continue
+			case <-l.stop:
+				return
+			}
+		}
+		next = next.Add(l.cfg.StepTime(len(running), prefill))
+		timer.Reset(time.Until(next))
+		select {
+		case <-timer.C:
+		case <-l.stop:
+			for _, s := range running {
+				close(s.tokens)
+			}
+			return
+		}
+		if time.Until(next) < -time.Second {
+			// The machine stalled for longer than a second; do not make
+			// up for it with a burst of zero-length steps.
+			next = time.Now()
+		}
+		kept := running[:0]
+		for _, s := range running {
+			done := s.gone.Load()
+			if !done {
+				s.tokens <- struct{}{}
+				s.produced++
+				done = s.produced == s.budget || s.produced == s.fail
+			}
+			if done {
+				close(s.tokens)
+				kv -= s.prompt + s.budget
+				continue
+			}
+			kept = append(kept, s)
+		}
+		clear(running[len(kept):])
+		running = kept
+	}
+}
+
+// tokens estimates a text's tokens as the load generator does: a token
+// per four bytes, at least one for any text.
+func tokens(s string) int { return (len(s) + 3) / 4 }
+
+// llmRequest is what the replica reads of a request body.
+type llmRequest struct {
+	Model    string `json:"model"`
+	Messages []struct {
+		Content json.RawMessage `json:"content"`
+	} `json:"messages"`
+	Prompt              json.RawMessage `json:"prompt"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+}
+
+// promptText gathers the text of a chat request's messages (plain
+// strings or arrays of text parts) or of a completion's prompt.
+func (r *llmRequest) promptText(chat bool) (string, error) {
+	var b strings.Builder
+	add := func(raw json.RawMessage) error {
+		if len(raw) == 0 || string(raw) == "null" {
+			return nil
+		}
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			b.WriteString(s)
+			return nil
+		}
+		var parts []struct {
+			Text string `json:"text"`
+		}
+		if err := json.Unmarshal(raw, &parts); err == nil {
+			for _, p := range parts {
+				b.WriteString(p.Text)
+			}
+			return nil
+		}
+		var list []string
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return fmt.Errorf("content must be a string or a list of text parts")
+		}
+		b.WriteString(strings.Join(list, ""))
+		return nil
+	}
+	if chat {
+		if len(r.Messages) == 0 {
+			return "", fmt.Errorf("messages: at least one message is required")
+		}
+		for _, m := range r.Messages {
+			if err := add(m.Content); err != nil {
+				return "", err
+			}
+		}
+		return b.String(), nil
+	}
+	if len(r.Prompt) == 0 {
+		return "", fmt.Errorf("prompt is required")
+	}
+	err := add(r.Prompt)
+	return b.String(), err
+}
+
+// ServeHTTP serves the OpenAI-compatible API.
+func (l *LLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/v1/models":
+		writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []any{
+			map[string]any{"id": l.cfg.Model, "object": "model", "created": 0, "owned_by": "capfinder"},
+		}})
+	case "/v1/chat/completions":
+		l.complete(w, r, true)
+	case "/v1/completions":
+		l.complete(w, r, false)
+	default:
+		apiError(w, http.StatusNotFound, "NotFoundError", "no route "+r.URL.Path)
+	}
+}
+
+func (l *LLM) complete(w http.ResponseWriter, r *http.Request, chat bool) {
+	if r.Method != http.MethodPost {
+		apiError(w, http.StatusMethodNotAllowed, "BadRequestError", "use POST")
+		return
+	}
+	var req llmRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(&req); err != nil {
+		apiError(w, http.StatusBadRequest, "BadRequestError", "invalid JSON body: "+err.Error())
+		return
+	}
+	if req.Model != "" && req.Model != l.cfg.Model {
+		apiError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", req.Model))
+		return
+	}
+	text, err := req.promptText(chat)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "BadRequestError", err.Error())
+		return
+	}
+	budget := l.cfg.DefaultMaxTokens
+	for _, m := range []*int{req.MaxTokens, req.MaxCompletionTokens} {
+		if m != nil {
+			budget = *m
+		}
+	}
+	prompt := tokens(text)
+	switch {
+	case budget < 1:
+		apiError(w, http.StatusBadRequest, "BadRequestError", "max_tokens must be at least 1")
+		return
+	case prompt+budget > l.cfg.KVTokens:
+		apiError(w, http.StatusBadRequest, "BadRequestError", fmt.Sprintf(
+			"This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the messages, %d in the completion).",
+			l.cfg.KVTokens, prompt+budget, prompt, budget))
+		return
+	}
+	s := &sequence{prompt: prompt, budget: budget, tokens: make(chan struct{}, budget)}
+	l.mu.Lock()
+	if l.cfg.ErrorRate > 0 && l.rng.Float64() < l.cfg.ErrorRate {
+		s.fail = max(budget/2, 1)
+	}
+	l.waiting = append(l.waiting, s)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	c := chunker{id: l.ids.Add(1), model: l.cfg.Model, chat: chat}
+	if req.Stream {
+		l.stream(w, r, s, c, req.StreamOptions != nil && req.StreamOptions.IncludeUsage)
+		return
+	}
+	n := 0
+	for {
+		select {
+		case _, ok := <-s.tokens:
+			if !ok {
+				l.finish(w, s, c, n)
+				return
+			}
+			n++
+		case <-r.Context().Done():
+			s.gone.Store(true)
+			l.aborted.Add(1)
+			return
+		}
+	}
+}
+
+// finish answers a non-streamed request once its sequence has ended.
+func (l *LLM) finish(w http.ResponseWriter, s *sequence, c chunker, n int) {
+	switch {
+	case n == s.fail:
+		l.failed.Add(1)
+		apiError(w, http.StatusInternalServerError, "InternalServerError", "simulated failure")
+	case n < s.budget:
+		apiError(w, http.StatusServiceUnavailable, "ServiceUnavailableError", "the replica is shutting down")
+	default:
+		l.served.Add(1)
+		writeJSON(w, http.StatusOK, c.whole(strings.Repeat(tokenText, n), s.prompt, n))
+	}
+}
+
+// stream sends a sequence's tokens as vLLM streams them.
+func (l *LLM) stream(w http.ResponseWriter, r *http.Request, s *sequence, c chunker, usage bool) {
+	fl, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	if fl != nil {
+		fl.Flush()
+	}
+	buf := make([]byte, 0, 512)
+	send := func(v any) {
+		buf = append(buf[:0], "data: "...)
+		if v == nil {
+			buf = append(buf, "[DONE]"...)
+		} else {
+			buf, _ = appendJSON(buf, v)
+		}
+		buf = append(buf, "\n\n"...)
+		_, _ = w.Write(buf)
+	}
+	n := 0
+	for {
+		select {
+		case _, ok := <-s.tokens:
+			if !ok {
+				switch {
+				case n == s.fail:
+					l.failed.Add(1)
+					send(map[string]any{"error": map[string]any{
+						"object": "error", "message": "simulated failure", "type": "InternalServerError", "param": nil, "code": 500,
+					}})
+				case n < s.budget:
+					// Shut down mid-sequence: end the stream without its finish.
+					return
+				default:
+					l.served.Add(1)
+					send(c.chunk("", "length"))
+					if usage {
+						send(c.usage(s.prompt, n))
+					}
+				}
+				send(nil)
+				if fl != nil {
+					fl.Flush()
+				}
+				return
+			}
+			if n == 0 && c.chat {
+				send(c.role())
+			}
+			n++
+			send(c.chunk(tokenText, ""))
+			if fl != nil {
+				fl.Flush()
+			}
+		case <-r.Context().Done():
+			s.gone.Store(true)
+			l.aborted.Add(1)
+			return
+		}
+	}
+}
+
+// tokenText is the text of every generated token: four bytes, one token.
+const tokenText = " tok"
+
+// chunker builds the JSON objects of one answer.
+type chunker struct {
+	id    int64
+	model string
+	chat  bool
+}
+
+func (c chunker) head(object string) map[string]any {
+	prefix := "cmpl-"
+	if c.chat {
+		prefix = "chatcmpl-"
+	}
+	return map[string]any{"id": prefix + strconv.FormatInt(c.id, 10), "object": object, "created": 1700000000, "model": c.model}
+}
+
+func (c chunker) role() map[string]any {
+	m := c.head("chat.completion.chunk")
+	m["choices"] = []any{map[string]any{
+		"index": 0, "delta": map[string]any{"role": "assistant", "content": ""}, "logprobs": nil, "finish_reason": nil,
+	}}
+	return m
+}
+
+// chunk is a content chunk, or with a finish reason the finish chunk.
+func (c chunker) chunk(text, finish string) map[string]any {
+	var reason any
+	if finish != "" {
+		reason = finish
+	}
+	if c.chat {
+		m := c.head("chat.completion.chunk")
+		m["choices"] = []any{map[string]any{
+			"index": 0, "delta": map[string]any{"content": text}, "logprobs": nil, "finish_reason": reason, "stop_reason": nil,
+		}}
+		return m
+	}
+	m := c.head("text_completion")
+	m["choices"] = []any{map[string]any{"index": 0, "text": text, "logprobs": nil, "finish_reason": reason, "stop_reason": nil}}
+	return m
+}
+
+func (c chunker) usage(prompt, completion int) map[string]any {
+	object := "text_completion"
+	if c.chat {
+		object = "chat.completion.chunk"
+	}
+	m := c.head(object)
+	m["choices"] = []any{}
+	m["usage"] = usageOf(prompt, completion)
+	return m
+}
+
+func usageOf(prompt, completion int) map[string]any {
+	return map[string]any{"prompt_tokens": prompt, "total_tokens": prompt + completion, "completion_tokens": completion}
+}
+
+// whole is a non-streamed answer.
+func (c chunker) whole(text string, prompt, completion int) map[string]any {
+	if c.chat {
+		m := c.head("chat.completion")
+		m["choices"] = []any{map[string]any{
+			"index": 0, "message": map[string]any{"role": "assistant", "content": text}, "logprobs": nil, "finish_reason": "length",
+		}}
+		m["usage"] = usageOf(prompt, completion)
+		return m
+	}
+	m := c.head("text_completion")
+	m["choices"] = []any{map[string]any{"index": 0, "text": text, "logprobs": nil, "finish_reason": "length"}}
+	m["usage"] = usageOf(prompt, completion)
+	return m
+}
+
+func appendJSON(buf []byte, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(buf, b...), err
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// apiError answers with an OpenAI-style error object.
+func apiError(w http.ResponseWriter, status int, kind, msg string) {
+	writeJSON(w, status, map[string]any{"object": "error", "message": msg, "type": kind, "param": nil, "code": status})
+}
+
+var _ http.Handler = (*LLM)(nil)
