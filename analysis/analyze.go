@@ -46,10 +46,6 @@ type Analysis struct {
 	Summary Summary
 }
 
-// maxSendLag is the send lag p99 above which a step's sends count as late,
-// as the live run judges them.
-const maxSendLag = time.Millisecond
-
 // Window is what the controller judges of a rebuilt step.
 func (s *StepStats) Window(lim controller.Limits) controller.Window {
 	q := lim.Quantile
@@ -63,8 +59,10 @@ func (s *StepStats) Window(lim controller.Limits) controller.Window {
 		Samples:   int(s.Samples),
 		Failures:  int(s.Failed),
 		Latency:   probe.Quantile(s.Latency, q),
+		TTFT:      probe.Quantile(s.TTFT, q),
+		TPOT:      probe.Quantile(s.TPOT, q),
 		Behind:    s.Behind(),
-		Lagging:   probe.Quantile(s.SendLag, 0.99) > maxSendLag,
+		Lagging:   probe.Quantile(s.SendLag, 0.99) > lim.MaxSendLag(),
 		Saturated: s.Saturated,
 	}
 	if lim.MaxRT > 0 {
@@ -127,12 +125,37 @@ func Analyze(r *Run, opt Options) *Analysis {
 			sum.Capacity.QPS, sum.Capacity.Low = sustained, sustained
 		}
 	}
+	sum.Tokens = a.tokens(sum.Capacity.QPS)
 	a.fit(&sum, opt)
 	sum.Saturation.QPS = a.saturation(opt.SaturationErrors)
 	sum.Recommendation = Recommend(sum.Capacity, opt.TargetQPS, opt.Headroom)
 	sum.Warnings = append(sum.Warnings, a.warnings(lim)...)
 	a.Summary = sum
 	return a
+}
+
+// tokens is the capacity in tokens per second, nil for a run without
+// tokens.
+func (a *Analysis) tokens(capacity float64) *Tokens {
+	var t Tokens
+	var prompt, output, done int64
+	for i, s := range a.Run.Steps {
+		prompt += s.PromptTokens
+		output += s.OutputTokens
+		done += s.Completed
+		if a.Steps[i].Verdict == controller.Pass && s.Load() == capacity && s.OutputRate() > t.OutputPerS {
+			t.OutputPerS = s.OutputRate()
+			if d := s.Duration().Seconds(); d > 0 {
+				t.PromptPerS = float64(s.PromptTokens) / d
+			}
+		}
+	}
+	if output == 0 {
+		return nil
+	}
+	t.MeanPrompt, t.MeanOutput = float64(prompt)/float64(done), float64(output)/float64(done)
+	t.CountedFromChunk, t.UsageMismatch = a.Run.Counted, a.Run.Mismatched
+	return &t
 }
 
 // sustained is, for closed-loop steps, the lowest throughput a passing
@@ -284,6 +307,12 @@ func (a *Analysis) warnings(lim controller.Limits) []string {
 		out = append(out, "p99/p50 above 4 without errors in passing steps "+strings.Join(tailed, ", ")+
 			": requests are queueing, or the service time itself is long-tailed")
 	}
+	if r := a.Run; r.Counted > 0 {
+		out = append(out, fmt.Sprintf("%d streamed requests had no usage report; their output tokens were counted from content chunks (the server may need stream_options.include_usage)", r.Counted))
+	}
+	if r := a.Run; r.Mismatched > 0 {
+		out = append(out, fmt.Sprintf("%d requests reported more or fewer output tokens than the content chunks they streamed; TPOT uses the reported count", r.Mismatched))
+	}
 	if a.Run.OK == 0 && a.Run.Records > 0 {
 		out = append(out, a.noSuccessWarning())
 	}
@@ -342,6 +371,16 @@ func (s *StepStats) summaryStep(verdict, limitedBy string) Step {
 	if len(s.Errors) > 0 {
 		st.Errors = s.Errors
 	}
+	st.GoodputQPS = s.Goodput()
+	if d := s.Duration().Seconds(); d > 0 {
+		st.NewConnsPS = float64(s.NewConns) / d
+		st.EventsPS = float64(s.Events) / d
+	}
+	st.Events = s.Events
+	st.TTFTP50Ms, st.TTFTP99Ms = ms(probe.Quantile(s.TTFT, 0.5)), ms(probe.Quantile(s.TTFT, 0.99))
+	st.TPOTP50Ms, st.TPOTP99Ms = ms(probe.Quantile(s.TPOT, 0.5)), ms(probe.Quantile(s.TPOT, 0.99))
+	st.ITLMaxP99Ms = ms(probe.Quantile(s.ITL, 0.99))
+	st.PromptTokens, st.OutputTokens, st.OutputTokensPS = s.PromptTokens, s.OutputTokens, s.OutputRate()
 	if s.Latency.TotalCount() > 0 {
 		st.MaxMs = ms(time.Duration(s.Latency.Max()) * time.Microsecond)
 		st.MeanMs = s.Latency.Mean() / 1e3

@@ -13,6 +13,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/capfinder/capfinder/controller"
 	"github.com/capfinder/capfinder/probe"
 )
 
@@ -47,6 +48,16 @@ type StepStats struct {
 	// sent that had ended by the step's end, as the run judged it. All in
 	// microseconds.
 	Latency, Early, Late, SendLag *hdrhistogram.Histogram
+	// TTFT (first token − scheduled), TPOT ((end − first token) / (output
+	// tokens − 1)) and ITL (each request's largest gap between tokens or
+	// events) of the judged requests that streamed, in microseconds.
+	TTFT, TPOT, ITL *hdrhistogram.Histogram
+	// Good counts the judged requests that succeeded within every limit
+	// of ReadOptions.Limits: the goodput's numerator.
+	Good int64
+	// PromptTokens and OutputTokens sum the tokens of the requests that
+	// ended during the step; Events and NewConns are over those it sent.
+	PromptTokens, OutputTokens, Events, NewConns int64
 
 	BytesOut, BytesIn int64
 	// busy is the summed latency of the judged requests, in seconds:
@@ -61,6 +72,23 @@ func (s *StepStats) Duration() time.Duration { return s.End - s.Start }
 func (s *StepStats) Achieved() float64 {
 	if d := s.Duration().Seconds(); d > 0 {
 		return float64(s.Completed) / d
+	}
+	return 0
+}
+
+// Goodput is the judged requests per second that met every limit.
+func (s *StepStats) Goodput() float64 {
+	if d := (s.JudgedEnd - s.JudgedStart).Seconds(); d > 0 {
+		return float64(s.Good) / d
+	}
+	return 0
+}
+
+// OutputRate is the output tokens per second of the requests that ended
+// during the step.
+func (s *StepStats) OutputRate() float64 {
+	if d := s.Duration().Seconds(); d > 0 {
+		return float64(s.OutputTokens) / d
 	}
 	return 0
 }
@@ -113,6 +141,11 @@ type Run struct {
 	Steps []*StepStats
 	// Records counts the rows read: OK + Failed + Canceled.
 	Records, OK, Failed, Canceled int64
+	// Streamed counts the requests with a first token or event;
+	// Counted those whose output tokens were counted from chunks for want
+	// of a usage report; Mismatched those whose usage disagreed with the
+	// content chunks (a chunk may carry several tokens).
+	Streamed, Counted, Mismatched int64
 	Timeline                      Timeline
 	// Meta is the key/value metadata of the first part (run start, URL,
 	// mode, version).
@@ -125,6 +158,8 @@ type ReadOptions struct {
 	// step is judged from its start plus Warmup. Unset (negative), the
 	// judged stretch the run recorded is kept.
 	Warmup time.Duration
+	// Limits decide which requests count towards each step's goodput.
+	Limits controller.Limits
 }
 
 // ReadRun reads a run directory: steps.parquet for the steps' bounds, and
@@ -165,6 +200,7 @@ func ReadRun(dir string, opt ReadOptions) (*Run, error) {
 			JudgedStart: time.Duration(row.JudgedStartNs), JudgedEnd: time.Duration(row.JudgedEndNs),
 			Errors:  map[string]int64{},
 			Latency: probe.NewHistogram(), Early: probe.NewHistogram(), Late: probe.NewHistogram(), SendLag: probe.NewHistogram(),
+			TTFT: probe.NewHistogram(), TPOT: probe.NewHistogram(), ITL: probe.NewHistogram(),
 		}
 		if s.JudgedEnd <= s.JudgedStart {
 			s.JudgedStart, s.JudgedEnd = s.Start, s.End
@@ -185,7 +221,7 @@ func ReadRun(dir string, opt ReadOptions) (*Run, error) {
 	next := make(chan string)
 	var wg sync.WaitGroup
 	for w := range workers {
-		shards[w] = newShard(r.Steps)
+		shards[w] = newShard(r.Steps, opt.Limits, r.Meta["run.streams"] == "true")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -220,15 +256,19 @@ type shard struct {
 	run    Run
 	byStep map[int32]*StepStats
 	tl     *timeline
+	lim    controller.Limits
+	// streams: the run's requests streamed (its run.streams metadata).
+	streams bool
 }
 
-func newShard(steps []*StepStats) *shard {
-	sh := &shard{byStep: map[int32]*StepStats{}, tl: newTimeline()}
+func newShard(steps []*StepStats, lim controller.Limits, streams bool) *shard {
+	sh := &shard{byStep: map[int32]*StepStats{}, tl: newTimeline(), lim: lim, streams: streams}
 	for _, s := range steps {
 		c := &StepStats{
 			Step: s.Step, Start: s.Start, End: s.End, JudgedStart: s.JudgedStart, JudgedEnd: s.JudgedEnd,
 			Errors:  map[string]int64{},
 			Latency: probe.NewHistogram(), Early: probe.NewHistogram(), Late: probe.NewHistogram(), SendLag: probe.NewHistogram(),
+			TTFT: probe.NewHistogram(), TPOT: probe.NewHistogram(), ITL: probe.NewHistogram(),
 		}
 		sh.run.Steps = append(sh.run.Steps, c)
 		sh.byStep[int32(s.Step)] = c
@@ -249,12 +289,23 @@ func (sh *shard) add(batch []probe.Record) error {
 		default:
 			r.Failed++
 		}
+		if rec.FirstTokenNs > 0 {
+			r.Streamed++
+		}
+		switch {
+		case rec.TokenSource == "chunks":
+			r.Counted++
+		case rec.TokenSource == "usage" && rec.Chunks > 0 && rec.Chunks != rec.OutputTokens:
+			r.Mismatched++
+		}
 		sh.tl.add(rec)
 		if s := r.stepAt(rec.EndNs); s != nil {
 			s.Completed++
+			s.PromptTokens += int64(rec.PromptTokens)
+			s.OutputTokens += int64(rec.OutputTokens)
 		}
 		if s := sh.byStep[rec.Step]; s != nil {
-			s.add(rec)
+			s.add(rec, sh.lim, sh.streams)
 		}
 	}
 	return nil
@@ -266,6 +317,9 @@ func (r *Run) merge(sh *shard) {
 	r.OK += sh.run.OK
 	r.Failed += sh.run.Failed
 	r.Canceled += sh.run.Canceled
+	r.Streamed += sh.run.Streamed
+	r.Counted += sh.run.Counted
+	r.Mismatched += sh.run.Mismatched
 	for i, s := range r.Steps {
 		o := sh.run.Steps[i]
 		s.Sent += o.Sent
@@ -277,6 +331,14 @@ func (r *Run) merge(sh *shard) {
 		s.BytesOut += o.BytesOut
 		s.BytesIn += o.BytesIn
 		s.busy += o.busy
+		s.Good += o.Good
+		s.PromptTokens += o.PromptTokens
+		s.OutputTokens += o.OutputTokens
+		s.Events += o.Events
+		s.NewConns += o.NewConns
+		s.TTFT.Merge(o.TTFT)
+		s.TPOT.Merge(o.TPOT)
+		s.ITL.Merge(o.ITL)
 		for k, v := range o.Errors {
 			s.Errors[k] += v
 		}
@@ -296,8 +358,12 @@ func (r *Run) stepAt(ns int64) *StepStats {
 	return nil
 }
 
-func (s *StepStats) add(r *probe.Record) {
+func (s *StepStats) add(r *probe.Record, lim controller.Limits, streams bool) {
 	s.Sent++
+	s.Events += int64(r.Events)
+	if r.NewConn {
+		s.NewConns++
+	}
 	if r.EndNs <= int64(s.End) {
 		// As the live window: the lag of the requests that had come back
 		// by the step's end.
@@ -312,14 +378,24 @@ func (s *StepStats) add(r *probe.Record) {
 	s.Samples++
 	lat := r.Latency()
 	if r.EndNs > int64(s.End) {
-		// Still in flight when the step ended: pending, aged at the end.
+		// Still in flight when the step ended: pending, aged at the end,
+		// and so is its time to first token if none had come by then.
 		lat = int64(s.End) - r.ScheduledNs
 		s.Pending++
-	} else if r.OK() {
-		s.OK++
+		switch {
+		case r.FirstTokenNs > 0 && r.FirstTokenNs <= int64(s.End):
+			probe.RecordNs(s.TTFT, r.FirstTokenNs-r.ScheduledNs)
+		case streams:
+			probe.RecordNs(s.TTFT, lat)
+		}
 	} else {
-		s.Failed++
-		s.Errors[r.FailureClass()]++
+		if r.OK() {
+			s.OK++
+		} else {
+			s.Failed++
+			s.Errors[r.FailureClass()]++
+		}
+		s.timeTokens(r, lat, lim)
 	}
 	probe.RecordNs(s.Latency, lat)
 	half := at + int64(s.JudgedEnd-s.JudgedStart)/2
@@ -329,6 +405,28 @@ func (s *StepStats) add(r *probe.Record) {
 		probe.RecordNs(s.Late, lat)
 	}
 	s.busy += float64(lat) / 1e9
+}
+
+// timeTokens adds a judged request's token timings, as the live window
+// does, and counts it as good when it succeeded within every limit.
+func (s *StepStats) timeTokens(r *probe.Record, lat int64, lim controller.Limits) {
+	good := r.OK() && (lim.MaxRT <= 0 || lat <= int64(lim.MaxRT))
+	if r.FirstTokenNs > 0 {
+		ttft := r.FirstTokenNs - r.ScheduledNs
+		probe.RecordNs(s.TTFT, ttft)
+		good = good && (lim.MaxTTFT <= 0 || ttft <= int64(lim.MaxTTFT))
+		if r.OutputTokens > 1 {
+			tpot := (r.EndNs - r.FirstTokenNs) / int64(r.OutputTokens-1)
+			probe.RecordNs(s.TPOT, tpot)
+			good = good && (lim.MaxTPOT <= 0 || tpot <= int64(lim.MaxTPOT))
+		}
+		if r.ITLMaxNs > 0 {
+			probe.RecordNs(s.ITL, r.ITLMaxNs)
+		}
+	}
+	if good {
+		s.Good++
+	}
 }
 
 func readSteps(dir string) ([]probe.StepRecord, error) {

@@ -24,6 +24,21 @@ type Summary struct {
 	// Fit is the latency curve fitted over the steady steps, when they
 	// allow one.
 	Fit *FitSummary `json:"fit,omitempty"`
+	// Tokens is the capacity in tokens, for runs that streamed tokens.
+	Tokens *Tokens `json:"tokens,omitempty"`
+}
+
+// Tokens is an LLM run's capacity in tokens per second: the output (and
+// prompt) tokens per second of the best passing step at the capacity
+// load, with the mean tokens of a request over the run and how the output
+// tokens were known.
+type Tokens struct {
+	OutputPerS       float64 `json:"output_per_s"`
+	PromptPerS       float64 `json:"prompt_per_s"`
+	MeanPrompt       float64 `json:"mean_prompt"`
+	MeanOutput       float64 `json:"mean_output"`
+	CountedFromChunk int64   `json:"counted_from_chunks"`
+	UsageMismatch    int64   `json:"usage_mismatch"`
 }
 
 // FitSummary is the fitted degradation curve: the latency curve and where
@@ -138,6 +153,22 @@ type Step struct {
 	// "status 503", …).
 	Errors     map[string]int64 `json:"errors,omitempty"`
 	SendLagP99 float64          `json:"send_lag_p99_ms"`
+	// Streams: time to first token (or event), time per output token and
+	// the largest gap between tokens, per request, at p50 and p99; tokens
+	// of the requests that ended in the step; goodput, the judged requests
+	// per second that met every limit; events and new connections.
+	TTFTP50Ms      float64 `json:"ttft_p50_ms,omitempty"`
+	TTFTP99Ms      float64 `json:"ttft_p99_ms,omitempty"`
+	TPOTP50Ms      float64 `json:"tpot_p50_ms,omitempty"`
+	TPOTP99Ms      float64 `json:"tpot_p99_ms,omitempty"`
+	ITLMaxP99Ms    float64 `json:"itl_max_p99_ms,omitempty"`
+	PromptTokens   int64   `json:"prompt_tokens,omitempty"`
+	OutputTokens   int64   `json:"output_tokens,omitempty"`
+	OutputTokensPS float64 `json:"output_tokens_per_s,omitempty"`
+	GoodputQPS     float64 `json:"goodput_qps"`
+	Events         int64   `json:"events,omitempty"`
+	EventsPS       float64 `json:"events_per_s,omitempty"`
+	NewConnsPS     float64 `json:"new_conns_per_s"`
 	// InFlight is the mean number of judged requests in flight (Little's
 	// law); bytes are over every request the step sent.
 	InFlight  float64 `json:"in_flight,omitempty"`

@@ -44,6 +44,20 @@ func (l Limits) MinSamples() int {
 	return int(math.Ceil(float64(tail) / (1 - q)))
 }
 
+// MaxSendLag is the send lag p99 above which a step that broke a latency
+// limit is blamed on the generator rather than the target: a
+// millisecond, or a hundredth of the tightest latency limit when that is
+// more, since a lag far below a limit cannot have broken it.
+func (l Limits) MaxSendLag() time.Duration {
+	tightest := time.Duration(0)
+	for _, d := range []time.Duration{l.MaxRT, l.MaxTTFT, l.MaxTPOT} {
+		if d > 0 && (tightest == 0 || d < tightest) {
+			tightest = d
+		}
+	}
+	return max(time.Millisecond, tightest/100)
+}
+
 // Judge gives a step its verdict and, for a failure, the limit it broke.
 //
 // A step that did not send its load says nothing about the target unless

@@ -31,7 +31,10 @@ type ctl struct {
 	conc      int
 	// pending holds the scheduled times of the step's requests in flight
 	// at the cut.
-	pending []int64
+	pending []inFlight
+	// streams counts a pending request without a first token in TTFT at
+	// its age (EngineConfig.Streams).
+	streams bool
 	reply   chan Window
 }
 
@@ -150,9 +153,15 @@ func (s *stepStats) window(m ctl) Window {
 			}
 		}
 	}
-	for _, sched := range m.pending {
-		if sched >= s.judgedStart && sched < m.judgedEnd {
+	for _, p := range m.pending {
+		if sched := p.sched; sched >= s.judgedStart && sched < m.judgedEnd {
 			RecordNs(w.Latency, m.at-sched)
+			switch {
+			case p.first > 0:
+				RecordNs(w.TTFT, p.first-sched)
+			case m.streams:
+				RecordNs(w.TTFT, m.at-sched)
+			}
 			w.Pending++
 		}
 	}

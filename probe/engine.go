@@ -39,6 +39,10 @@ type EngineConfig struct {
 	Requests int64
 	// Agent is recorded in every record (which generator sent it).
 	Agent int32
+	// Streams is set when the client times first tokens or events: a
+	// judged request still without one at a step's cut then counts with
+	// its age as its time to first token, a lower bound.
+	Streams bool
 	// StopGrace is how long Stop lets in-flight requests finish before
 	// cancelling them; default 500 ms, so that Ctrl-C ends a run well
 	// within 2 s.
@@ -93,7 +97,7 @@ type Engine struct {
 	waited atomic.Bool // the scheduler waited for a slot since the step began
 
 	slotsMu sync.Mutex
-	slots   []*atomic.Int64 // each worker's scheduled ns in flight, or -1
+	slots   []*slot // each worker's request in flight
 
 	exhausted chan struct{} // closed when the scheduler stops by itself
 	reqCtx    context.Context
@@ -232,8 +236,8 @@ func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
 	}
 	m := ctl{
 		kind: ctlCut, at: at, judgedEnd: judgedEnd,
-		pending: e.inFlightSince(e.stepStart),
-		reply:   make(chan Window, 1),
+		pending: e.inFlightSince(e.stepStart), streams: e.cfg.Streams,
+		reply: make(chan Window, 1),
 	}
 	e.ctl <- m
 	w := <-m.reply
@@ -269,18 +273,37 @@ func (e *Engine) Pause(ctx context.Context, maxWait time.Duration) time.Duration
 	return time.Since(start)
 }
 
-// inFlightSince returns the scheduled times of the requests in flight that
-// were scheduled at or after since.
-func (e *Engine) inFlightSince(since int64) []int64 {
+// inFlightSince returns the requests in flight that were scheduled at or
+// after since.
+func (e *Engine) inFlightSince(since int64) []inFlight {
 	e.slotsMu.Lock()
 	defer e.slotsMu.Unlock()
-	var out []int64
-	for _, slot := range e.slots {
-		if v := slot.Load(); v >= since {
-			out = append(out, v)
+	var out []inFlight
+	for _, sl := range e.slots {
+		if v := sl.sched.Load(); v >= since {
+			out = append(out, inFlight{sched: v, first: sl.first.Load()})
 		}
 	}
 	return out
+}
+
+// slot is a worker's request in flight: its scheduled time (-1 when
+// idle) and when its first token or event arrived (0 before).
+type slot struct{ sched, first atomic.Int64 }
+
+// inFlight is a request in flight at a cut.
+type inFlight struct{ sched, first int64 }
+
+// firstTokenKey carries a request's slot.first in its context, for the
+// client to mark its first token with.
+type firstTokenKey struct{}
+
+// markFirstToken tells the engine that the request of ctx has its first
+// token or event at ns.
+func markFirstToken(ctx context.Context, ns int64) {
+	if p, ok := ctx.Value(firstTokenKey{}).(*atomic.Int64); ok {
+		p.Store(ns)
+	}
 }
 
 // Totals are the run's counts after Stop.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"runtime"
-	"sync/atomic"
 	"time"
 )
 
@@ -153,19 +152,21 @@ func offered(l stepLoad) float64 {
 // spawn starts a worker with its first job. Workers stay for the engine's
 // life, so the pool grows to the largest in-flight count seen.
 func (e *Engine) spawn(j job) {
-	slot := new(atomic.Int64)
-	slot.Store(-1)
+	sl := new(slot)
+	sl.sched.Store(-1)
 	e.slotsMu.Lock()
-	e.slots = append(e.slots, slot)
+	e.slots = append(e.slots, sl)
 	e.slotsMu.Unlock()
 	e.workers.Add(1)
-	go e.work(j, slot)
+	go e.work(j, sl)
 }
 
-func (e *Engine) work(j job, slot *atomic.Int64) {
+func (e *Engine) work(j job, sl *slot) {
 	defer e.workers.Done()
+	ctx := context.WithValue(e.reqCtx, firstTokenKey{}, &sl.first)
 	for {
-		slot.Store(j.scheduled)
+		sl.first.Store(0)
+		sl.sched.Store(j.scheduled)
 		rec := Record{
 			Step:        j.step,
 			OfferedQPS:  j.offered,
@@ -174,10 +175,10 @@ func (e *Engine) work(j job, slot *atomic.Int64) {
 			Agent:       e.cfg.Agent,
 			SentNs:      e.clock.Now(),
 		}
-		e.cfg.Client.Do(e.reqCtx, j.payload, &rec, e.clock)
+		e.cfg.Client.Do(ctx, j.payload, &rec, e.clock)
 		// Clear the slot before handing the record over, so a cut never
 		// counts a request both as pending and as done.
-		slot.Store(-1)
+		sl.sched.Store(-1)
 		e.records <- rec
 		e.inflight.Add(-1)
 		select {

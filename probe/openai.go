@@ -158,7 +158,7 @@ func (c *OpenAIClient) Do(ctx context.Context, p datasets.Payload, rec *Record, 
 	if rec.Error != "" || c.cfg.NoStream {
 		err = c.whole(cr, rec)
 	} else {
-		err = c.stream(cr, rec, clk)
+		err = c.stream(ctx, cr, rec, clk)
 	}
 	rec.EndNs = clk.Now()
 	rec.BytesIn = cr.n
@@ -216,7 +216,7 @@ var errTruncated = errors.New("probe: stream ended early")
 // stream reads an SSE answer: the first non-empty content marks the first
 // token, the gaps between content chunks the inter-token latency, and the
 // usage chunk the token counts.
-func (c *OpenAIClient) stream(r io.Reader, rec *Record, clk Clock) error {
+func (c *OpenAIClient) stream(ctx context.Context, r io.Reader, rec *Record, clk Clock) error {
 	sr := NewSSEReader(r)
 	finished := false
 	var last int64
@@ -248,6 +248,7 @@ func (c *OpenAIClient) stream(r io.Reader, rec *Record, clk Clock) error {
 		if ch.text() != "" {
 			if rec.FirstTokenNs == 0 {
 				rec.FirstTokenNs = now
+				markFirstToken(ctx, now)
 			} else {
 				rec.ITLMaxNs = max(rec.ITLMaxNs, now-last)
 			}
@@ -336,7 +337,7 @@ func (c *SSEClient) Do(ctx context.Context, p datasets.Payload, rec *Record, clk
 	if rec.Error != "" {
 		_, err = io.Copy(io.Discard, cr)
 	} else {
-		err = readEvents(cr, rec, clk)
+		err = readEvents(ctx, cr, rec, clk)
 	}
 	rec.EndNs = clk.Now()
 	rec.BytesIn = cr.n
@@ -346,7 +347,7 @@ func (c *SSEClient) Do(ctx context.Context, p datasets.Payload, rec *Record, clk
 }
 
 // readEvents times the events of a stream until it ends.
-func readEvents(r io.Reader, rec *Record, clk Clock) error {
+func readEvents(ctx context.Context, r io.Reader, rec *Record, clk Clock) error {
 	sr := NewSSEReader(r)
 	for {
 		_, err := sr.Next()
@@ -359,6 +360,7 @@ func readEvents(r io.Reader, rec *Record, clk Clock) error {
 		now := clk.Now()
 		if rec.FirstTokenNs == 0 {
 			rec.FirstTokenNs = now
+			markFirstToken(ctx, now)
 		} else {
 			rec.ITLMaxNs = max(rec.ITLMaxNs, now-rec.LastTokenNs)
 		}

@@ -70,8 +70,8 @@ func TestOpenAIClientReadsEngineStreams(t *testing.T) {
 
 func TestOpenAIClientBrokenStreams(t *testing.T) {
 	for body, want := range map[string]string{
-		"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n":    ErrProtocol, // cut before its end
-		"data: {not json}\n\n":                                           ErrProtocol,
+		"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n": ErrProtocol, // cut before its end
+		"data: {not json}\n\n": ErrProtocol,
 		"data: {\"error\":{\"message\":\"overloaded\",\"code\":503}}\n\n": ErrMidStream,
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))

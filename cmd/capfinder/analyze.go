@@ -33,6 +33,8 @@ report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 			&cli.DurationFlag{Name: "max-rt", Usage: "latency limit at --rt-quantile (default: the run's)"},
 			&cli.Float64Flag{Name: "rt-quantile", Usage: "quantile --max-rt applies to (default: the run's)"},
 			&cli.Float64Flag{Name: "fault-tolerate", Usage: "error budget (default: the run's)"},
+			&cli.DurationFlag{Name: "max-ttft", Usage: "LLM: time-to-first-token limit at --rt-quantile (default: the run's)"},
+			&cli.DurationFlag{Name: "max-tpot", Usage: "LLM: time-per-output-token limit at --rt-quantile (default: the run's)"},
 			&cli.DurationFlag{Name: "warmup", Usage: "start of each step left out of its verdict (default: as the run judged)"},
 			&cli.Float64Flag{Name: "target-qps", Usage: "load to size replicas for (default: the run's)"},
 			&cli.Float64Flag{Name: "headroom", Usage: "fraction of a replica's capacity kept spare (default: the run's)"},
@@ -59,6 +61,12 @@ report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 			}
 			if c.IsSet("fault-tolerate") {
 				s.FaultTolerate = c.Float64("fault-tolerate")
+			}
+			if c.IsSet("max-ttft") {
+				s.MaxTTFT = c.Duration("max-ttft")
+			}
+			if c.IsSet("max-tpot") {
+				s.MaxTPOT = c.Duration("max-tpot")
 			}
 			if c.IsSet("target-qps") {
 				s.TargetQPS = c.Float64("target-qps")
@@ -100,7 +108,7 @@ report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 // warmup < 0 keeps the judged stretches the run recorded; status is how
 // its search ended.
 func explain(dir, out string, s spec, warmup time.Duration, status controller.Status, report bool) (analysis.Summary, error) {
-	r, err := analysis.ReadRun(dir, analysis.ReadOptions{Warmup: warmup})
+	r, err := analysis.ReadRun(dir, analysis.ReadOptions{Warmup: warmup, Limits: limitsOf(s)})
 	if err != nil {
 		return analysis.Summary{}, err
 	}

@@ -7,38 +7,44 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/capfinder/capfinder/probe"
 	"github.com/capfinder/capfinder/probe/probetest"
 )
 
 func demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
-		Usage: "find the capacity of a simulated target end to end",
+		Usage: "find the capacity of a simulated LLM replica end to end",
 		UsageText: `capfinder demo [--out DIR]
 
-Starts a simulated service on loopback (4 workers, exponential 10 ms service
-times: 400 req/s at most), finds its capacity under p99 ≤ 100 ms with the auto
-search, writes the run and prints the answer with the replicas 1000 req/s
-would need.`,
+Starts a simulated LLM replica on loopback (continuous batching of up to 64
+sequences, 10 ms decode steps plus 0.25 ms per running sequence, 20 µs of
+prefill per prompt token), finds how many requests per second of 256 prompt and
+64 output tokens it takes with time to first token p99 ≤ 500 ms, writes the run
+and prints the answer with the replicas 300 req/s would need.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "run directory (default runs/<date>-<time>)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines"},
 		},
 		Action: func(c *cli.Context) error {
-			q := probetest.NewQueue(probetest.QueueConfig{Workers: 4, ServiceTime: 10 * time.Millisecond, Seed: 1})
-			srv, err := probetest.Serve(c.Context, "127.0.0.1:0", q)
+			const input, output = 256, 64
+			llm := probetest.NewLLM(probetest.LLMConfig{Seed: 1})
+			defer llm.Close()
+			srv, err := probetest.Serve(c.Context, "127.0.0.1:0", llm)
 			if err != nil {
 				return err
 			}
 			defer srv.Close()
-			fmt.Fprintf(c.App.Writer, "demo: simulated service at %s (4 workers × 10ms exponential, at most %.0f req/s)\n", srv.URL, q.Capacity())
+			fmt.Fprintf(c.App.Writer, "demo: simulated LLM replica at %s (batch of 64, at most %.1f req/s of %d+%d tokens)\n",
+				srv.URL, llm.Config().Capacity(input, output), input, output)
 			s := spec{
-				URL: srv.URL + "/predict", Mode: "auto",
-				MinQPS: 50, MaxQPS: 10000, QPSGrowthDelta: 50, AdjustInterval: time.Minute,
-				StepDuration: 4 * time.Second, Precision: 0.02, Warmup: time.Second, Duration: 3 * time.Minute,
-				MaxRT: 100 * time.Millisecond, RTQuantile: 0.99, FaultTolerate: 0.001, FaultAction: "revise",
+				URL: srv.URL, Mode: "auto", API: string(probe.APIOpenAIChat),
+				Dataset: fmt.Sprintf("synthetic:input=%d,output=%d", input, output),
+				MinQPS:  4, MaxQPS: 10000, QPSGrowthDelta: 50, AdjustInterval: time.Minute,
+				StepDuration: 5 * time.Second, Precision: 0.03, Warmup: time.Second, Duration: 3 * time.Minute,
+				MaxTTFT: 500 * time.Millisecond, RTQuantile: 0.99, FaultTolerate: 0.001, FaultAction: "revise",
 				Arrival: "poisson", Burstiness: 1, Seed: 1, Timeout: 20 * time.Second,
-				TargetQPS: 1000, Headroom: 0.3, Out: c.String("out"), Quiet: c.Bool("quiet"),
+				TargetQPS: 300, Headroom: 0.3, Out: c.String("out"), Quiet: c.Bool("quiet"),
 			}
 			if err := s.check(); err != nil {
 				return usageError("demo: %v", err)

@@ -32,6 +32,8 @@ func runFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "rt-quantile", Value: 0.99, Category: catLimits, Usage: "quantile --max-rt applies to, in (0,1)"},
 		&cli.Float64Flag{Name: "fault-tolerate", Value: 0.001, Category: catLimits, Usage: "error budget: the largest failing fraction a step may have"},
 		&cli.StringFlag{Name: "fault-action", Value: "revise", Category: catLimits, Usage: "after a limit breaks: revise (back off and track) or stop (hold the last passing rate)"},
+		&cli.DurationFlag{Name: "max-ttft", Category: catLimits, Usage: "LLM: time-to-first-token limit at --rt-quantile; 0 = none"},
+		&cli.DurationFlag{Name: "max-tpot", Category: catLimits, Usage: "LLM: time-per-output-token limit at --rt-quantile; 0 = none"},
 		&cli.Float64Flag{Name: "fail-below", Category: catLimits, Usage: "exit 1 when the capacity found is under this many requests/s"},
 
 		&cli.Float64Flag{Name: "rate", Category: catLoad, Usage: "rate mode: requests per second"},
@@ -41,6 +43,12 @@ func runFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "burstiness", Value: 1, Category: catLoad, Usage: "gamma arrivals: shape (1 = Poisson, smaller is burstier)"},
 		&cli.Uint64Flag{Name: "seed", Category: catLoad, Usage: "seed for arrivals and sampling"},
 
+		&cli.StringFlag{Name: "api", Value: "http", Category: catReq, Usage: "http, openai-chat, openai-completions (token metrics) or sse (event streams)"},
+		&cli.StringFlag{Name: "dataset", Category: catReq, Usage: "requests from synthetic:input=N,output=M (ranges lo-hi), sharegpt:FILE, jsonl:FILE or a .json/.jsonl file (LLM default " + defaultDataset + ")"},
+		&cli.StringFlag{Name: "model", Category: catReq, Usage: "LLM: model to name in every request"},
+		&cli.IntFlag{Name: "max-tokens", Category: catReq, Usage: "LLM: output budget of every request (default: the dataset's)"},
+		&cli.BoolFlag{Name: "ignore-eos", Category: catReq, Usage: "LLM: ask for the whole output budget"},
+		&cli.BoolFlag{Name: "stream", Value: true, Category: catReq, Usage: "LLM: stream answers (--stream=false for whole answers, without TTFT)"},
 		&cli.StringFlag{Name: "method", Category: catReq, Usage: "HTTP method (default POST with a body, GET without)"},
 		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Category: catReq, Usage: `request header "K: V" (repeatable)`},
 		&cli.StringFlag{Name: "body", Category: catReq, Usage: "request body"},

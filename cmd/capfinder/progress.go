@@ -34,7 +34,11 @@ func (p *progress) start(dir string) {
 // over it.
 func (p *progress) step(st controller.Step, w probe.Window) {
 	if !p.header {
-		p.printf("%5s %-8s %10s %10s %9s %9s %8s  %s\n", "step", "phase", "offered", "achieved", "p50", "p99", "errors", "verdict")
+		first := "p50"
+		if p.streams() {
+			first = "ttft p99"
+		}
+		p.printf("%5s %-8s %10s %10s %9s %9s %8s  %s\n", "step", "phase", "offered", "achieved", first, "p99", "errors", "verdict")
 		p.header = true
 	}
 	v := st.Verdict.String()
@@ -52,10 +56,18 @@ func (p *progress) step(st controller.Step, w probe.Window) {
 	if d.Rate == 0 {
 		offered = fmt.Sprintf("c=%d", d.Concurrency)
 	}
+	first := probe.Quantile(w.Latency, 0.5)
+	if p.streams() {
+		first = probe.Quantile(w.TTFT, 0.99)
+	}
 	p.printf("%5d %-8s %10s %8.1f/s %9s %9s %7.2f%%  %s\n", st.Index, d.Phase, offered, w.Achieved(),
-		fmtDur(probe.Quantile(w.Latency, 0.5)), fmtDur(probe.Quantile(w.Latency, 0.99)),
+		fmtDur(first), fmtDur(probe.Quantile(w.Latency, 0.99)),
 		100*w.ErrorRate(), v)
 }
+
+// streams reports whether the run's requests stream tokens or events,
+// whose first arrival the table shows.
+func (p *progress) streams() bool { return p.spec.streams() }
 
 func (p *progress) pause(d time.Duration) {
 	if d >= 100*time.Millisecond {
@@ -81,6 +93,12 @@ func fmtDur(d time.Duration) string {
 
 func describeLimits(s spec) string {
 	out := fmt.Sprintf("errors ≤ %.3g%%", 100*s.FaultTolerate)
+	if s.MaxTPOT > 0 {
+		out = fmt.Sprintf("TPOT p%g ≤ %s, %s", 100*s.RTQuantile, s.MaxTPOT, out)
+	}
+	if s.MaxTTFT > 0 {
+		out = fmt.Sprintf("TTFT p%g ≤ %s, %s", 100*s.RTQuantile, s.MaxTTFT, out)
+	}
 	if s.MaxRT > 0 {
 		out = fmt.Sprintf("p%g ≤ %s, %s", 100*s.RTQuantile, s.MaxRT, out)
 	}
@@ -104,6 +122,10 @@ func printAnswer(w io.Writer, sum analysis.Summary, dir string) {
 			fmtRate(c.QPS), fmtRate(c.Low), orUnknown(c.High), orUnknown2(c.LimitedBy))
 	default:
 		fmt.Fprintf(w, "capacity: not found — %s\n", sum.Status)
+	}
+	if t := sum.Tokens; t != nil && t.OutputPerS > 0 {
+		fmt.Fprintf(w, "tokens: %.4g output tokens/s at that load (%.4g prompt tokens/s; %.0f in and %.0f out per request)\n",
+			t.OutputPerS, t.PromptPerS, t.MeanPrompt, t.MeanOutput)
 	}
 	if r := sum.Recommendation; r.Replicas > 0 {
 		fmt.Fprintf(w, "replicas: %d for %.4g req/s with %.0f%% headroom (%s)\n", r.Replicas, r.TargetQPS, 100*r.Headroom, r.Arithmetic)

@@ -67,10 +67,7 @@ Exit status: 0 done, 1 capacity under --fail-below, 2 bad usage or input,
 // the run early; what was recorded still gets its summary.
 func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Summary, string, error) {
 	var sum analysis.Summary
-	client, err := probe.NewHTTPClient(probe.HTTPConfig{
-		URL: s.URL, Method: s.Method, Header: s.Header, Timeout: s.Timeout,
-		MaxConns: s.Concurrency,
-	})
+	client, err := newClient(s)
 	if err != nil {
 		return sum, "", usageError("run: %v", err)
 	}
@@ -78,9 +75,9 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 	if err != nil {
 		return sum, "", usageError("run: %v", err)
 	}
-	var body []byte
-	if s.Body != "" {
-		body = []byte(s.Body)
+	source, err := newSource(s, stderr)
+	if err != nil {
+		return sum, "", usageError("run: %v", err)
 	}
 
 	dir, err := makeRunDir(s.Out)
@@ -94,6 +91,8 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 		"run.start":         clock.Zero().UTC().Format(time.RFC3339Nano),
 		"run.url":           s.URL,
 		"run.mode":          s.Mode,
+		"run.api":           s.API,
+		"run.streams":       strconv.FormatBool(s.streams()),
 	}
 	if err := writeRunJSON(dir, s, clock.Zero()); err != nil {
 		return sum, dir, err
@@ -104,12 +103,13 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 	}
 	eng, err := probe.NewEngine(probe.EngineConfig{
 		Client:      client,
-		Source:      datasets.Repeat(body),
+		Source:      source,
 		Schedule:    sched,
 		Writer:      rec,
 		Clock:       clock,
 		MaxInFlight: s.Concurrency,
 		Requests:    s.Requests,
+		Streams:     s.streams(),
 	})
 	if err != nil {
 		rec.Close()
@@ -175,6 +175,46 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 	return sum, dir, err
 }
 
+// newClient returns the client of the run's API.
+func newClient(s spec) (probe.Client, error) {
+	cfg := probe.HTTPConfig{URL: s.URL, Method: s.Method, Header: s.Header, Timeout: s.Timeout, MaxConns: s.Concurrency}
+	switch probe.API(s.API) {
+	case probe.APIOpenAIChat, probe.APIOpenAICompletions:
+		return probe.NewOpenAIClient(probe.OpenAIConfig{
+			HTTPConfig: cfg, API: probe.API(s.API), Model: s.Model,
+			MaxTokens: s.MaxTokens, IgnoreEOS: s.IgnoreEOS, NoStream: s.NoStream,
+		})
+	case probe.APISSE:
+		return probe.NewSSEClient(cfg)
+	}
+	return probe.NewHTTPClient(cfg)
+}
+
+// newSource returns what the requests carry: the dataset, the body, or
+// for an LLM run without either the default synthetic prompts. What a
+// dataset file skipped is said on stderr.
+func newSource(s spec, stderr io.Writer) (datasets.Source, error) {
+	name := s.Dataset
+	if name == "" && s.Body == "" && s.isLLM() {
+		name = defaultDataset
+	}
+	if name == "" {
+		var body []byte
+		if s.Body != "" {
+			body = []byte(s.Body)
+		}
+		return datasets.Repeat(body), nil
+	}
+	src, rep, err := datasets.Open(name, s.Seed)
+	if err != nil {
+		return nil, err
+	}
+	if rep != nil && !s.Quiet {
+		fmt.Fprintf(stderr, "capfinder: dataset %s\n", rep)
+	}
+	return src, nil
+}
+
 // interrupted is the error of a command whose run was cut short by
 // Ctrl-C, nil otherwise.
 func interrupted(c *cli.Context, dir string) error {
@@ -201,13 +241,11 @@ func loadOf(s spec, d controller.Decision) probe.Load {
 	}
 	// A judged request still in flight at the cut is then known to be
 	// over the latency limit.
-	l.Tail = min(s.MaxRT, d.Hold/4)
+	// Requests scheduled in the tail are not judged, so a judged request
+	// still in flight at the cut is at least as old as the latency limits.
+	l.Tail = min(max(s.MaxRT, s.MaxTTFT), d.Hold/4)
 	return l
 }
-
-// maxSendLag is the send lag p99 above which an open-loop step is counted
-// as generator-bound (DESIGN.md, "Open loop").
-const maxSendLag = time.Millisecond
 
 // controllerWindow reduces an engine window to what the controller judges.
 func controllerWindow(s spec, d controller.Decision, w probe.Window) controller.Window {
@@ -221,7 +259,7 @@ func controllerWindow(s spec, d controller.Decision, w probe.Window) controller.
 		TTFT:      probe.Quantile(w.TTFT, s.RTQuantile),
 		TPOT:      probe.Quantile(w.TPOT, s.RTQuantile),
 		Behind:    w.Behind(),
-		Lagging:   w.Lagging(maxSendLag),
+		Lagging:   w.Lagging(limitsOf(s).MaxSendLag()),
 		Saturated: w.Saturated,
 	}
 	if s.MaxRT > 0 {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/capfinder/capfinder/probe"
 )
 
 const (
@@ -49,6 +51,15 @@ type spec struct {
 	Seed        uint64  `json:"seed"`
 
 	Timeout time.Duration `json:"timeout_ns"`
+
+	API       string        `json:"api"`
+	Model     string        `json:"model,omitempty"`
+	Dataset   string        `json:"dataset,omitempty"`
+	MaxTokens int           `json:"max_tokens,omitempty"`
+	IgnoreEOS bool          `json:"ignore_eos,omitempty"`
+	NoStream  bool          `json:"no_stream,omitempty"`
+	MaxTTFT   time.Duration `json:"max_ttft_ns,omitempty"`
+	MaxTPOT   time.Duration `json:"max_tpot_ns,omitempty"`
 
 	TargetQPS float64 `json:"target_qps,omitempty"`
 	Headroom  float64 `json:"headroom"`
@@ -91,10 +102,22 @@ func specFromFlags(c *cli.Context) (spec, error) {
 		Burstiness:     c.Float64("burstiness"),
 		Seed:           c.Uint64("seed"),
 		Timeout:        c.Duration("timeout"),
+		API:            c.String("api"),
+		Model:          c.String("model"),
+		Dataset:        c.String("dataset"),
+		MaxTokens:      c.Int("max-tokens"),
+		IgnoreEOS:      c.Bool("ignore-eos"),
+		NoStream:       !c.Bool("stream"),
+		MaxTTFT:        c.Duration("max-ttft"),
+		MaxTPOT:        c.Duration("max-tpot"),
 		TargetQPS:      c.Float64("target-qps"),
 		Headroom:       c.Float64("headroom"),
 		Out:            c.String("out"),
 		Quiet:          c.Bool("quiet"),
+	}
+	if s.isLLM() && !c.IsSet("min-qps") {
+		// Inference replicas take requests per second, not hundreds.
+		s.MinQPS = 1
 	}
 	switch c.NArg() {
 	case 0:
@@ -128,6 +151,17 @@ func (s *spec) check() error {
 	if s.FaultAction != "revise" && s.FaultAction != "stop" {
 		return fmt.Errorf("unknown --fault-action %q (want revise or stop)", s.FaultAction)
 	}
+	switch probe.API(s.API) {
+	case probe.APIHTTP, probe.APIOpenAIChat, probe.APIOpenAICompletions, probe.APISSE:
+	default:
+		return fmt.Errorf("unknown --api %q (want http, openai-chat, openai-completions or sse)", s.API)
+	}
+	if !s.isLLM() && (s.Model != "" || s.MaxTokens != 0 || s.IgnoreEOS || s.NoStream) {
+		return fmt.Errorf("--model, --max-tokens, --ignore-eos and --stream need --api openai-chat or openai-completions")
+	}
+	if s.Dataset != "" && s.Body != "" {
+		return fmt.Errorf("--dataset and --body both give the requests; use one")
+	}
 	switch s.Arrival {
 	case "constant", "poisson", "gamma":
 	default:
@@ -152,7 +186,8 @@ func (s *spec) check() error {
 	}{
 		{"--qps-growth-delta", s.QPSGrowthDelta}, {"--warmup", s.Warmup.Seconds()},
 		{"--max-rt", s.MaxRT.Seconds()}, {"--rate", s.Rate}, {"--concurrency", float64(s.Concurrency)},
-		{"--requests", float64(s.Requests)}, {"--target-qps", s.TargetQPS}, {"--fail-below", s.FailBelow},
+		{"--requests", float64(s.Requests)}, {"--max-tokens", float64(s.MaxTokens)},
+		{"--max-ttft", s.MaxTTFT.Seconds()}, {"--max-tpot", s.MaxTPOT.Seconds()}, {"--target-qps", s.TargetQPS}, {"--fail-below", s.FailBelow},
 	}
 	for _, p := range nonNegative {
 		if p.v < 0 || math.IsNaN(p.v) {
@@ -182,6 +217,19 @@ func (s *spec) check() error {
 	}
 	return nil
 }
+
+// isLLM reports whether the run speaks an OpenAI API.
+func (s *spec) isLLM() bool {
+	return s.API == string(probe.APIOpenAIChat) || s.API == string(probe.APIOpenAICompletions)
+}
+
+// streams reports whether the run's requests stream tokens or events.
+func (s *spec) streams() bool {
+	return (s.isLLM() && !s.NoStream) || s.API == string(probe.APISSE)
+}
+
+// defaultDataset is what an LLM run without --dataset or --body sends.
+const defaultDataset = "synthetic:input=256,output=128"
 
 // parseHeaders reads repeated "K: V" header flags.
 func parseHeaders(hs []string) (http.Header, error) {

@@ -15,6 +15,7 @@ func limitsOf(s spec) controller.Limits {
 	l.MaxRT = s.MaxRT
 	l.Quantile = s.RTQuantile
 	l.FaultTolerate = s.FaultTolerate
+	l.MaxTTFT, l.MaxTPOT = s.MaxTTFT, s.MaxTPOT
 	if s.Mode == "auto" || s.Mode == "scan" {
 		l.MaxQPS = s.MaxQPS
 	}
