@@ -171,7 +171,7 @@ func TestRunAutoFindsNginxDelayLimit(t *testing.T) {
 	checkCapacity(t, base+"/ok", nginxLimit, "max_rt", "--max-rt", "50ms")
 }
 
-// checkCapacity runs `capfinder run --mode auto` and checks the capacity
+// checkCapacity runs `capfinder run --mode auto` from the built binary and checks the capacity
 // it reports is within ±3 % of the truth and limited as expected. It
 // returns the run directory.
 func checkCapacity(t *testing.T, url string, truth float64, limitedBy string, extra ...string) string {
@@ -182,7 +182,7 @@ func checkCapacity(t *testing.T, url string, truth float64, limitedBy string, ex
 	args = append(args, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	code, stdout, stderr := runCLI(t, ctx, args...)
+	code, stdout, stderr := runBin(t, ctx, args...)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -200,7 +200,7 @@ func checkCapacity(t *testing.T, url string, truth float64, limitedBy string, ex
 		t.Errorf("capacity %.1f req/s, want %.0f ± 3 %%\n%s", got, truth, stdout)
 	}
 	if sum.Capacity.LimitedBy != limitedBy {
-		t.Errorf("limited by %q, want %q", sum.Capacity.LimitedBy, limitedBy)
+		t.Errorf("limited by %q, want %q\n%s", sum.Capacity.LimitedBy, limitedBy, stdout)
 	}
 	if !strings.Contains(stdout, "capacity:") {
 		t.Errorf("stdout does not state the capacity:\n%s", stdout)

@@ -13,18 +13,19 @@ import (
 	"github.com/capfinder/capfinder/probe"
 )
 
-// startSim runs `capfinder sim http ARGS` in-process, as a user would in
-// another terminal, and returns its base URL once it listens.
+// startSim runs `capfinder sim http ARGS`, as a user would in another
+// terminal, and returns its base URL once it listens.
 func startSim(t *testing.T, args ...string) string {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	capfinderBin(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	var out string
 	go func() {
 		defer wg.Done()
-		_, out, _ = runCLI(t, ctx, append([]string{"sim", "http", "--listen", addr}, args...)...)
+		_, out, _ = runBin(t, ctx, append([]string{"sim", "http", "--listen", addr}, args...)...)
 	}()
 	t.Cleanup(func() {
 		cancel()
