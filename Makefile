@@ -8,7 +8,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 READER   := tools/parquet-reader
 
-.PHONY: all build test test-short e2e demo bench lint tools deps-check clean
+.PHONY: all build test test-short e2e demo bench bench-llm lint tools deps-check clean
 
 all: build
 
@@ -36,6 +36,12 @@ bench: build
 	$(GO) test -count=1 -run TestAutoBeatsBisection -v ./controller/ | grep steps
 	./scripts/bench-throughput.sh
 	./scripts/bench-analyze.sh
+
+# The LLM acceptance measurement, about 10 minutes: the capacity auto
+# finds under a TTFT limit against the simulated replica, checked against
+# one-minute fixed-rate runs (figures in BENCHMARKS.md).
+bench-llm:
+	CAPFINDER_BENCH_LLM=1 $(GO) test -count=1 -run TestLLMAutoMatchesLongFixedRateRuns -v -timeout 40m ./cmd/capfinder/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

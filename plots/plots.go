@@ -65,6 +65,11 @@ func Render(dir string, a *analysis.Analysis) ([]analysis.Figure, error) {
 		{"spectrum", "Latency percentile spectrum of every step", single(spectrum(a))},
 		{"errors", "Failures per second by class", single(errorsPlot(a))},
 	}
+	if streamed(a) {
+		figs = append(figs,
+			figure{"streaming", "Time to first token (or event), time per output token and the longest gap between tokens versus load, with their SLOs", streaming(a)},
+			figure{"tokens", "Output tokens per second, throughput and goodput versus load", tokens(a)})
+	}
 	var out []analysis.Figure
 	for _, f := range figs {
 		if err := save(filepath.Join(dir, f.name), f.draw); err != nil {
@@ -300,15 +305,7 @@ func timeline(a *analysis.Analysis) func(draw.Canvas) {
 			p.X.Min, p.X.Max, p.Y.Min = 0, float64(len(tl.Sent)), 0
 		}
 	}
-	for _, p := range []*plot.Plot{rates, lat, fails} {
-		p.Title.TextStyle.Font.Size = vg.Points(11)
-	}
-	return func(c draw.Canvas) {
-		cells := plot.Align([][]*plot.Plot{{rates}, {lat}, {fails}}, draw.Tiles{Rows: 3, Cols: 1, PadY: vg.Points(4), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8)}, c)
-		rates.Draw(cells[0][0])
-		lat.Draw(cells[1][0])
-		fails.Draw(cells[2][0])
-	}
+	return stack(rates, lat, fails)
 }
 
 // nines are the spectrum's quantiles, plotted at −log10(1 − q).

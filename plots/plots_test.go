@@ -46,11 +46,56 @@ func synthetic() *analysis.Analysis {
 	return &analysis.Analysis{Run: r, Fit: &fit, Summary: sum}
 }
 
-var names = []string{"latency", "throughput", "timeline", "spectrum", "errors"}
+// streamedRun adds to synthetic's steps what an LLM run records: stream
+// timings that grow with load, tokens, goodput.
+func streamedRun(a *analysis.Analysis) *analysis.Analysis {
+	for _, s := range a.Run.Steps {
+		s.TTFT, s.TPOT, s.ITL = probe.NewHistogram(), probe.NewHistogram(), probe.NewHistogram()
+		for k := range 1000 {
+			u := (float64(k) + 0.5) / 1000
+			probe.RecordNs(s.TTFT, int64((0.05+u*s.Offered/2000)*1e9))
+			probe.RecordNs(s.TPOT, int64((0.01+u*s.Offered/1e5)*1e9))
+			probe.RecordNs(s.ITL, int64((0.02+u*s.Offered/5e4)*1e9))
+		}
+		s.OutputTokens = s.Completed * 128
+		s.Good, s.JudgedStart, s.JudgedEnd = s.Samples*int64(1000-s.Offered)/1000, s.Start, s.End
+	}
+	a.Run.Streamed = 4000
+	a.Summary.Limits.MaxTTFTMs, a.Summary.Limits.MaxTPOTMs = 400, 20
+	return a
+}
+
+var (
+	names    = []string{"latency", "throughput", "timeline", "spectrum", "errors"}
+	llmNames = append(names[:len(names):len(names)], "streaming", "tokens")
+)
 
 func TestRenderWritesEveryFigure(t *testing.T) {
+	checkFigures(t, synthetic(), names)
+}
+
+func TestRenderDrawsStreamsAndTokens(t *testing.T) {
+	checkFigures(t, streamedRun(synthetic()), llmNames)
+}
+
+func TestRenderDrawsClosedLoopStreamsByConcurrency(t *testing.T) {
+	a := streamedRun(synthetic())
+	for i, s := range a.Run.Steps {
+		s.Offered, s.Concurrency = 0, 8<<i
+	}
+	if l := loadAxis(a); len(l.steps) != 4 || l.open || l.x(l.steps[3]) != 64 {
+		t.Fatalf("closed-loop axis: %d steps, open %v", len(l.steps), l.open)
+	}
+	checkFigures(t, a, llmNames)
+}
+
+// checkFigures renders a and checks it drew exactly the named figures,
+// each a PNG of the set size with something drawn on it and an SVG with
+// its fonts.
+func checkFigures(t *testing.T, a *analysis.Analysis, names []string) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "plots")
-	figs, err := Render(dir, synthetic())
+	figs, err := Render(dir, a)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfinder/capfinder/analysis"
 	"github.com/capfinder/capfinder/probe"
 )
 
@@ -34,15 +35,22 @@ func startSim(t *testing.T, args ...string) string {
 			t.Errorf("sim http did not report on stopping: %q", out)
 		}
 	})
+	waitListening(t, addr)
+	return "http://" + addr
+}
+
+// waitListening waits up to 10 s for a server to listen on addr.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return "http://" + addr
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sim http did not listen on %s", addr)
+			t.Fatalf("nothing listens on %s", addr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -57,29 +65,35 @@ func TestRunAutoFindsSimLatencyLimit(t *testing.T) {
 	// above it. With p99 ≤ 20 ms the limit is the capacity itself.
 	base := startSim(t, "--workers", "1", "--service-time", "2.5ms", "--distribution", "constant", "--queue", "-1")
 	out := checkCapacity(t, base+"/", 400, "max_rt", "--max-rt", "20ms")
-	checkAnalyze(t, out)
+	sum := checkAnalyze(t, out, "--max-rt", "2ms", "5ms", "10ms", "20ms", "50ms", "200ms", "2s")
+	if sum.Fit == nil || sum.Knee.QPS <= 0 {
+		t.Errorf("no fit or knee from a latency-limited run: %+v", sum.Fit)
+	}
 }
 
-// checkAnalyze analyses a recorded latency-limited run offline: with the
-// run's own limits it judges every step as the controller did during the
-// run and finds the run's capacity; a tighter --max-rt never raises it and
-// a looser one never lowers it.
-func checkAnalyze(t *testing.T, dir string) {
+// checkAnalyze analyses a recorded latency-limited run offline and
+// returns the summary it gives with the run's own limits: with those it
+// must judge every step as the controller did during the run and find the
+// run's capacity. Then it analyses the run with each of limits, tightest
+// first, as the value of flag: a tighter limit never gives a higher
+// capacity than a looser one.
+func checkAnalyze(t *testing.T, dir, flag string, limits ...string) analysis.Summary {
 	t.Helper()
 	live := readSummary(t, dir)
+	var own analysis.Summary
 	prev := -1.0
-	for _, maxRT := range []string{"", "2ms", "5ms", "10ms", "20ms", "50ms", "200ms", "2s"} {
+	for _, limit := range append([]string{""}, limits...) {
 		out := t.TempDir()
 		args := []string{"analyze", "--out", out, "--seed", "1"}
-		if maxRT != "" {
-			args = append(args, "--max-rt", maxRT)
+		if limit != "" {
+			args = append(args, flag, limit)
 		}
 		code, stdout, stderr := runCLI(t, context.Background(), append(args, dir)...)
 		if code != 0 {
 			t.Fatalf("analyze %v: exit %d\n%s\n%s", args, code, stdout, stderr)
 		}
 		sum := readSummary(t, out)
-		if maxRT == "" {
+		if limit == "" {
 			// The run's own limits: the same evidence, the same verdicts.
 			if sum.Capacity.QPS != live.Capacity.QPS || sum.Capacity.LimitedBy != live.Capacity.LimitedBy || sum.Requests.Sent != live.Requests.Sent {
 				t.Errorf("offline capacity %v by %q over %d requests, the run said %v by %q over %d",
@@ -99,17 +113,16 @@ func checkAnalyze(t *testing.T, dir string) {
 					t.Errorf("step %d: offline %s, live %s", i+1, sum.Steps[i].Verdict, d.Verdict)
 				}
 			}
-			if sum.Fit == nil || sum.Knee.QPS <= 0 {
-				t.Errorf("no fit or knee from a latency-limited run: %+v", sum.Fit)
-			}
+			own = sum
 			continue
 		}
-		t.Logf("--max-rt %s: capacity %.1f req/s", maxRT, sum.Capacity.QPS)
+		t.Logf("%s %s: capacity %.1f req/s", flag, limit, sum.Capacity.QPS)
 		if sum.Capacity.QPS < prev {
-			t.Errorf("--max-rt %s gives %.1f req/s, under the %.1f of a tighter limit", maxRT, sum.Capacity.QPS, prev)
+			t.Errorf("%s %s gives %.1f req/s, under the %.1f of a tighter limit", flag, limit, sum.Capacity.QPS, prev)
 		}
 		prev = sum.Capacity.QPS
 	}
+	return own
 }
 
 func TestRunAutoFindsSimRateLimit(t *testing.T) {

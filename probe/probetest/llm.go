@@ -119,7 +119,7 @@ type LLM struct {
 	stopped sync.Once
 	ids     atomic.Int64
 
-	served, failed, aborted atomic.Int64
+	served, failed, aborted, tokens atomic.Int64
 }
 
 // sequence is one request in the replica.
@@ -157,11 +157,14 @@ type LLMStats struct {
 	// Served counts completed requests; Failed those given an error
 	// mid-stream; Aborted those whose client went away.
 	Served, Failed, Aborted int64
+	// Tokens sums the output tokens of the completed requests, as their
+	// usage reports them.
+	Tokens int64
 }
 
 // Stats returns the counts so far.
 func (l *LLM) Stats() LLMStats {
-	return LLMStats{Served: l.served.Load(), Failed: l.failed.Load(), Aborted: l.aborted.Load()}
+	return LLMStats{Served: l.served.Load(), Failed: l.failed.Load(), Aborted: l.aborted.Load(), Tokens: l.tokens.Load()}
 }
 
 // run is the scheduler: decode steps back to back while anything runs.
@@ -396,6 +399,7 @@ func (l *LLM) finish(w http.ResponseWriter, s *sequence, c chunker, n int) {
 		apiError(w, http.StatusServiceUnavailable, "ServiceUnavailableError", "the replica is shutting down")
 	default:
 		l.served.Add(1)
+		l.tokens.Add(int64(n))
 		writeJSON(w, http.StatusOK, c.whole(strings.Repeat(tokenText, n), s.prompt, n))
 	}
 }
@@ -436,6 +440,7 @@ func (l *LLM) stream(w http.ResponseWriter, r *http.Request, s *sequence, c chun
 					return
 				default:
 					l.served.Add(1)
+					l.tokens.Add(int64(n))
 					send(c.chunk("", "length"))
 					if usage {
 						send(c.usage(s.prompt, n))

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/probe/probetest"
+)
+
+// TestRunLLMRecordsStreams searches the capacity of a simulated LLM
+// replica under a TTFT limit, as a user would, and checks what the run
+// kept: every completed stream's row has its first token, the output
+// tokens the server's usage reported and token times the replica's
+// decode steps allow; the summary has tokens and goodput; the report
+// draws the streams; and the run analysed offline gives the live
+// verdicts.
+func TestRunLLMRecordsStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	cfg := probetest.LLMConfig{MaxRunning: 8, DecodeTime: 5 * time.Millisecond, DecodePerSeq: time.Millisecond}
+	llm := probetest.NewLLM(cfg)
+	defer llm.Close()
+	srv := httptest.NewServer(llm)
+	defer srv.Close()
+	const input, output = 32, 16
+	t.Logf("replica capacity %.1f req/s for %d+%d tokens", llm.Config().Capacity(input, output), input, output)
+
+	dir := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code, stdout, stderr := runCLI(t, ctx, "run", "--api", "openai-chat", "--dataset", "synthetic:input=32,output=16",
+		"--mode", "auto", "--min-qps", "10", "--max-qps", "200", "--step-duration", "3s", "--warmup", "500ms",
+		"--max-ttft", "150ms", "--rt-quantile", "0.9", "--precision", "0.1", "--duration", "1m", "--seed", "3", "--out", dir, "-q", srv.URL)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	sum := readSummary(t, dir)
+	t.Logf("capacity %.1f req/s limited by %s; %+v", sum.Capacity.QPS, sum.Capacity.LimitedBy, sum.Tokens)
+	if sum.Capacity.QPS <= 0 || sum.Capacity.LimitedBy != "ttft" {
+		t.Errorf("capacity %.1f limited by %q, want one limited by ttft\n%s", sum.Capacity.QPS, sum.Capacity.LimitedBy, stdout)
+	}
+	if sum.Tokens == nil || sum.Tokens.MeanOutput != output || sum.Tokens.CountedFromChunk != 0 || sum.Tokens.UsageMismatch != 0 {
+		t.Errorf("tokens %+v, want %d output tokens a request, all from usage", sum.Tokens, output)
+	}
+	if !strings.Contains(stdout, "tokens") {
+		t.Errorf("the answer does not state tokens:\n%s", stdout)
+	}
+	for _, st := range sum.Steps {
+		if st.Samples > 0 && (st.TTFTP99Ms <= 0 || st.TPOTP99Ms <= 0 || st.OutputTokensPS <= 0) {
+			t.Errorf("step %d has no stream metrics: %+v", st.Step, st)
+		}
+		if st.GoodputQPS > st.AchievedQPS*1.05+1 {
+			t.Errorf("step %d: goodput %.1f above the %.1f completed", st.Step, st.GoodputQPS, st.AchievedQPS)
+		}
+	}
+
+	var ok, tokens int64
+	step := cfg.DecodeTime
+	err := probe.ReadRecords(dir, func(rows []probe.Record) error {
+		for _, r := range rows {
+			if r.Error != "" {
+				continue
+			}
+			ok++
+			tokens += int64(r.OutputTokens)
+			if r.FirstTokenNs <= r.SentNs || r.LastTokenNs < r.FirstTokenNs || r.EndNs < r.LastTokenNs {
+				t.Fatalf("row out of order: sent %d, first token %d, last %d, end %d", r.SentNs, r.FirstTokenNs, r.LastTokenNs, r.EndNs)
+			}
+			if r.TokenSource != "usage" || r.OutputTokens != output || r.Chunks != output {
+				t.Fatalf("row has %d output tokens from %q in %d chunks, want %d from usage", r.OutputTokens, r.TokenSource, r.Chunks, output)
+			}
+			// Each token after the first costs the replica a decode step;
+			// a pause of the client's may bunch a few of them.
+			if tpot := time.Duration((r.LastTokenNs - r.FirstTokenNs) / int64(r.OutputTokens-1)); tpot < step/2 {
+				t.Fatalf("TPOT %v, shorter than the replica's %v decode step", tpot, step)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := llm.Stats(); ok == 0 || ok != st.Served || tokens != st.Tokens {
+		t.Errorf("%d rows completed with %d output tokens; the replica served %d with %d", ok, tokens, st.Served, st.Tokens)
+	}
+
+	for _, name := range []string{"streaming.png", "tokens.svg"} {
+		if _, err := os.Stat(filepath.Join(dir, "plots", name)); err != nil {
+			t.Error(err)
+		}
+	}
+	if report, err := os.ReadFile(filepath.Join(dir, "report.md")); err != nil || !strings.Contains(string(report), "plots/streaming.png") {
+		t.Errorf("report.md does not show the streaming figure (%v)", err)
+	}
+	checkAnalyze(t, dir, "--max-ttft", "20ms", "50ms", "150ms", "1s")
+}
+
+// TestLLMAutoMatchesLongFixedRateRuns is the LLM acceptance measurement,
+// run by `make bench-llm` (about 10 minutes): against the default
+// simulated replica under Poisson arrivals, the capacity `auto` finds
+// under a TTFT p99 limit in at most 3 minutes of load is within ±5 % of
+// the ground truth that one-minute fixed-rate runs measure by bisection.
+func TestLLMAutoMatchesLongFixedRateRuns(t *testing.T) {
+	if os.Getenv("CAPFINDER_BENCH_LLM") == "" {
+		t.Skip("long; `make bench-llm` runs it")
+	}
+	const (
+		dataset = "synthetic:input=256,output=64"
+		ttft    = 500 * time.Millisecond
+	)
+	base := startSimLLM(t)
+	common := []string{"run", "--api", "openai-chat", "--dataset", dataset, "--arrival", "poisson", "-q"}
+
+	dir := filepath.Join(t.TempDir(), "auto")
+	start := time.Now()
+	code, stdout, stderr := runBin(t, context.Background(), append(common, "--mode", "auto", "--min-qps", "4",
+		"--max-ttft", ttft.String(), "--duration", "3m", "--seed", "1", "--out", dir, base)...)
+	if code != 0 {
+		t.Fatalf("auto: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	sum := readSummary(t, dir)
+	var load float64
+	for _, st := range sum.Steps {
+		load += st.EndS - st.StartS
+	}
+	found := sum.Capacity.QPS
+	t.Logf("auto: %.2f req/s (between %.2f and %.2f) limited by %s, %d steps, %.0f s of load (%s wall), %s",
+		found, sum.Capacity.Low, sum.Capacity.High, sum.Capacity.LimitedBy, len(sum.Steps), load, time.Since(start).Round(time.Second), sum.Status)
+	if load > 181 {
+		t.Errorf("auto took %.0f s of load, want at most 3 minutes", load)
+	}
+
+	// Ground truth: bisect on one-minute fixed-rate runs, judging each by
+	// the TTFT p99 of the requests scheduled after a 10 s warm-up and 10 s
+	// before the end, which cuts those in flight (a request that failed or
+	// never streamed counts as over the limit).
+	passes := func(rate float64, seed int) bool {
+		dir := filepath.Join(t.TempDir(), "fixed")
+		code, stdout, stderr := runBin(t, context.Background(), append(common, "--mode", "rate", "--rate", fmt.Sprint(rate),
+			"--duration", "1m", "--step-duration", "1m", "--seed", fmt.Sprint(seed), "--out", dir, base)...)
+		if code != 0 {
+			t.Fatalf("rate %.2f: exit %d\n%s\n%s", rate, code, stdout, stderr)
+		}
+		var ttfts []time.Duration
+		err := probe.ReadRecords(dir, func(rows []probe.Record) error {
+			for _, r := range rows {
+				if r.ScheduledNs < int64(10*time.Second) || r.ScheduledNs > int64(50*time.Second) {
+					continue
+				}
+				d := time.Duration(math.MaxInt64)
+				if r.Error == "" && r.FirstTokenNs > 0 {
+					d = time.Duration(r.FirstTokenNs - r.ScheduledNs)
+				}
+				ttfts = append(ttfts, d)
+			}
+			return nil
+		})
+		if err != nil || len(ttfts) == 0 {
+			t.Fatalf("rate %.2f: %d rows, %v", rate, len(ttfts), err)
+		}
+		slices.Sort(ttfts)
+		p99 := ttfts[int(math.Ceil(0.99*float64(len(ttfts))))-1]
+		t.Logf("fixed rate %.2f req/s: %d requests, TTFT p99 %v", rate, len(ttfts), p99)
+		return p99 <= ttft
+	}
+	lo, hi := 0.5*found, 1.5*found
+	if !passes(lo, 100) || passes(hi, 101) {
+		t.Fatalf("the ground truth is not within [%.2f, %.2f]", lo, hi)
+	}
+	for i := 0; (hi-lo)/lo > 0.02; i++ {
+		if mid := (lo + hi) / 2; passes(mid, 102+i) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	truth := (lo + hi) / 2
+	t.Logf("ground truth %.2f req/s (between %.2f and %.2f); auto found %.2f, %+.1f %%", truth, lo, hi, found, 100*(found/truth-1))
+	if math.Abs(found/truth-1) > 0.05 {
+		t.Errorf("auto found %.2f req/s, %.1f %% from the ground truth %.2f", found, 100*(found/truth-1), truth)
+	}
+}
+
+// startSimLLM runs `capfinder sim llm` with its defaults from the built
+// binary and returns its base URL once it listens.
+func startSimLLM(t *testing.T) string {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	capfinderBin(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runBin(t, ctx, "sim", "llm", "--listen", addr)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	waitListening(t, addr)
+	return "http://" + addr
+}
