@@ -68,6 +68,12 @@ func (s *StepStats) Window(lim controller.Limits) controller.Window {
 	if lim.MaxRT > 0 {
 		w.OverRT = int(probe.CountAbove(s.Latency, lim.MaxRT))
 	}
+	if lim.MaxTTFT > 0 {
+		w.OverTTFT = int(probe.CountAbove(s.TTFT, lim.MaxTTFT))
+	}
+	if lim.MaxTPOT > 0 {
+		w.OverTPOT = int(probe.CountAbove(s.TPOT, lim.MaxTPOT))
+	}
 	return w
 }
 

@@ -76,7 +76,7 @@ func answerLines(s Summary) []string {
 	case c.QPS > 0:
 		out = append(out, fmt.Sprintf("Capacity: at least %s req/s; no limit broke above it (%s).", rate(c.QPS), limitName(c.LimitedBy)))
 	default:
-		out = append(out, "Capacity: not found — no step held every limit.")
+		out = append(out, "Capacity: not found — no load held every limit in every step run at it or below.")
 	}
 	if f := s.Fit; f != nil && len(f.CapacityCI) == 2 {
 		out = append(out, fmt.Sprintf("The fitted latency curve meets the limit at %s req/s (%.0f %% interval %s–%s).",

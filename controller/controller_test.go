@@ -391,3 +391,81 @@ func TestAutoGivesUpWhenEveryRequestFails(t *testing.T) {
 		t.Errorf("err %v status %v after %d steps; want no passing load after %d", err, res.Status, len(res.Steps), maxAllFailed)
 	}
 }
+
+func TestProfilePlaysItsStepsAsPlanned(t *testing.T) {
+	// A rate limit of 150/s: the profile goes on past failing steps, never
+	// extends a short one, and clamps ramps to MaxQPS.
+	p := &rateLimit{L: 150, rng: rand.New(rand.NewPCG(1, 1))}
+	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5, MaxQPS: 250}
+	plan := []Decision{
+		{Rate: 50, Hold: 5 * time.Second, Phase: "warm"},
+		{Rate: 50, RateEnd: 300, Hold: 5 * time.Second, Phase: "ramp"},
+		{Rate: 200, Hold: 5 * time.Second, Phase: "plateau"},
+		{Rate: 20, Hold: 5 * time.Second, Phase: "recovery"},
+	}
+	var asked []Decision
+	sf := stepFunc(p)
+	res, err := Run(context.Background(), &Profile{Steps: plan}, lim, time.Hour,
+		func(ctx context.Context, d Decision) (Window, error) {
+			asked = append(asked, d)
+			return sf(ctx, d)
+		}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != Finished || len(res.Steps) != len(plan) || len(asked) != len(plan) {
+		t.Fatalf("status %v, %d steps, %d asked; want %d steps, finished", res.Status, len(res.Steps), len(asked), len(plan))
+	}
+	for i, d := range asked {
+		if d.Phase != plan[i].Phase || d.Extend || !d.Planned || d.Hold != plan[i].Hold {
+			t.Errorf("step %d asked %+v, planned %+v", i+1, d, plan[i])
+		}
+	}
+	if asked[1].RateEnd != 250 || asked[1].Load() != 150 {
+		t.Errorf("the ramp ran %+v, want it clamped to 250/s", asked[1])
+	}
+	if res.Steps[2].Verdict != Fail || res.Steps[3].Verdict != Pass {
+		t.Errorf("verdicts %v then %v, want the plateau over the limit to fail and the recovery to pass", res.Steps[2].Verdict, res.Steps[3].Verdict)
+	}
+}
+
+func TestOverloadedAllowsForLatencyLag(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		w    Window
+		want bool
+	}{
+		// An LLM step after a drain, with 2.35 s latencies: for the first
+		// 2.35 s of its 20 s few answers came.
+		{"long latency", Window{Offered: 31.5, Achieved: 27.8, Latency: 2350 * time.Millisecond, Duration: 20 * time.Second}, false},
+		// The same shortfall with millisecond latencies is a target that
+		// cannot keep up.
+		{"fast target short", Window{Offered: 31.5, Achieved: 27.8, Latency: 5 * time.Millisecond, Duration: 20 * time.Second}, true},
+		{"fast target keeping up", Window{Offered: 32, Achieved: 31.9, Latency: 5 * time.Millisecond, Duration: 20 * time.Second}, false},
+		{"saturated at half", Window{Offered: 800, Achieved: 400, Latency: 50 * time.Millisecond, Duration: 5 * time.Second}, true},
+		{"closed loop", Window{Offered: 0, Achieved: 10}, false},
+	} {
+		if got := overloaded(c.w); got != c.want {
+			t.Errorf("%s: overloaded %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestJudgeFailsEarlyOnEveryLatencyLimit(t *testing.T) {
+	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5, MaxTTFT: time.Second, MaxTPOT: 50 * time.Millisecond}
+	// 500 samples are needed; 6 over a limit already exceed the 1 % of
+	// them the quantile allows, 5 do not.
+	for _, c := range []struct {
+		w     Window
+		v     Verdict
+		limit Limit
+	}{
+		{Window{Samples: 60, OverTTFT: 6}, Fail, LimitTTFT},
+		{Window{Samples: 60, OverTPOT: 6}, Fail, LimitTPOT},
+		{Window{Samples: 60, OverTTFT: 5, OverTPOT: 5}, Short, LimitSamples},
+	} {
+		if v, l := lim.Judge(c.w); v != c.v || l != c.limit {
+			t.Errorf("%+v: %v (%s), want %v (%s)", c.w, v, l, c.v, c.limit)
+		}
+	}
+}

@@ -67,8 +67,9 @@ func (l Limits) MaxSendLag() time.Duration {
 // latency failure with late sends is the generator's as much as the
 // target's, and is Invalid. A step with fewer than MinSamples samples is
 // Short — unless the evidence is already conclusive: more failures than
-// the budget allows for MinSamples requests, or more requests over MaxRT
-// than the quantile allows for that many.
+// the budget allows for MinSamples requests, or more requests over a
+// latency limit (MaxRT, MaxTTFT, MaxTPOT) than the quantile allows for
+// that many.
 func (l Limits) Judge(w Window) (Verdict, Limit) { return l.judge(w, l.MinSamples()) }
 
 // JudgeAnyway judges a step on the evidence it has, however few its
@@ -98,19 +99,18 @@ func (l Limits) judge(w Window, need int) (Verdict, Limit) {
 		}
 		return Fail, broken
 	}
-	if l.MaxRT > 0 {
-		if enough && w.Latency > l.MaxRT {
-			return latency(LimitMaxRT)
+	for _, c := range []struct {
+		max, at time.Duration
+		over    int
+		limit   Limit
+	}{
+		{l.MaxRT, w.Latency, w.OverRT, LimitMaxRT},
+		{l.MaxTTFT, w.TTFT, w.OverTTFT, LimitTTFT},
+		{l.MaxTPOT, w.TPOT, w.OverTPOT, LimitTPOT},
+	} {
+		if c.max > 0 && (enough && c.at > c.max || float64(c.over) > (1-q)*float64(max(n, need))) {
+			return latency(c.limit)
 		}
-		if float64(w.OverRT) > (1-q)*float64(max(n, need)) {
-			return latency(LimitMaxRT)
-		}
-	}
-	if enough && l.MaxTTFT > 0 && w.TTFT > l.MaxTTFT {
-		return latency(LimitTTFT)
-	}
-	if enough && l.MaxTPOT > 0 && w.TPOT > l.MaxTPOT {
-		return latency(LimitTPOT)
 	}
 	if !enough {
 		return Short, LimitSamples

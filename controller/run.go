@@ -59,7 +59,8 @@ const (
 	Stopped
 	// GeneratorBound: the generator could not offer the load asked for.
 	GeneratorBound
-	// Finished: a fixed load ran to its request count.
+	// Finished: a fixed load ran to its request count, or a profile to
+	// its end.
 	Finished
 	// NotFound: even the lightest load broke a limit.
 	NotFound
@@ -122,19 +123,21 @@ const maxRetries = 2
 
 // Run drives c step by step through step until c is done, the budget of
 // hold time is spent, ctx ends or step returns ErrDone. A step with too
-// few samples is held longer (Decision.Extend) before it is judged. A
+// few samples is held longer (Decision.Extend) before it is judged, and
+// one the generator spoiled (Invalid) is repeated up to maxRetries times
+// before the controller sees it — unless the step was Planned. A
 // cancelled ctx is not an error: the result so far comes back with status
-// Stopped. A step the generator spoiled (Invalid) is repeated up to
-// maxRetries times before the controller sees it. observe, when not nil,
-// is called with every judged step as it is judged (for progress output).
+// Stopped. observe, when not nil, is called with every judged step as it
+// is judged (for progress output).
 func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, step StepFunc, observe func(Step)) (Result, error) {
 	var res Result
 	var used time.Duration
 	retries := 0
 	d := c.Start()
 	for i := 1; ; i++ {
-		if lim.MaxQPS > 0 && d.Rate > lim.MaxQPS {
-			d.Rate = lim.MaxQPS
+		if lim.MaxQPS > 0 {
+			d.Rate = math.Min(d.Rate, lim.MaxQPS)
+			d.RateEnd = math.Min(d.RateEnd, lim.MaxQPS)
 		}
 		if budget-used <= 0 {
 			res.Status = OutOfBudget
@@ -145,7 +148,7 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 		used += d.Hold
 		held := d.Hold
 		v, l := lim.Judge(w)
-		for v == Short && err == nil && held < maxExtend*d.Hold && used < budget {
+		for v == Short && !d.Planned && err == nil && held < maxExtend*d.Hold && used < budget {
 			ext := extension(w, lim.MinSamples(), d.Hold)
 			ext = min(ext, maxExtend*d.Hold-held, budget-used)
 			e := d
@@ -182,7 +185,7 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 			return res.Settle(lim), fmt.Errorf("controller: step %d: %w", i, err)
 		}
 		res.Steps = append(res.Steps, s)
-		if v == Invalid && retries < maxRetries {
+		if v == Invalid && retries < maxRetries && !d.Planned {
 			retries++
 			continue
 		}
@@ -214,8 +217,17 @@ func extension(w Window, need int, hold time.Duration) time.Duration {
 // steps with other limits does the same.
 func (r Result) Settle(lim Limits) Result {
 	r.Capacity, r.High, r.LimitedBy = 0, 0, LimitNone
+	// The capacity is the highest passing load under every failing one: a
+	// load that passed once and failed later (a failed confirmation) did
+	// not hold.
+	lowestFail := math.Inf(1)
 	for _, s := range r.Steps {
-		if s.Verdict == Pass && !s.Cut {
+		if s.Verdict == Fail {
+			lowestFail = math.Min(lowestFail, s.Decision.Load())
+		}
+	}
+	for _, s := range r.Steps {
+		if s.Verdict == Pass && !s.Cut && s.Decision.Load() < lowestFail {
 			r.Capacity = math.Max(r.Capacity, s.Decision.Load())
 		}
 	}

@@ -20,9 +20,10 @@ type Window struct {
 	// the scheduled send time. TTFT and TPOT are at the same quantile and
 	// zero when the protocol does not measure them.
 	Latency, TTFT, TPOT time.Duration
-	// OverRT counts judged requests slower than Limits.MaxRT: it lets a
-	// step fail before it has samples enough for its quantile.
-	OverRT int
+	// OverRT, OverTTFT and OverTPOT count judged requests over
+	// Limits.MaxRT, MaxTTFT and MaxTPOT: they let a step fail before it
+	// has samples enough for its quantile.
+	OverRT, OverTTFT, OverTPOT int
 	// Behind is set when the generator ended the step owing more than
 	// 3 % of it to its schedule; Lagging when its sends left late (send lag p99 over about a
 	// millisecond). Saturated is set when every in-flight slot was taken
@@ -36,6 +37,9 @@ type Decision struct {
 	// Rate is the offered requests per second (open loop). Zero in
 	// closed-loop modes.
 	Rate float64
+	// RateEnd, when positive, ramps the rate linearly from Rate at the
+	// step's start to RateEnd at its end.
+	RateEnd float64
 	// Concurrency bounds requests in flight. In closed-loop modes it is the
 	// load itself; in open-loop modes zero means the caller's default bound.
 	Concurrency int
@@ -44,6 +48,9 @@ type Decision struct {
 	// Extend continues the previous step for Hold more instead of starting
 	// a new one; Run sets it when a step had too few samples to judge.
 	Extend bool
+	// Planned steps are held exactly as long as planned: Run does not
+	// extend them for want of samples.
+	Planned bool
 	// Phase names what the controller is doing, for progress output and
 	// the steps table: "grow", "bisect", "confirm", "hold", "backoff", "track",
 	// "fixed".
@@ -53,6 +60,9 @@ type Decision struct {
 // Load returns the offered load the decision stands for: the rate in
 // open-loop modes, the concurrency in closed-loop modes.
 func (d Decision) Load() float64 {
+	if d.RateEnd > 0 {
+		return (d.Rate + d.RateEnd) / 2
+	}
 	if d.Rate > 0 {
 		return d.Rate
 	}

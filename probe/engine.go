@@ -55,6 +55,10 @@ type Load struct {
 	// closed loop: Concurrency workers send back to back. +Inf schedules
 	// every request at the step's start, bounded by Concurrency.
 	Rate float64
+	// RateEnd, when positive, makes the step a linear ramp: the open-loop
+	// rate goes from Rate at the step's start (which may then be 0) to
+	// RateEnd at Hold.
+	RateEnd float64
 	// Concurrency bounds requests in flight (open loop, 0 means
 	// EngineConfig.MaxInFlight) or is the number of closed-loop workers.
 	Concurrency int
@@ -123,6 +127,8 @@ type stepLoad struct {
 	rate        float64
 	concurrency int
 	start       int64
+	// A ramp's rate at Hold and its slope, in requests/s².
+	rateEnd, slope float64
 }
 
 type job struct {
@@ -193,10 +199,17 @@ func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
 	if l.Extend && e.step > 0 {
 		e.ctl <- ctl{kind: ctlExtend, judgedEnd: planEnd(now, l.Hold, l.Tail)}
 	} else {
-		if math.IsNaN(l.Rate) || l.Rate < 0 {
-			return Window{}, fmt.Errorf("probe: invalid rate %v", l.Rate)
+		if math.IsNaN(l.Rate) || l.Rate < 0 || math.IsNaN(l.RateEnd) || l.RateEnd < 0 || math.IsInf(l.RateEnd, 1) {
+			return Window{}, fmt.Errorf("probe: invalid rate %v to %v", l.Rate, l.RateEnd)
 		}
-		if l.Rate == 0 && l.Concurrency <= 0 {
+		if l.RateEnd > 0 && (math.IsInf(l.Rate, 1) || l.Hold <= 0) {
+			return Window{}, errors.New("probe: a ramp needs a finite start rate and a hold")
+		}
+		sl := stepLoad{rate: l.Rate, rateEnd: l.RateEnd}
+		if l.RateEnd > 0 {
+			sl.slope = (l.RateEnd - l.Rate) / l.Hold.Seconds()
+		}
+		if offered(sl) == 0 && l.Concurrency <= 0 {
 			return Window{}, errors.New("probe: closed-loop step needs a concurrency")
 		}
 		limit := l.Concurrency
@@ -210,10 +223,11 @@ func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
 		e.ctl <- ctl{
 			kind: ctlBegin, step: int32(e.step), start: now,
 			judgedStart: now + int64(l.Warmup), judgedEnd: planEnd(now, l.Hold, l.Tail),
-			rate: l.Rate, conc: limit,
+			rate: offeredRate(sl), conc: limit,
 		}
+		sl.step, sl.concurrency, sl.start = int32(e.step), limit, now
 		select {
-		case e.loads <- stepLoad{step: int32(e.step), rate: l.Rate, concurrency: limit, start: now}:
+		case e.loads <- sl:
 		case <-e.exhausted:
 		}
 	}

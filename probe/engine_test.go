@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -428,3 +429,60 @@ func BenchmarkEngine(b *testing.B) {
 type discard struct{}
 
 func (discard) Write([]Record) error { return nil }
+
+func TestEngineRampsLinearly(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		from, to float64
+	}{{"rising from zero", 0, 400}, {"rising", 100, 300}, {"falling", 300, 100}} {
+		t.Run(c.name, func(t *testing.T) {
+			mw := &memWriter{}
+			e := newTestEngine(t, &fakeClient{delay: time.Millisecond}, mw, 0)
+			w, err := e.Step(context.Background(), Load{Rate: c.from, RateEnd: c.to, Hold: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			mean := (c.from + c.to) / 2
+			if w.Rate != mean {
+				t.Errorf("window rate %g, want the ramp's mean %g", w.Rate, mean)
+			}
+			// On a constant schedule the n-th request is due when the
+			// ramp's integral r0·t + (r1−r0)·t²/2 reaches n: count the
+			// requests of each quarter against the integral's increase.
+			var quarter [4]int
+			for _, r := range mw.recs {
+				if r.OfferedQPS != mean {
+					t.Fatalf("record offered %g, want %g", r.OfferedQPS, mean)
+				}
+				if q := int(time.Duration(r.ScheduledNs) * 4 / time.Second); q < 4 {
+					quarter[q]++
+				}
+			}
+			integral := func(t float64) float64 { return c.from*t + (c.to-c.from)*t*t/2 }
+			for q, n := range quarter {
+				want := integral(float64(q+1)/4) - integral(float64(q)/4)
+				if math.Abs(float64(n)-want) > 1.5 {
+					t.Errorf("quarter %d: %d requests scheduled, want %.1f", q+1, n, want)
+				}
+			}
+		})
+	}
+}
+
+func TestEngineRefusesBadRamps(t *testing.T) {
+	e := newTestEngine(t, &fakeClient{}, &memWriter{}, 0)
+	defer e.Stop()
+	for _, l := range []Load{
+		{Rate: 10, RateEnd: -1, Hold: time.Second},
+		{Rate: 10, RateEnd: math.NaN(), Hold: time.Second},
+		{Rate: math.Inf(1), RateEnd: 10, Hold: time.Second},
+		{Rate: 10, RateEnd: 20},
+	} {
+		if _, err := e.Step(context.Background(), l); err == nil {
+			t.Errorf("%+v accepted", l)
+		}
+	}
+}

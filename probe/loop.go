@@ -24,8 +24,9 @@ func (e *Engine) schedule(ctx context.Context) {
 	timer.Stop()
 	var (
 		l    stepLoad
-		cur  int32 // the step next belongs to
-		next int64 // the next open-loop scheduled time
+		cur  int32   // the step next belongs to
+		next int64   // the next open-loop scheduled time
+		pos  float64 // on a ramp: the requests due by next
 	)
 	select {
 	case l = <-e.loads:
@@ -44,7 +45,7 @@ loop:
 				return
 			}
 		}
-		openLoop := l.rate > 0
+		openLoop := l.rate > 0 || l.rateEnd > 0
 		var scheduled int64
 		switch {
 		case openLoop && math.IsInf(l.rate, 1):
@@ -54,7 +55,7 @@ loop:
 			if cur != l.step {
 				// A new step starts its schedule afresh: the last gap was
 				// drawn for the old rate.
-				cur, next = l.step, l.start
+				cur, next, pos = l.step, l.start, 0
 				e.due.Store(next)
 			}
 			scheduled = next
@@ -99,7 +100,12 @@ loop:
 			e.idle(ctx)
 			return
 		}
-		if openLoop && !math.IsInf(l.rate, 1) {
+		switch {
+		case openLoop && l.rateEnd > 0:
+			pos += e.cfg.Schedule.Gap(1).Seconds()
+			next = l.start + rampAt(l, pos)
+			e.due.Store(next)
+		case openLoop && !math.IsInf(l.rate, 1):
 			next += int64(e.cfg.Schedule.Gap(l.rate))
 			e.due.Store(next)
 		}
@@ -143,10 +149,35 @@ func (e *Engine) idle(ctx context.Context) {
 // offered is what a record says was offered: the rate, or the concurrency
 // in closed loop.
 func offered(l stepLoad) float64 {
-	if l.rate > 0 && !math.IsInf(l.rate, 1) {
-		return l.rate
+	if r := offeredRate(l); r > 0 && !math.IsInf(r, 1) {
+		return r
 	}
 	return float64(l.concurrency)
+}
+
+// offeredRate is a step's open-loop rate: a ramp's mean.
+func offeredRate(l stepLoad) float64 {
+	if l.rateEnd > 0 {
+		return (l.rate + l.rateEnd) / 2
+	}
+	return l.rate
+}
+
+// rampAt is when, in nanoseconds from the start of a ramp step, n
+// requests are due: the t at which r0·t + slope·t²/2 = n, written so
+// that it holds for a flat, rising or falling ramp and for r0 = 0. The
+// schedule's own gaps, drawn at one request a second, advance n, so
+// Poisson and gamma arrivals keep their shape on the ramp. A falling
+// ramp that never reaches n is due after the step.
+func rampAt(l stepLoad, n float64) int64 {
+	d := l.rate*l.rate + 2*l.slope*n
+	if n <= 0 {
+		return 0
+	}
+	if d < 0 {
+		return math.MaxInt64 / 2
+	}
+	return int64(2 * n / (l.rate + math.Sqrt(d)) * 1e9)
 }
 
 // spawn starts a worker with its first job. Workers stay for the engine's

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -36,6 +38,17 @@ func TestRunRefusesBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "http://127.0.0.1:9/"
+	file := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	config := func(name, data string) []string { return []string{"run", "--config", file(name, data)} }
+	empty := file("empty.txt", "\n  \n")
+	emptyJSONL := file("empty.jsonl", "")
+	traversal := file("evil.zip", string(zipOf(t, map[string]string{"../../outside": "x"})))
 	for _, c := range []struct {
 		name string
 		args []string
@@ -60,6 +73,31 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"bad number", []string{"run", "--rate", "fast", url}, "invalid value"},
 		{"run dir in use", []string{"run", "--out", taken, url}, "already holds a run"},
 		{"unknown command", []string{"runn", url}, `no command "runn"`},
+		{"missing config", []string{"run", "--config", filepath.Join(dir, "nope.json")}, "no such file"},
+		{"config of bad JSON", config("bad.json", "{\"service\": {\"url\": \"http://127.0.0.1:9/\"},\n  \"optional\": {\"maxQPS\": 10,,}}"), "line 2, column 30"},
+		{"config field misspelt", config("typo.json", `{"service": {"url": "http://127.0.0.1:9/"}, "optional": {"maxQps": 10}}`), `unknown field optional.maxQps (did you mean "maxQPS"?)`},
+		{"config section unknown", config("sec.json", `{"service": {"url": "http://127.0.0.1:9/"}, "extra": {}}`), "unknown field extra"},
+		{"config value of the wrong type", config("type.json", `{"service": {"url": "http://127.0.0.1:9/"}, "optional": {"maxRT": "fast"}}`), "optional.maxRT: want a number"},
+		{"config of an unknown mode", config("mode.json", `{"service": {"url": "http://127.0.0.1:9/"}, "optional": {"mode": "turbo"}}`), `unknown --mode "turbo"`},
+		{"config of a negative duration", config("neg.json", `{"service": {"url": "http://127.0.0.1:9/"}, "optional": {"duration": -5}}`), "--duration must be positive"},
+		{"config without a URL", config("nourl.json", `{"service": {"serviceName": "demo"}}`), "missing the target URL"},
+		{"config of a non-http URL", config("oss.json", `{"service": {"url": "oss://bucket/x"}}`), "is not an http:// or https:// URL"},
+		{"invalid base64", []string{"run", "--data-base64", "aGV*bG8K", url}, "--data-base64: invalid base64 at character 4"},
+		{"missing data file", []string{"run", "--data-file", filepath.Join(dir, "nope.bin"), url}, "no such file"},
+		{"empty data file", []string{"run", "--data-file", empty, "--multi-line", url}, "hold no payloads"},
+		{"empty dataset", []string{"run", "--dataset", "jsonl:" + emptyJSONL, url}, "has no usable lines"},
+		{"zip escaping its archive", []string{"run", "--data-file", traversal, url}, "escapes the archive"},
+		{"missing body file", []string{"run", "--body", "@" + filepath.Join(dir, "nope.json"), url}, "--body: open"},
+		{"two payload sources", []string{"run", "--body", "x", "--data-base64", "aGk=", url}, "--body and --data-base64 each give the requests"},
+		{"multi-line without files", []string{"run", "--multi-line", url}, "--multi-line splits the files of --data-file"},
+		{"unknown data order", []string{"run", "--data-file", empty, "--data-order", "sideways", url}, `unknown --data-order "sideways"`},
+		{"header of an unset variable", []string{"run", "-H", "Authorization: Bearer ${CAPFINDER_TEST_UNSET}", url}, "${CAPFINDER_TEST_UNSET} is not set in the environment"},
+		{"missing profile", []string{"run", "--profile", filepath.Join(dir, "nope.json"), url}, "--profile: open"},
+		{"profile of bad JSON", []string{"run", "--profile", file("p1.json", `{"stages": [{"duration": "1m", "rate": 10]}`), url}, "line 1, column 43"},
+		{"profile stage of a negative duration", []string{"run", "--profile", file("p2.json", `{"stages": [{"duration": "-5s", "rate": 10}]}`), url}, "stage 1 (stage1): needs a positive duration"},
+		{"profile stage without a rate", []string{"run", "--profile", file("p3.json", `{"stages": [{"name": "x", "duration": 10}]}`), url}, `stage 1 (x): needs "rate"`},
+		{"profile with a mode", []string{"run", "--mode", "auto", "--profile", file("p4.json", `{"stages": [{"duration": 10, "rate": 5}]}`), url}, "--profile plans its own load"},
+		{"profile mode without a profile", []string{"run", "--mode", "profile", url}, "--mode profile needs --profile FILE"},
 		{"analyze without a run", []string{"analyze"}, "one RUN_DIR expected"},
 		{"analyze a directory that is no run", []string{"analyze", dir}, "is not a run directory"},
 		{"sim without workers", []string{"sim", "http", "--workers", "0"}, "--workers must be at least 1"},
@@ -118,36 +156,53 @@ func TestRunReadsFlagsAfterTheURL(t *testing.T) {
 }
 
 func TestRunRedactsSecretHeaders(t *testing.T) {
-	url := serveQueue(t, probetest.QueueConfig{Workers: 8, ServiceTime: time.Millisecond, Seed: 1})
+	base := serveQueue(t, probetest.QueueConfig{Workers: 8, ServiceTime: time.Millisecond, Seed: 1})
 	out := filepath.Join(t.TempDir(), "run")
-	const secret = "s3cr3t-value"
-	code, stdout, stderr := runCLI(t, context.Background(), "run", "--mode", "rate", "--rate", "100", "--requests", "10",
-		"-H", "Authorization: Bearer "+secret, "-H", "X-Api-Key: "+secret, "-H", "X-Trace: visible", "--out", out, url)
+	// Secrets on the command line, from the environment, from a config
+	// file, and in the URL's password and query.
+	secrets := []string{"s3cr3t-flag", "s3cr3t-env", "s3cr3t-file", "s3cr3t-cookie", "s3cr3t-pass", "s3cr3t-query"}
+	t.Setenv("CAPFINDER_TEST_TOKEN", secrets[1])
+	cfg := filepath.Join(t.TempDir(), "bench.json")
+	if err := os.WriteFile(cfg, []byte(`{"http": {"headers": ["X-Api-Key:`+secrets[2]+`", "Cookie: session=`+secrets[3]+`", "X-Trace: visible"]}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := strings.Replace(base, "http://", "http://user:"+secrets[4]+"@", 1) + "/?api_key=" + secrets[5] + "&model=m1"
+	code, stdout, stderr := runCLI(t, context.Background(), "run", "--config", cfg, "--mode", "rate", "--rate", "100", "--requests", "10",
+		"-H", "Authorization: Bearer "+secrets[0], "-H", "Proxy-Authorization: ${CAPFINDER_TEST_TOKEN}", "--out", out, url)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	if strings.Contains(stdout+stderr, secret) {
-		t.Error("a secret header value was printed")
+	// The offline analysis writes its own report from the recorded run.
+	code, astdout, astderr := runCLI(t, context.Background(), "analyze", out)
+	if code != 0 {
+		t.Fatalf("analyze: exit %d\n%s\n%s", code, astdout, astderr)
 	}
+	printed := stdout + stderr + astdout + astderr
+	files := map[string]string{}
 	err := filepath.WalkDir(out, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if strings.Contains(string(b), secret) {
-			t.Errorf("%s holds a secret header value", path)
-		}
-		return nil
+		files[path] = string(b)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(filepath.Join(out, "run.json"))
-	if !strings.Contains(string(b), "visible") || !strings.Contains(string(b), "REDACTED") {
-		t.Errorf("run.json should keep ordinary headers and mark redacted ones:\n%s", b)
+	for _, secret := range secrets {
+		if strings.Contains(printed, secret) {
+			t.Errorf("%s was printed", secret)
+		}
+		for path, b := range files {
+			if strings.Contains(b, secret) {
+				t.Errorf("%s holds %s", path, secret)
+			}
+		}
+	}
+	rj := files[filepath.Join(out, "run.json")]
+	if !strings.Contains(rj, "visible") || !strings.Contains(rj, "REDACTED") || !strings.Contains(rj, "model=m1") {
+		t.Errorf("run.json should keep ordinary headers and query parameters and mark redacted ones:\n%s", rj)
 	}
 }
 
@@ -232,4 +287,24 @@ func TestHelpMatchesGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// zipOf returns a zip archive holding files.
+func zipOf(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

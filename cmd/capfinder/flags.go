@@ -41,6 +41,7 @@ func runFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "requests", Category: catLoad, Usage: "stop after sending this many requests; 0 = no bound"},
 		&cli.StringFlag{Name: "arrival", Value: "constant", Category: catLoad, Usage: "arrival process: constant, poisson or gamma"},
 		&cli.Float64Flag{Name: "burstiness", Value: 1, Category: catLoad, Usage: "gamma arrivals: shape (1 = Poisson, smaller is burstier)"},
+		&cli.StringFlag{Name: "profile", Category: catLoad, Usage: "a JSON load profile: stages of constant rate, linear ramp or steps, run open loop"},
 		&cli.Uint64Flag{Name: "seed", Category: catLoad, Usage: "seed for arrivals and sampling"},
 
 		&cli.StringFlag{Name: "api", Value: "http", Category: catReq, Usage: "http, openai-chat, openai-completions (token metrics) or sse (event streams)"},
@@ -51,7 +52,12 @@ func runFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "stream", Value: true, Category: catReq, Usage: "LLM: stream answers (--stream=false for whole answers, without TTFT)"},
 		&cli.StringFlag{Name: "method", Category: catReq, Usage: "HTTP method (default POST with a body, GET without)"},
 		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Category: catReq, Usage: `request header "K: V" (repeatable)`},
-		&cli.StringFlag{Name: "body", Category: catReq, Usage: "request body"},
+		&cli.StringFlag{Name: "body", Category: catReq, Usage: "request body, or @FILE for a file's contents"},
+		&cli.StringFlag{Name: "data-base64", Category: catReq, Usage: "request body in base64 (EAS data.content)"},
+		&cli.StringFlag{Name: "data-file", Category: catReq, Usage: "request bodies from files or http(s) URLs, comma-separated; a zip gives each file it holds (EAS data.path)"},
+		&cli.BoolFlag{Name: "multi-line", Category: catReq, Usage: "with --data-file: each line is one request body"},
+		&cli.StringFlag{Name: "data-order", Value: "round-robin", Category: catReq, Usage: "order of several bodies: round-robin or random (seeded by --seed)"},
+		&cli.StringFlag{Name: "config", Category: catReq, Usage: "an EAS bench_desc JSON file (with service.url); flags given override it"},
 		&cli.DurationFlag{Name: "timeout", Value: 20 * second, Category: catReq, Usage: "per-request timeout; a timed-out request is recorded with status 512"},
 
 		&cli.Float64Flag{Name: "target-qps", Category: catOut, Usage: "load to size replicas for"},

@@ -123,7 +123,7 @@ func TestLLMAutoMatchesLongFixedRateRuns(t *testing.T) {
 
 	dir := filepath.Join(t.TempDir(), "auto")
 	start := time.Now()
-	code, stdout, stderr := runBin(t, context.Background(), append(common, "--mode", "auto", "--min-qps", "4",
+	code, stdout, stderr := runBin(t, context.Background(), append(common, "--mode", "auto", "--min-qps", "10",
 		"--max-ttft", ttft.String(), "--duration", "3m", "--seed", "1", "--out", dir, base)...)
 	if code != 0 {
 		t.Fatalf("auto: exit %d\n%s\n%s", code, stdout, stderr)

@@ -26,7 +26,7 @@ func (p *progress) printf(format string, a ...any) {
 }
 
 func (p *progress) start(dir string) {
-	p.printf("capfinder: %s against %s, recording to %s\n", p.spec.Mode, p.spec.URL, dir)
+	p.printf("capfinder: %s against %s, recording to %s\n", p.spec.Mode, redactedURL(p.spec.URL), dir)
 	p.printf("capfinder: limits: %s\n", describeLimits(p.spec))
 }
 
@@ -53,7 +53,10 @@ func (p *progress) step(st controller.Step, w probe.Window) {
 	}
 	d := st.Decision
 	offered := fmt.Sprintf("%.1f/s", d.Rate)
-	if d.Rate == 0 {
+	switch {
+	case d.RateEnd > 0:
+		offered = fmt.Sprintf("%.4g→%.4g/s", d.Rate, d.RateEnd)
+	case d.Rate == 0:
 		offered = fmt.Sprintf("c=%d", d.Concurrency)
 	}
 	first := probe.Quantile(w.Latency, 0.5)
@@ -102,7 +105,7 @@ func describeLimits(s spec) string {
 	if s.MaxRT > 0 {
 		out = fmt.Sprintf("p%g ≤ %s, %s", 100*s.RTQuantile, s.MaxRT, out)
 	}
-	if s.Mode == "auto" || s.Mode == "scan" {
+	if isSearch(s.Mode) {
 		out += fmt.Sprintf(", rate ≤ %g/s", s.MaxQPS)
 	}
 	return out
@@ -114,9 +117,13 @@ func printAnswer(w io.Writer, sum analysis.Summary, dir string) {
 	c := sum.Capacity
 	switch {
 	case !isSearch(sum.Mode) && c.QPS > 0:
-		fmt.Fprintf(w, "sustained: %s req/s with every limit holding (a fixed load; --mode auto finds the capacity)\n", fmtRate(c.QPS))
+		what := "a fixed load"
+		if sum.Mode == "profile" {
+			what = "the highest step of the profile that held"
+		}
+		fmt.Fprintf(w, "sustained: %s req/s with every limit holding (%s; --mode auto finds the capacity)\n", fmtRate(c.QPS), what)
 	case !isSearch(sum.Mode):
-		fmt.Fprintf(w, "sustained: no step held every limit (%s)\n", orUnknown2(c.LimitedBy))
+		fmt.Fprintf(w, "sustained: no load held every limit in every step run at it or below (%s)\n", orUnknown2(c.LimitedBy))
 	case c.QPS > 0:
 		fmt.Fprintf(w, "capacity: %s req/s (true limit between %s and %s), limited by %s\n",
 			fmtRate(c.QPS), fmtRate(c.Low), orUnknown(c.High), orUnknown2(c.LimitedBy))

@@ -30,7 +30,11 @@ func runCommand() *cli.Command {
    capfinder run --mode scan --min-qps 100 --qps-growth-delta 50 --adjust-interval 30s URL
    capfinder run --mode rate --rate 200 --duration 1m URL               # fixed open-loop rate
    capfinder run --mode concurrency --concurrency 16 --requests 5000 URL
-   capfinder run -H "Authorization: Bearer $TOKEN" --body '{"x":1}' URL`,
+   capfinder run -H 'Authorization: Bearer ${TOKEN}' --body @request.json URL  # header from the environment
+   capfinder run --data-file reqs.zip --data-order random URL           # every file in the zip, seeded order
+   capfinder run --data-file requests.txt --multi-line URL              # one request per line
+   capfinder run --config bench_desc.json                               # an EAS config with service.url
+   capfinder run --profile ramp.json URL                                # planned stages: rates, ramps, stairs`,
 		Description: `Offers load in steps, judges each against the limits (--max-rt at --rt-quantile,
 --fault-tolerate, --max-qps) and decides the next step: auto grows geometrically,
 bisects between the last passing and first failing rate, and confirms; scan adds
@@ -89,7 +93,7 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 		"capfinder.version": version,
 		"capfinder.schema":  "request/1",
 		"run.start":         clock.Zero().UTC().Format(time.RFC3339Nano),
-		"run.url":           s.URL,
+		"run.url":           redactedURL(s.URL),
 		"run.mode":          s.Mode,
 		"run.api":           s.API,
 		"run.streams":       strconv.FormatBool(s.streams()),
@@ -190,29 +194,52 @@ func newClient(s spec) (probe.Client, error) {
 	return probe.NewHTTPClient(cfg)
 }
 
-// newSource returns what the requests carry: the dataset, the body, or
-// for an LLM run without either the default synthetic prompts. What a
-// dataset file skipped is said on stderr.
+// newSource returns what the requests carry: the dataset, the payload
+// files, the body, or for an LLM run without any the default synthetic
+// prompts. What a dataset or the files skipped is said on stderr.
 func newSource(s spec, stderr io.Writer) (datasets.Source, error) {
-	name := s.Dataset
-	if name == "" && s.Body == "" && s.isLLM() {
-		name = defaultDataset
-	}
-	if name == "" {
-		var body []byte
-		if s.Body != "" {
-			body = []byte(s.Body)
+	var (
+		src  datasets.Source
+		rep  *datasets.Report
+		err  error
+		body []byte
+	)
+	switch {
+	case s.DataFile != "":
+		src, rep, err = datasets.Files(s.DataFile, datasets.FileOptions{MultiLine: s.MultiLine, Random: s.DataOrder == "random", Seed: s.Seed})
+	case s.DataBase64 != "":
+		body, err = datasets.Base64(s.DataBase64)
+		err = wrap("--data-base64", err)
+	case s.BodyFile != "":
+		body, err = os.ReadFile(s.BodyFile)
+		err = wrap("--body", err)
+	case s.Body != "":
+		body = []byte(s.Body)
+	case s.Dataset != "" || s.isLLM():
+		name := s.Dataset
+		if name == "" {
+			name = defaultDataset
 		}
-		return datasets.Repeat(body), nil
+		src, rep, err = datasets.Open(name, s.Seed)
 	}
-	src, rep, err := datasets.Open(name, s.Seed)
 	if err != nil {
 		return nil, err
 	}
 	if rep != nil && !s.Quiet {
 		fmt.Fprintf(stderr, "capfinder: dataset %s\n", rep)
 	}
+	if src == nil {
+		src = datasets.Repeat(body)
+	}
 	return src, nil
+}
+
+// wrap prefixes err, when there is one, with the flag it came from.
+func wrap(flag string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	return nil
 }
 
 // interrupted is the error of a command whose run was cut short by
@@ -228,6 +255,7 @@ func interrupted(c *cli.Context, dir string) error {
 func loadOf(s spec, d controller.Decision) probe.Load {
 	l := probe.Load{
 		Rate:        d.Rate,
+		RateEnd:     d.RateEnd,
 		Concurrency: d.Concurrency,
 		Hold:        d.Hold,
 		Extend:      d.Extend,
@@ -236,7 +264,7 @@ func loadOf(s spec, d controller.Decision) probe.Load {
 	if s.Mode == "throughput" {
 		l.Rate = 0
 	}
-	if l.Rate > 0 && l.Concurrency == 0 {
+	if (l.Rate > 0 || l.RateEnd > 0) && l.Concurrency == 0 {
 		l.Concurrency = s.Concurrency
 	}
 	// A judged request still in flight at the cut is then known to be
@@ -264,6 +292,12 @@ func controllerWindow(s spec, d controller.Decision, w probe.Window) controller.
 	}
 	if s.MaxRT > 0 {
 		cw.OverRT = int(probe.CountAbove(w.Latency, s.MaxRT))
+	}
+	if s.MaxTTFT > 0 {
+		cw.OverTTFT = int(probe.CountAbove(w.TTFT, s.MaxTTFT))
+	}
+	if s.MaxTPOT > 0 {
+		cw.OverTPOT = int(probe.CountAbove(w.TPOT, s.MaxTPOT))
 	}
 	return cw
 }
@@ -304,7 +338,7 @@ type runJSON struct {
 }
 
 func writeRunJSON(dir string, s spec, start time.Time) error {
-	s.Header = redacted(s.Header)
+	s.Header, s.URL = redacted(s.Header), redactedURL(s.URL)
 	r := runJSON{Version: version, Start: start.UTC(), Spec: s}
 	r.Env.Go = runtime.Version()
 	r.Env.OS, r.Env.Arch, r.Env.CPUs = runtime.GOOS, runtime.GOARCH, runtime.NumCPU()

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -26,7 +27,16 @@ type spec struct {
 	Method string `json:"method,omitempty"`
 	// Header keeps the values as given; run.json gets a redacted copy.
 	Header http.Header `json:"header,omitempty"`
-	Body   string      `json:"-"`
+	// Body is the literal body; BodyFile a file given as --body @FILE.
+	Body       string `json:"-"`
+	BodyFile   string `json:"body_file,omitempty"`
+	DataBase64 string `json:"-"`
+	DataFile   string `json:"data_file,omitempty"`
+	MultiLine  bool   `json:"multi_line,omitempty"`
+	DataOrder  string `json:"data_order,omitempty"`
+	// Config is the bench_desc file read, Service the service it names.
+	Config  string `json:"config_file,omitempty"`
+	Service string `json:"service,omitempty"`
 
 	MinQPS         float64       `json:"min_qps"`
 	MaxQPS         float64       `json:"max_qps"`
@@ -61,6 +71,10 @@ type spec struct {
 	MaxTTFT   time.Duration `json:"max_ttft_ns,omitempty"`
 	MaxTPOT   time.Duration `json:"max_tpot_ns,omitempty"`
 
+	// Profile is the load profile file; Stages what it plans.
+	Profile string  `json:"profile,omitempty"`
+	Stages  []stage `json:"stages,omitempty"`
+
 	TargetQPS float64 `json:"target_qps,omitempty"`
 	Headroom  float64 `json:"headroom"`
 	Out       string  `json:"out"`
@@ -72,16 +86,32 @@ type spec struct {
 // bound for open-loop modes.
 var defaultConcurrency = map[string]int{
 	"manual": 2, "concurrency": 8, "throughput": 64,
-	"auto": 4096, "scan": 4096, "rate": 4096,
+	"auto": 4096, "scan": 4096, "rate": 4096, "profile": 4096,
 }
 
 // specFromFlags reads and checks the run options. Every problem is a
 // usage error (exit 2) naming the flag.
 func specFromFlags(c *cli.Context) (spec, error) {
+	var desc *benchDesc
+	if path := c.String("config"); path != "" {
+		d, err := readConfig(path)
+		if err != nil {
+			return spec{}, usageError("run: %v", err)
+		}
+		if err := d.apply(c); err != nil {
+			return spec{}, usageError("run: %v", err)
+		}
+		desc = d
+	}
 	s := spec{
 		Mode:           c.String("mode"),
 		Method:         c.String("method"),
 		Body:           c.String("body"),
+		DataBase64:     c.String("data-base64"),
+		DataFile:       c.String("data-file"),
+		MultiLine:      c.Bool("multi-line"),
+		DataOrder:      c.String("data-order"),
+		Config:         c.String("config"),
 		MinQPS:         c.Float64("min-qps"),
 		MaxQPS:         c.Float64("max-qps"),
 		QPSGrowthDelta: c.Float64("qps-growth-delta"),
@@ -119,19 +149,49 @@ func specFromFlags(c *cli.Context) (spec, error) {
 		// Inference replicas take requests per second, not hundreds.
 		s.MinQPS = 1
 	}
+	if path := c.String("profile"); path != "" {
+		if c.IsSet("mode") && s.Mode != "profile" {
+			return s, usageError("run: --profile plans its own load; leave out --mode %s", s.Mode)
+		}
+		stages, err := readProfile(path)
+		if err != nil {
+			return s, usageError("run: %v", err)
+		}
+		s.Mode, s.Profile, s.Stages = "profile", path, stages
+		if !c.IsSet("duration") {
+			s.Duration = total(stages)
+		}
+	}
+	if b, ok := strings.CutPrefix(s.Body, "@"); ok {
+		s.Body, s.BodyFile = "", b
+	}
 	switch c.NArg() {
 	case 0:
-		return s, usageError("run: missing the target URL; e.g. capfinder run http://127.0.0.1:8080/")
+		if desc == nil || desc.URL == "" {
+			return s, usageError("run: missing the target URL; e.g. capfinder run http://127.0.0.1:8080/")
+		}
+		s.URL = desc.URL
 	case 1:
 		s.URL = c.Args().First()
 	default:
 		return s, usageError("run: one target URL expected, got %d arguments: %s", c.NArg(), strings.Join(c.Args().Slice(), " "))
 	}
-	h, err := parseHeaders(c.StringSlice("header"))
-	if err != nil {
+	// The file's headers first; a header the command line names replaces
+	// the file's.
+	s.Header = http.Header{}
+	if desc != nil {
+		s.Service = desc.ServiceName
+		if err := parseHeaders(s.Header, desc.Headers); err != nil {
+			return s, err
+		}
+	}
+	flagHeaders := http.Header{}
+	if err := parseHeaders(flagHeaders, c.StringSlice("header")); err != nil {
 		return s, err
 	}
-	s.Header = h
+	for k, vs := range flagHeaders {
+		s.Header[k] = vs
+	}
 	if err := s.check(); err != nil {
 		return s, usageError("run: %v", err)
 	}
@@ -146,7 +206,10 @@ func (s *spec) check() error {
 		return fmt.Errorf("%q is not an http:// or https:// URL", s.URL)
 	}
 	if _, ok := defaultConcurrency[s.Mode]; !ok {
-		return fmt.Errorf("unknown --mode %q (want auto, scan, manual, rate, concurrency or throughput)", s.Mode)
+		return fmt.Errorf("unknown --mode %q (want auto, scan, manual, rate, concurrency or throughput, or --profile FILE)", s.Mode)
+	}
+	if s.Mode == "profile" && len(s.Stages) == 0 {
+		return fmt.Errorf("--mode profile needs --profile FILE")
 	}
 	if s.FaultAction != "revise" && s.FaultAction != "stop" {
 		return fmt.Errorf("unknown --fault-action %q (want revise or stop)", s.FaultAction)
@@ -159,8 +222,25 @@ func (s *spec) check() error {
 	if !s.isLLM() && (s.Model != "" || s.MaxTokens != 0 || s.IgnoreEOS || s.NoStream) {
 		return fmt.Errorf("--model, --max-tokens, --ignore-eos and --stream need --api openai-chat or openai-completions")
 	}
-	if s.Dataset != "" && s.Body != "" {
-		return fmt.Errorf("--dataset and --body both give the requests; use one")
+	var given []string
+	for _, d := range []struct{ name, v string }{
+		{"--body", s.Body + s.BodyFile}, {"--data-base64", s.DataBase64}, {"--data-file", s.DataFile}, {"--dataset", s.Dataset},
+	} {
+		if d.v != "" {
+			given = append(given, d.name)
+		}
+	}
+	if len(given) > 1 {
+		return fmt.Errorf("%s each give the requests; use one", strings.Join(given, " and "))
+	}
+	if s.MultiLine && s.DataFile == "" {
+		return fmt.Errorf("--multi-line splits the files of --data-file, which is not given")
+	}
+	if s.DataOrder == "" {
+		s.DataOrder = "round-robin"
+	}
+	if s.DataOrder != "round-robin" && s.DataOrder != "random" {
+		return fmt.Errorf("unknown --data-order %q (want round-robin or random)", s.DataOrder)
 	}
 	switch s.Arrival {
 	case "constant", "poisson", "gamma":
@@ -231,22 +311,84 @@ func (s *spec) streams() bool {
 // defaultDataset is what an LLM run without --dataset or --body sends.
 const defaultDataset = "synthetic:input=256,output=128"
 
-// parseHeaders reads repeated "K: V" header flags.
-func parseHeaders(hs []string) (http.Header, error) {
-	h := http.Header{}
+// parseHeaders reads repeated "K: V" header flags into h. A value may
+// name environment variables as ${NAME}, so that secrets stay out of
+// command lines and files; an unset one is an error.
+func parseHeaders(h http.Header, hs []string) error {
 	for _, kv := range hs {
 		k, v, ok := strings.Cut(kv, ":")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return nil, usageError("run: header %q is not \"Name: value\"", kv)
+			return usageError("run: header %q is not \"Name: value\"", kv)
 		}
-		h.Add(k, strings.TrimSpace(v))
+		v, err := expandEnv(strings.TrimSpace(v))
+		if err != nil {
+			return usageError("run: header %s: %v", k, err)
+		}
+		h.Add(k, v)
 	}
-	return h, nil
+	return nil
+}
+
+// expandEnv replaces each ${NAME} in s with the environment variable's
+// value. A "$" not followed by "{" is kept as it is.
+func expandEnv(s string) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return "", fmt.Errorf("unclosed ${ in %q", s)
+		}
+		name := s[i+2 : i+j]
+		v, ok := os.LookupEnv(name)
+		if !ok || name == "" {
+			return "", fmt.Errorf("${%s} is not set in the environment", name)
+		}
+		b.WriteString(s[:i])
+		b.WriteString(v)
+		s = s[i+j+1:]
+	}
 }
 
 // secretHeaders are redacted wherever capfinder writes a header.
 var secretHeaders = []string{"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
+
+// secretName reports whether a lower-cased header or query parameter name
+// looks like it carries a credential.
+func secretName(lk string) bool {
+	for _, w := range []string{"token", "secret", "key", "auth", "password", "signature", "credential", "session"} {
+		if strings.Contains(lk, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactedURL is u as capfinder writes and prints it: without a password,
+// and with the values of secret-looking query parameters replaced.
+func redactedURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	q := p.Query()
+	changed := false
+	for k := range q {
+		if secretName(strings.ToLower(k)) {
+			q[k] = []string{"REDACTED"}
+			changed = true
+		}
+	}
+	if changed {
+		p.RawQuery = q.Encode()
+	}
+	return p.Redacted()
+}
 
 // redacted returns a copy of h with the values of secret-looking headers
 // replaced.
@@ -260,7 +402,7 @@ func redacted(h http.Header) http.Header {
 				secret = true
 			}
 		}
-		if strings.Contains(lk, "token") || strings.Contains(lk, "secret") || strings.Contains(lk, "key") {
+		if secretName(lk) {
 			secret = true
 		}
 		for _, v := range vs {

@@ -16,7 +16,7 @@ func limitsOf(s spec) controller.Limits {
 	l.Quantile = s.RTQuantile
 	l.FaultTolerate = s.FaultTolerate
 	l.MaxTTFT, l.MaxTPOT = s.MaxTTFT, s.MaxTPOT
-	if s.Mode == "auto" || s.Mode == "scan" {
+	if isSearch(s.Mode) {
 		l.MaxQPS = s.MaxQPS
 	}
 	return l
@@ -38,6 +38,8 @@ func newController(s spec) controller.Controller {
 		})
 	case "rate":
 		return &controller.Fixed{D: controller.Decision{Rate: s.Rate, Concurrency: s.Concurrency, Hold: s.StepDuration}}
+	case "profile":
+		return &controller.Profile{Steps: plan(s.Stages, s.StepDuration)}
 	}
 	// concurrency, manual and throughput: a closed loop of workers.
 	return &controller.Fixed{D: controller.Decision{Concurrency: s.Concurrency, Hold: s.StepDuration}}
