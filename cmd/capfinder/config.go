@@ -8,6 +8,7 @@ import (
 	"iter"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,6 +92,8 @@ func readConfig(path string) (*benchDesc, error) {
 				return nil, fmt.Errorf("--config %s: %s.%s: %v", path, sec, name, err)
 			}
 			switch {
+			case f.flag == "data-file":
+				d.set[f.flag] = relativeTo(filepath.Dir(path), v.(string))
 			case f.flag != "":
 				d.set[f.flag] = v.(string)
 			case name == "url":
@@ -174,6 +177,20 @@ func (d *benchDesc) apply(c *cli.Context) error {
 		}
 	}
 	return nil
+}
+
+// relativeTo resolves the relative local paths of a comma-separated list
+// against dir, the config file's directory, as its author meant them.
+func relativeTo(dir, list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if p != "" && !strings.Contains(p, "://") && !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, ",")
 }
 
 // jsonError says where in data a decoding error lies, as line:column.

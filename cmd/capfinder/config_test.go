@@ -129,8 +129,8 @@ func TestRunEASConfigs(t *testing.T) {
 			bodies: []string{`{"a":1}`, `{"b":2}`, `{"q":1}`, `{"q":2}`, `{"q":3}`},
 		},
 		{
-			name:   "local zip",
-			desc:   `{"service": {"url": "%[1]s/"}, "data": {"path": "` + localZip + `"}}`,
+			name:   "local zip beside the config",
+			desc:   `{"service": {"url": "%[1]s/"}, "data": {"path": "local.zip"}}`,
 			flags:  short,
 			bodies: []string{"from a local zip"},
 		},
@@ -183,7 +183,8 @@ func TestRunEASConfigs(t *testing.T) {
 				watch = append(watch, h)
 			}
 			ct := newCheckTarget(t, c.delay, data, watch...)
-			cfg := filepath.Join(t.TempDir(), "bench.json")
+			// Configs sit beside the local zip, which they name relatively.
+			cfg := filepath.Join(filepath.Dir(localZip), strings.ReplaceAll(c.name, " ", "-")+".json")
 			if err := os.WriteFile(cfg, fmt.Appendf(nil, c.desc, ct.url), 0o644); err != nil {
 				t.Fatal(err)
 			}

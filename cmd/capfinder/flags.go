@@ -19,13 +19,13 @@ func runFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "mode", Value: "auto", Category: catSearch,
 			Usage: "auto (find capacity), scan (EAS ramp), manual, rate, concurrency or throughput"},
-		&cli.Float64Flag{Name: "min-qps", Value: 100, Category: catSearch, Usage: "first rate of a scan or auto search"},
+		&cli.Float64Flag{Name: "min-qps", Value: 100, Category: catSearch, Usage: "first rate of a scan or auto search (1 for an LLM API)"},
 		&cli.Float64Flag{Name: "max-qps", Value: 10000, Category: catSearch, Usage: "ceiling the search never exceeds"},
 		&cli.Float64Flag{Name: "qps-growth-delta", Value: 50, Category: catSearch, Usage: "scan: rate added every adjust interval"},
 		&cli.DurationFlag{Name: "adjust-interval", Value: minute, Category: catSearch, Usage: "scan: how long each rate is held"},
-		&cli.DurationFlag{Name: "step-duration", Value: 5 * second, Category: catSearch, Usage: "auto and fixed modes: how long each step is held"},
+		&cli.DurationFlag{Name: "step-duration", Value: 5 * second, Category: catSearch, Usage: "auto and fixed modes: how long each step is held (15s for an LLM API)"},
 		&cli.Float64Flag{Name: "precision", Value: 0.02, Category: catSearch, Usage: "auto: stop when the bracket around the limit is this narrow (relative)"},
-		&cli.DurationFlag{Name: "warmup", Value: second, Category: catSearch, Usage: "start of each step left out of its verdict (at most a fifth of the step)"},
+		&cli.DurationFlag{Name: "warmup", Value: second, Category: catSearch, Usage: "start of each step left out of its verdict, at most a fifth of the step (3s for an LLM API)"},
 		&cli.DurationFlag{Name: "duration", Value: 10 * minute, Category: catSearch, Usage: "the most load time the run may take"},
 
 		&cli.DurationFlag{Name: "max-rt", Category: catLimits, Usage: "latency limit at --rt-quantile (e.g. 200ms); 0 = none"},

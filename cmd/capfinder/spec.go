@@ -145,9 +145,19 @@ func specFromFlags(c *cli.Context) (spec, error) {
 		Out:            c.String("out"),
 		Quiet:          c.Bool("quiet"),
 	}
-	if s.isLLM() && !c.IsSet("min-qps") {
-		// Inference replicas take requests per second, not hundreds.
-		s.MinQPS = 1
+	if s.isLLM() {
+		// Inference replicas take requests per second, not hundreds, and
+		// answer in seconds: a step must span many answers, and its
+		// warm-up the backlog the step before left.
+		if !c.IsSet("min-qps") {
+			s.MinQPS = 1
+		}
+		if !c.IsSet("step-duration") {
+			s.StepDuration = llmStep
+		}
+		if !c.IsSet("warmup") {
+			s.Warmup = llmWarmup
+		}
 	}
 	if path := c.String("profile"); path != "" {
 		if c.IsSet("mode") && s.Mode != "profile" {
@@ -307,6 +317,12 @@ func (s *spec) isLLM() bool {
 func (s *spec) streams() bool {
 	return (s.isLLM() && !s.NoStream) || s.API == string(probe.APISSE)
 }
+
+// The step length and warm-up of LLM runs, whose answers take seconds.
+const (
+	llmStep   = 15 * time.Second
+	llmWarmup = 3 * time.Second
+)
 
 // defaultDataset is what an LLM run without --dataset or --body sends.
 const defaultDataset = "synthetic:input=256,output=128"
