@@ -154,7 +154,7 @@ func TestRunAutoFindsNginxRateLimit(t *testing.T) {
 	// so the run is error-limited at exactly the configured rate.
 	base := startNginx(t,
 		fmt.Sprintf("limit_req_zone $server_name zone=fixed:1m rate=%dr/s; limit_req_status 503;", nginxLimit),
-		`location / { limit_req zone=fixed burst=10 nodelay; }`)
+		`location / { limit_req zone=fixed burst=20 nodelay; }`)
 	checkCapacity(t, base+"/ok", nginxLimit, "fault", "--max-rt", "0")
 }
 
