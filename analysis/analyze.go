@@ -20,10 +20,14 @@ type Options struct {
 	// Search is set for runs that searched for the capacity (auto, scan);
 	// fixed loads report the throughput sustained instead.
 	Search bool
-	// GeneratorBound is set when the run ended because the generator
-	// could not offer the load: with nothing failing above the capacity,
-	// the generator is what limited it.
-	GeneratorBound bool
+	// Status is how the run ended. GeneratorBound (the generator could
+	// not offer the load) names the generator as the limit when nothing
+	// failed above the capacity. Stopped (interrupted) in a search means
+	// its last step was cut short: as in the live search, its pass does
+	// not count (an interrupted confirmation confirms nothing). A fixed
+	// load's step is the run itself, so what it held until the interrupt
+	// stands.
+	Status controller.Status
 	// TargetQPS and Headroom size replicas.
 	TargetQPS, Headroom float64
 	// SaturationErrors is the failing fraction at which a step counts as
@@ -104,10 +108,10 @@ func Analyze(r *Run, opt Options) *Analysis {
 			Window: w, Verdict: v, Limit: l, Short: short,
 		})
 	}
-	res := controller.Result{Steps: a.Steps}
-	if opt.GeneratorBound {
-		res.Status = controller.GeneratorBound
+	if n := len(a.Steps); n > 0 && opt.Search && opt.Status == controller.Stopped {
+		a.Steps[n-1].Cut = true
 	}
+	res := controller.Result{Steps: a.Steps, Status: opt.Status}
 	a.Result = res.Settle(lim)
 
 	sum := Summary{
@@ -292,7 +296,10 @@ func (a *Analysis) warnings(lim controller.Limits) []string {
 	for i, s := range a.Run.Steps {
 		st := a.Steps[i]
 		n := fmt.Sprintf("step %d (%s)", s.Step, loadString(s))
-		if st.Short {
+		switch {
+		case st.Cut:
+			out = append(out, fmt.Sprintf("%s was cut short when the run was interrupted; it does not count toward the answer", n))
+		case st.Short:
 			out = append(out, fmt.Sprintf("%s had %d samples, under the %d its quantile needs; its verdict rests on thin evidence (hold steps longer)", n, s.Samples, lim.MinSamples()))
 		}
 		if st.Verdict == controller.Invalid {

@@ -126,6 +126,36 @@ func TestAnalyzeRecordedRun(t *testing.T) {
 	}
 }
 
+func TestAnalyzeInterruptedSearch(t *testing.T) {
+	// Every step passes; the run was interrupted during the last.
+	r, err := ReadRun(writeRun(t, []float64{100, 200, 400}), ReadOptions{Warmup: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := controller.DefaultLimits()
+	lim.MaxRT = 50 * time.Millisecond
+	for _, c := range []struct {
+		search bool
+		status controller.Status
+		want   float64
+	}{
+		{true, controller.Finished, 400},
+		// As in the live search, a cut step's pass does not count.
+		{true, controller.Stopped, 200},
+		// A fixed load held until the interrupt still held.
+		{false, controller.Stopped, 400},
+	} {
+		a := Analyze(r, Options{Limits: lim, Search: c.search, Status: c.status})
+		if got := a.Summary.Capacity.QPS; got != c.want {
+			t.Errorf("search %v, %v: capacity %v, want %v", c.search, c.status, got, c.want)
+		}
+		cut := strings.Contains(strings.Join(a.Summary.Warnings, "\n"), "step 3 (400/s) was cut short")
+		if want := c.search && c.status == controller.Stopped; cut != want {
+			t.Errorf("search %v, %v: warnings %q; want a cut step named: %v", c.search, c.status, a.Summary.Warnings, want)
+		}
+	}
+}
+
 func TestReadRunWarmupOverride(t *testing.T) {
 	dir := writeRun(t, []float64{100})
 	r, err := ReadRun(dir, ReadOptions{Warmup: 3 * time.Second})

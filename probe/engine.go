@@ -119,6 +119,7 @@ type Engine struct {
 	step      int
 	stepStart int64
 	stepSent  int64
+	stepLoad  stepLoad
 	stopped   bool
 }
 
@@ -219,6 +220,7 @@ func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
 		e.step++
 		e.stepStart = now
 		e.stepSent = e.sent.Load()
+		e.stepLoad = sl
 		e.waited.Store(false)
 		e.ctl <- ctl{
 			kind: ctlBegin, step: int32(e.step), start: now,
@@ -256,6 +258,11 @@ func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
 	e.ctl <- m
 	w := <-m.reply
 	w.Sent = e.sent.Load() - e.stepSent
+	if l := e.stepLoad; err != nil && l.slope != 0 {
+		// A ramp cut short offered the mean of the part it ran.
+		ran := min(time.Duration(at-e.stepStart).Seconds(), (l.rateEnd-l.rate)/l.slope)
+		w.Rate = l.rate + l.slope*ran/2
+	}
 	if due := e.due.Load(); due != noDue && due < at {
 		w.ScheduleLag = time.Duration(at - due)
 	}

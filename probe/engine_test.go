@@ -472,6 +472,26 @@ func TestEngineRampsLinearly(t *testing.T) {
 	}
 }
 
+func TestEngineRampCutShortOffersWhatItRan(t *testing.T) {
+	// Interrupted a quarter of the way up a 100→300/s ramp, the step
+	// offered the mean of 100→150/s, not the planned mean of 200/s.
+	e := newTestEngine(t, &fakeClient{delay: time.Millisecond}, &memWriter{}, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	w, err := e.Step(ctx, Load{Rate: 100, RateEnd: 300, Hold: 2 * time.Second})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("step ended with %v, want the deadline", err)
+	}
+	if _, err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	ran := (w.End - w.Start).Seconds()
+	want := 100 + 100*ran/2
+	if math.Abs(w.Rate-want) > 1e-9*want || w.Rate >= 200 {
+		t.Errorf("window rate %g after %.3f s of the ramp, want %g", w.Rate, ran, want)
+	}
+}
+
 func TestEngineRefusesBadRamps(t *testing.T) {
 	e := newTestEngine(t, &fakeClient{}, &memWriter{}, 0)
 	defer e.Stop()

@@ -114,8 +114,8 @@ func explain(dir, out string, s spec, warmup time.Duration, status controller.St
 	}
 	a := analysis.Analyze(r, analysis.Options{
 		Limits: limitsOf(s), FaultAction: s.FaultAction, Search: isSearch(s.Mode),
-		GeneratorBound: status == controller.GeneratorBound,
-		TargetQPS:      s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
+		Status:    status,
+		TargetQPS: s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
 	})
 	a.Summary.Mode, a.Summary.Status = s.Mode, status.String()
 	if err := analysis.WriteJSON(filepath.Join(out, "summary.json"), a.Summary); err != nil || !report {

@@ -250,6 +250,11 @@ func TestRunInterruptedKeepsEverything(t *testing.T) {
 	if r.code != exitInterrupted || !strings.Contains(r.stderr, "interrupted") {
 		t.Errorf("exit %d, stderr %q; want %d and a word on the interruption", r.code, r.stderr, exitInterrupted)
 	}
+	// No report was drawn, and the answer says how to draw it.
+	if _, err := os.Stat(filepath.Join(out, "report.html")); err == nil || strings.Contains(r.stdout, "report.html") ||
+		!strings.Contains(r.stdout, "capfinder analyze "+out) {
+		t.Errorf("stdout %q, report.html: %v; want no report, and the command that draws it", r.stdout, err)
+	}
 	sum := readSummary(t, out)
 	if sum.Status != "stopped" || sum.Requests.Sent < 100 {
 		t.Errorf("status %q with %d sent; want stopped with the 1.5 s sent so far", sum.Status, sum.Requests.Sent)

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/capfinder/capfinder/analysis"
@@ -79,7 +81,7 @@ func (p *progress) pause(d time.Duration) {
 }
 
 func (p *progress) interrupted() {
-	p.printf("capfinder: interrupted; in-flight requests were cancelled and recorded, the summary covers the run so far (capfinder analyze RUN_DIR draws the report)\n")
+	p.printf("capfinder: interrupted; in-flight requests were cancelled and recorded, the summary covers the run so far\n")
 }
 
 // fmtDur prints a latency with three significant digits.
@@ -148,6 +150,11 @@ func printAnswer(w io.Writer, sum analysis.Summary, dir string) {
 		fmt.Fprintf(w, ", %d cancelled in flight at the end", q.Canceled)
 	}
 	fmt.Fprintln(w)
+	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
+		// Interrupted: only the summary was written.
+		fmt.Fprintf(w, "run: %s (summary.json, requests/*.parquet; capfinder analyze %s writes the report)\n", dir, dir)
+		return
+	}
 	fmt.Fprintf(w, "run: %s (report.html, summary.json, requests/*.parquet)\n", dir)
 }
 
