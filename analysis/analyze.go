@@ -153,7 +153,7 @@ func (a *Analysis) tokens(capacity float64) *Tokens {
 		prompt += s.PromptTokens
 		output += s.OutputTokens
 		done += s.Completed
-		if a.Steps[i].Verdict == controller.Pass && s.Load() == capacity && s.OutputRate() > t.OutputPerS {
+		if a.Steps[i].Verdict == controller.Pass && s.Rate() == capacity && s.OutputRate() > t.OutputPerS {
 			t.OutputPerS = s.OutputRate()
 			if d := s.Duration().Seconds(); d > 0 {
 				t.PromptPerS = float64(s.PromptTokens) / d
@@ -178,7 +178,7 @@ func (a *Analysis) sustained() float64 {
 		if st.Verdict != controller.Pass || s.Offered > 0 {
 			continue
 		}
-		if x := s.Achieved(); best == 0 || x < best {
+		if x := s.Rate(); best == 0 || x < best {
 			best = x
 		}
 	}

@@ -123,6 +123,15 @@ func (s *StepStats) Load() float64 {
 	return float64(s.Concurrency)
 }
 
+// Rate is the request rate the step stands for in the answer: the rate
+// offered in open loop, the throughput delivered in closed loop.
+func (s *StepStats) Rate() float64 {
+	if s.Offered > 0 {
+		return s.Offered
+	}
+	return s.Achieved()
+}
+
 // Timeline is the run second by second.
 type Timeline struct {
 	// Sent and Completed count requests per second by when they were

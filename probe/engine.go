@@ -47,6 +47,11 @@ type EngineConfig struct {
 	// cancelling them; default 500 ms, so that Ctrl-C ends a run well
 	// within 2 s.
 	StopGrace time.Duration
+	// Drain is how long the step during which the engine ran out of
+	// requests (Requests, or the source) waits for the answers still in
+	// flight, beyond its hold: it should cover the client's timeout. Zero
+	// ends the step at once.
+	Drain time.Duration
 }
 
 // Load is what one step offers.
@@ -243,6 +248,16 @@ func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
 	case <-e.exhausted:
 		t.Stop()
 		err = ErrExhausted
+		if e.cfg.Drain > 0 {
+			// Everything is sent: wait for the last answers, so that a
+			// run of N requests records N answers.
+			d := time.NewTimer(e.cfg.Drain)
+			e.awaitIdle(ctx, d.C)
+			d.Stop()
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+		}
 	}
 	at := e.clock.Now()
 	judgedEnd := at - int64(l.Tail)
@@ -282,16 +297,28 @@ func (e *Engine) Pause(ctx context.Context, maxWait time.Duration) time.Duration
 	case e.loads <- stepLoad{step: -1}:
 	case <-e.exhausted:
 	}
+	t := time.NewTimer(maxWait)
+	defer t.Stop()
+	e.awaitIdle(ctx, t.C)
+	return time.Since(start)
+}
+
+// awaitIdle waits until no request is in flight, until fires or ctx ends.
+// A worker hands its record over
+// before it leaves the in-flight count, so once idle every record is with
+// the collector.
+func (e *Engine) awaitIdle(ctx context.Context, until <-chan time.Time) {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for e.inflight.Load() > 0 && time.Since(start) < maxWait {
+	for e.inflight.Load() > 0 {
 		select {
 		case <-tick.C:
+		case <-until:
+			return
 		case <-ctx.Done():
-			return time.Since(start)
+			return
 		}
 	}
-	return time.Since(start)
 }
 
 // inFlightSince returns the requests in flight that were scheduled at or

@@ -158,6 +158,51 @@ func TestEngineStopsAtRequestBound(t *testing.T) {
 	}
 }
 
+func TestEngineDrainsTheLastRequestsOfABound(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		client       *fakeClient
+		ok, canceled int64
+	}{
+		// Answers take longer than Stop's grace: a run of 40 requests
+		// still records 40 answers, all in the step's window.
+		{"answered", &fakeClient{delay: 400 * time.Millisecond}, 40, 0},
+		// Requests that never answer hold the step no longer than Drain.
+		{"hanging", &fakeClient{hang: true}, 0, 8},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := NewSchedule("constant", 1, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := NewEngine(EngineConfig{
+				Client: c.client, Source: datasets.Repeat(nil), Schedule: s, Writer: &memWriter{},
+				Requests: c.ok + c.canceled, StopGrace: 200 * time.Millisecond, Drain: 5 * time.Second,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Start()
+			start := time.Now()
+			w, err := e.Step(context.Background(), Load{Concurrency: 8, Hold: time.Minute})
+			took := time.Since(start)
+			if !errors.Is(err, ErrExhausted) {
+				t.Fatalf("step returned %v, want ErrExhausted", err)
+			}
+			tot, err := e.Stop()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tot.OK != c.ok || tot.Canceled != c.canceled || w.OK != c.ok {
+				t.Errorf("totals %+v, window ok %d; want %d answered in the window, %d cancelled", tot, w.OK, c.ok, c.canceled)
+			}
+			if c.canceled > 0 && took < 5*time.Second {
+				t.Errorf("step ended after %v with requests in flight, before the 5 s drain", took)
+			}
+		})
+	}
+}
+
 func TestEngineStopsWhileSendingFast(t *testing.T) {
 	// At 5000/s the gaps are shorter than the spin window: the scheduler
 	// never sleeps on its timer, and must still notice Stop.

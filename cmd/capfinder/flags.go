@@ -38,7 +38,7 @@ func runFlags() []cli.Flag {
 
 		&cli.Float64Flag{Name: "rate", Category: catLoad, Usage: "rate mode: requests per second"},
 		&cli.IntFlag{Name: "concurrency", Category: catLoad, Usage: "requests in flight: the load in concurrency, manual and throughput modes, the bound otherwise (default by mode: 8, 2, 64, 4096)"},
-		&cli.Int64Flag{Name: "requests", Category: catLoad, Usage: "stop after sending this many requests; 0 = no bound"},
+		&cli.Int64Flag{Name: "requests", Category: catLoad, Usage: "stop after this many requests, once they are answered; 0 = no bound"},
 		&cli.StringFlag{Name: "arrival", Value: "constant", Category: catLoad, Usage: "arrival process: constant, poisson or gamma"},
 		&cli.Float64Flag{Name: "burstiness", Value: 1, Category: catLoad, Usage: "gamma arrivals: shape (1 = Poisson, smaller is burstier)"},
 		&cli.StringFlag{Name: "profile", Category: catLoad, Usage: "a JSON load profile: stages of constant rate, linear ramp or steps, run open loop"},

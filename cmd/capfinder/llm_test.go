@@ -105,6 +105,34 @@ func TestRunLLMRecordsStreams(t *testing.T) {
 	checkAnalyze(t, dir, "--max-ttft", "20ms", "50ms", "150ms", "1s")
 }
 
+func TestRunLLMByRequestCount(t *testing.T) {
+	// The EAS LLM test's fixed concurrency by sample count: every request
+	// is answered and recorded — none is cut at the end, though each takes
+	// longer than the grace an interrupted run gives (64 decode steps of
+	// 13 ms) — and the answer states the tokens the concurrency sustained.
+	llm := probetest.NewLLM(probetest.LLMConfig{MaxRunning: 8, DecodeTime: 5 * time.Millisecond, DecodePerSeq: time.Millisecond})
+	defer llm.Close()
+	srv := httptest.NewServer(llm)
+	defer srv.Close()
+	dir := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := runCLI(t, context.Background(), "run", "--api", "openai-chat", "--dataset", "synthetic:input=32,output=64",
+		"--mode", "concurrency", "--concurrency", "16", "--requests", "60", "--seed", "1", "--out", dir, "-q", srv.URL)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	sum := readSummary(t, dir)
+	if q := sum.Requests; q.Sent != 60 || q.OK != 60 || q.Canceled != 0 {
+		t.Errorf("requests %+v, want 60 sent and answered, none cancelled", q)
+	}
+	if st := llm.Stats(); st.Served != 60 {
+		t.Errorf("the replica served %d, want 60", st.Served)
+	}
+	if sum.Tokens == nil || sum.Tokens.OutputPerS <= 0 || !strings.Contains(stdout, "tokens: ") {
+		t.Errorf("tokens %+v; want the output tokens/s the concurrency sustained, stated in the answer:\n%s", sum.Tokens, stdout)
+	}
+	checkRecorded(t, dir, sum)
+}
+
 // TestLLMAutoMatchesLongFixedRateRuns is the LLM acceptance measurement,
 // run by `make bench-llm` (about 10 minutes): against the default
 // simulated replica with the default constant arrivals, the capacity `auto` finds

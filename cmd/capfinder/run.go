@@ -114,6 +114,9 @@ func execute(ctx context.Context, s spec, stdout, stderr io.Writer) (analysis.Su
 		MaxInFlight: s.Concurrency,
 		Requests:    s.Requests,
 		Streams:     s.streams(),
+		// A run by request count waits for its last answers; each comes
+		// or times out within the timeout.
+		Drain: s.Timeout + time.Second,
 	})
 	if err != nil {
 		rec.Close()
