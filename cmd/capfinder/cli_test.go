@@ -67,6 +67,8 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"budget of one", []string{"run", "--fault-tolerate", "1", url}, "--fault-tolerate must be in [0,1)"},
 		{"min above max", []string{"run", "--min-qps", "500", "--max-qps", "100", url}, "--min-qps 500 is above --max-qps 100"},
 		{"rate mode without rate", []string{"run", "--mode", "rate", url}, "--mode rate needs --rate"},
+		{"rate with a search", []string{"run", url, "--mode", "auto", "--rate", "5"}, "--rate is for --mode rate; --mode auto sets its own rate"},
+		{"rate with a profile", []string{"run", "--rate", "5", "--profile", file("p0.json", `{"stages": [{"duration": 10, "rate": 5}]}`), url}, "--profile plans its own rates; leave out --rate"},
 		{"burstiness out of range", []string{"run", "--arrival", "gamma", "--burstiness", "0", url}, "--burstiness must be in"},
 		{"bad header", []string{"run", "-H", "no colon", url}, `header "no colon" is not "Name: value"`},
 		{"unknown flag", []string{"run", "--qps", "5", url}, "flag provided but not defined: -qps"},
@@ -128,8 +130,8 @@ func TestRunReadsFlagsAfterTheURL(t *testing.T) {
 	url := serveQueue(t, probetest.QueueConfig{Workers: 8, ServiceTime: time.Millisecond, Seed: 1})
 	out := filepath.Join(t.TempDir(), "run")
 	// urfave/cli stops at the first positional argument; capfinder must
-	// not silently drop what follows it.
-	code, stdout, stderr := runCLI(t, context.Background(), "run", url+"/x", "--mode", "rate", "--rate", "50", "--requests", "20", "--out", out, "-q")
+	// not silently drop what follows it. --rate alone means --mode rate.
+	code, stdout, stderr := runCLI(t, context.Background(), "run", url+"/x", "--rate", "50", "--requests", "20", "--out", out, "-q")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}

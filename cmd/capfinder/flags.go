@@ -36,7 +36,7 @@ func runFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "max-tpot", Category: catLimits, Usage: "LLM: time-per-output-token limit at --rt-quantile; 0 = none"},
 		&cli.Float64Flag{Name: "fail-below", Category: catLimits, Usage: "exit 1 when the capacity found is under this many requests/s"},
 
-		&cli.Float64Flag{Name: "rate", Category: catLoad, Usage: "rate mode: requests per second"},
+		&cli.Float64Flag{Name: "rate", Category: catLoad, Usage: "requests per second of a fixed rate (implies --mode rate)"},
 		&cli.IntFlag{Name: "concurrency", Category: catLoad, Usage: "requests in flight: the load in concurrency, manual and throughput modes, the bound otherwise (default by mode: 8, 2, 64, 4096)"},
 		&cli.Int64Flag{Name: "requests", Category: catLoad, Usage: "stop after this many requests, once they are answered; 0 = no bound"},
 		&cli.StringFlag{Name: "arrival", Value: "constant", Category: catLoad, Usage: "arrival process: constant, poisson or gamma"},

@@ -172,6 +172,17 @@ func specFromFlags(c *cli.Context) (spec, error) {
 			s.Duration = total(stages)
 		}
 	}
+	// --rate alone means a fixed rate; with a mode that sets its own rate
+	// it would be ignored, so it is refused.
+	switch {
+	case !c.IsSet("rate") || s.Mode == "rate":
+	case s.Mode == "profile":
+		return s, usageError("run: --profile plans its own rates; leave out --rate")
+	case c.IsSet("mode"):
+		return s, usageError("run: --rate is for --mode rate; --mode %s sets its own rate (a search starts at --min-qps)", s.Mode)
+	default:
+		s.Mode = "rate"
+	}
 	if b, ok := strings.CutPrefix(s.Body, "@"); ok {
 		s.Body, s.BodyFile = "", b
 	}
