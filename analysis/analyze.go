@@ -57,17 +57,20 @@ func (s *StepStats) Window(lim controller.Limits) controller.Window {
 		q = 0.99
 	}
 	w := controller.Window{
-		Offered:   s.Load(),
-		Achieved:  s.Achieved(),
-		Duration:  s.JudgedEnd - s.JudgedStart,
-		Samples:   int(s.Samples),
-		Failures:  int(s.Failed),
-		Latency:   probe.Quantile(s.Latency, q),
-		TTFT:      probe.Quantile(s.TTFT, q),
-		TPOT:      probe.Quantile(s.TPOT, q),
-		Behind:    s.Behind(),
-		Lagging:   probe.Quantile(s.SendLag, 0.99) > lim.MaxSendLag(),
-		Saturated: s.Saturated,
+		Offered:       s.Load(),
+		Achieved:      s.Achieved(),
+		Duration:      s.JudgedEnd - s.JudgedStart,
+		Samples:       int(s.Samples),
+		Failures:      int(s.Failed),
+		Latency:       probe.Quantile(s.Latency, q),
+		TTFT:          probe.Quantile(s.TTFT, q),
+		TPOT:          probe.Quantile(s.TPOT, q),
+		Behind:        s.Behind(),
+		Lagging:       probe.Quantile(s.SendLag, 0.99) > lim.MaxSendLag(),
+		Saturated:     s.Saturated,
+		Warmup:        s.JudgedStart - s.Start,
+		RateEnd:       s.RateEnd,
+		InFlightStart: int(s.InFlightStart), InFlightEnd: int(s.InFlightEnd),
 	}
 	if lim.MaxRT > 0 {
 		w.OverRT = int(probe.CountAbove(s.Latency, lim.MaxRT))
@@ -371,6 +374,7 @@ func (s *StepStats) summaryStep(verdict, limitedBy string) Step {
 		JudgedStartS: s.JudgedStart.Seconds(), JudgedEndS: s.JudgedEnd.Seconds(), Saturated: s.Saturated,
 		ScheduleLagMs: ms(s.ScheduleLag),
 		Sent:          s.Sent, Samples: s.Samples, Failures: s.Failed,
+		RateEndQPS: s.RateEnd, InFlightStart: s.InFlightStart, InFlightEnd: s.InFlightEnd,
 		P50Ms:      ms(probe.Quantile(s.Latency, 0.50)),
 		P90Ms:      ms(probe.Quantile(s.Latency, 0.90)),
 		P99Ms:      ms(probe.Quantile(s.Latency, 0.99)),

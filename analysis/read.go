@@ -32,6 +32,12 @@ type StepStats struct {
 	// ScheduleLag is how far behind its open-loop schedule the generator
 	// was at the step's end.
 	ScheduleLag time.Duration
+	// RateEnd is the rate a ramp step ended at (Offered is its mean).
+	RateEnd float64
+	// InFlightStart and InFlightEnd are the requests in flight as the
+	// judged part began and at the step's end, as the run counted them
+	// (zero for steps recovered from the requests alone).
+	InFlightStart, InFlightEnd int64
 
 	Start, End             time.Duration
 	JudgedStart, JudgedEnd time.Duration
@@ -205,6 +211,7 @@ func ReadRun(dir string, opt ReadOptions) (*Run, error) {
 		s := &StepStats{
 			Step: int(row.Step), Phase: row.Phase, Offered: row.OfferedQPS, Concurrency: int(row.Concurrency),
 			Saturated: row.Saturated, ScheduleLag: time.Duration(row.ScheduleLagNs),
+			RateEnd: row.RateEndQPS, InFlightStart: row.InFlightStart, InFlightEnd: row.InFlightEnd,
 			Start: time.Duration(row.StartNs), End: time.Duration(row.EndNs),
 			JudgedStart: time.Duration(row.JudgedStartNs), JudgedEnd: time.Duration(row.JudgedEndNs),
 			Errors:  map[string]int64{},

@@ -34,6 +34,9 @@ func StepFromWindow(w probe.Window, phase, verdict, limitedBy string) Step {
 		ErrorRate:     w.ErrorRate(),
 		Errors:        w.Errors,
 		SendLagP99:    ms(probe.Quantile(w.SendLag, 0.99)),
+		RateEndQPS:    w.RateEnd,
+		InFlightStart: w.InFlightStart,
+		InFlightEnd:   w.InFlightEnd,
 		Verdict:       verdict,
 		LimitedBy:     limitedBy,
 	}

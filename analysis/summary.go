@@ -171,11 +171,18 @@ type Step struct {
 	NewConnsPS     float64 `json:"new_conns_per_s"`
 	// InFlight is the mean number of judged requests in flight (Little's
 	// law); bytes are over every request the step sent.
-	InFlight  float64 `json:"in_flight,omitempty"`
-	BytesOut  int64   `json:"bytes_out,omitempty"`
-	BytesIn   int64   `json:"bytes_in,omitempty"`
-	Verdict   string  `json:"verdict"`
-	LimitedBy string  `json:"limited_by,omitempty"`
+	InFlight float64 `json:"in_flight,omitempty"`
+	BytesOut int64   `json:"bytes_out,omitempty"`
+	BytesIn  int64   `json:"bytes_in,omitempty"`
+	// RateEndQPS is the rate a ramp step ended at (OfferedQPS is then its
+	// mean). InFlightStart and InFlightEnd are the requests in flight as
+	// the judged part began and at the step's end: a target that keeps up
+	// holds them steady.
+	RateEndQPS    float64 `json:"rate_end_qps,omitempty"`
+	InFlightStart int64   `json:"in_flight_start"`
+	InFlightEnd   int64   `json:"in_flight_end"`
+	Verdict       string  `json:"verdict"`
+	LimitedBy     string  `json:"limited_by,omitempty"`
 }
 
 // Recommend sizes replicas for target requests per second from the low

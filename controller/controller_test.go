@@ -32,10 +32,34 @@ func TestJudge(t *testing.T) {
 		{"late sends with an error failure are the target's", Window{Samples: 1000, Failures: 50, Lagging: true}, Fail, LimitFault},
 		{"behind because the target held every slot and broke a limit", Window{Samples: need, Behind: true, Saturated: true, Latency: 150 * time.Millisecond}, Fail, LimitMaxRT},
 		{"behind and saturated with limits holding proves nothing", Window{Samples: need, Behind: true, Saturated: true, Latency: time.Millisecond}, Invalid, LimitGenerator},
+		// 875/s against 800/s served for 4 s: 300 more in flight.
+		{"a backlog grown by the excess of the offer", steady(875, 4, 100, 400), Fail, LimitSaturation},
+		{"a level backlog keeps up", steady(875, 4, 100, 110), Pass, LimitNone},
+		// 3 % of 3500 is 105; the noise of 270 in flight 3·√540 = 70.
+		{"growth within 3 % of the requests and the count's noise", steady(875, 4, 100, 270), Pass, LimitNone},
+		{"growth beyond them", steady(875, 4, 100, 290), Fail, LimitSaturation},
+		{"a backlog grown on few samples is conclusive", Window{Offered: 100, Duration: time.Second, Samples: 100, InFlightEnd: 60}, Fail, LimitSaturation},
 	} {
 		v, l := lim.Judge(tc.w)
 		if v != tc.want || l != tc.limit {
 			t.Errorf("%s: got %v/%q, want %v/%q", tc.why, v, l, tc.want, tc.limit)
+		}
+	}
+	// Without a latency limit, latencies of seconds: answers of 20 s at
+	// 2/s after 3 s of warm-up climb from empty for 20 s, 12 s of it in
+	// the judged part; a ramp from 10 to 50/s with answers of 2 s holds
+	// 80 more in flight at its end.
+	loose := Limits{Quantile: 0.99, FaultTolerate: 0.01, MinTail: 5}
+	for _, w := range []Window{
+		{Offered: 2, Duration: 12 * time.Second, Warmup: 3 * time.Second, Samples: need, Latency: 20 * time.Second, InFlightStart: 6, InFlightEnd: 30},
+		{Offered: 30, RateEnd: 50, Duration: 10 * time.Second, Samples: need, Latency: 2 * time.Second, InFlightStart: 20, InFlightEnd: 100},
+	} {
+		if v, l := loose.Judge(w); v != Pass {
+			t.Errorf("%+v: %v/%q; want a climb that latency explains to pass", w, v, l)
+		}
+		w.InFlightEnd += w.Samples / 5
+		if v, l := loose.Judge(w); v != Fail || l != LimitSaturation {
+			t.Errorf("%+v: %v/%q; want growth beyond the climb to fail", w, v, l)
 		}
 	}
 	ttft := Limits{Quantile: 0.9, MaxTTFT: time.Second, MaxTPOT: 50 * time.Millisecond, MinTail: 5}
@@ -45,6 +69,14 @@ func TestJudge(t *testing.T) {
 	if v, l := ttft.Judge(Window{Samples: 100, TPOT: 60 * time.Millisecond}); v != Fail || l != LimitTPOT {
 		t.Errorf("TPOT over its limit: %v/%q", v, l)
 	}
+}
+
+// steady is a 1 s warm-up and a judged part of d seconds at rate with
+// latencies of 10 ms, from start to end requests in flight.
+func steady(rate float64, d int, start, end int) Window {
+	n := int(rate) * d
+	return Window{Offered: rate, Achieved: rate, Duration: time.Duration(d) * time.Second, Warmup: time.Second,
+		Samples: n, Latency: 10 * time.Millisecond, InFlightStart: start, InFlightEnd: end}
 }
 
 // search is one plant with its limits and the truth a search must find.

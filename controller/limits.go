@@ -69,7 +69,9 @@ func (l Limits) MaxSendLag() time.Duration {
 // Short — unless the evidence is already conclusive: more failures than
 // the budget allows for MinSamples requests, or more requests over a
 // latency limit (MaxRT, MaxTTFT, MaxTPOT) than the quantile allows for
-// that many.
+// that many. A step whose backlog grew beyond what keeping up allows
+// fails by saturation whatever its samples: the target completed less
+// than it was offered, and would fail every limit if held longer.
 func (l Limits) Judge(w Window) (Verdict, Limit) { return l.judge(w, l.MinSamples()) }
 
 // JudgeAnyway judges a step on the evidence it has, however few its
@@ -112,6 +114,9 @@ func (l Limits) judge(w Window, need int) (Verdict, Limit) {
 			return latency(c.limit)
 		}
 	}
+	if backlogged(w) {
+		return Fail, LimitSaturation
+	}
 	if !enough {
 		return Short, LimitSamples
 	}
@@ -119,4 +124,33 @@ func (l Limits) judge(w Window, need int) (Verdict, Limit) {
 		return Invalid, LimitGenerator
 	}
 	return Pass, LimitNone
+}
+
+// backlogged reports whether the requests in flight grew over a step's
+// judged part by more than keeping up allows. A target that keeps up holds
+// their number level (Little's law: rate × latency); one that completes
+// less than it is offered piles up the difference. The growth allowed is
+//   - the 3 % of the step's requests that keepUp forgives,
+//   - three standard deviations of the count's noise (a Poisson count's
+//     variance is its mean, and two counts are compared), and
+//   - what latency explains: after the step starts the count climbs
+//     toward rate × latency for about a latency, so with answers slower
+//     than the warm-up the climb goes on into the judged part; and a
+//     ramp's count rises with its rate, by the rise times the latency.
+func backlogged(w Window) bool {
+	if w.Offered <= 0 || w.Duration <= 0 {
+		return false
+	}
+	lat, warm, judged := w.Latency.Seconds(), w.Warmup.Seconds(), w.Duration.Seconds()
+	atJudged, rise := w.Offered, 0.0
+	if w.RateEnd > 0 {
+		// Offered is the ramp's mean over warm-up and judged part.
+		r0 := 2*w.Offered - w.RateEnd
+		atJudged = r0 + (w.RateEnd-r0)*warm/(warm+judged)
+		rise = math.Max(0, w.RateEnd-atJudged)
+	}
+	climb := math.Max(0, math.Min(atJudged*lat-float64(w.InFlightStart), atJudged*math.Min(judged, math.Max(0, lat-warm))))
+	noise := 3 * math.Sqrt(2*math.Max(1, float64(w.InFlightEnd)))
+	grew := float64(w.InFlightEnd - w.InFlightStart)
+	return grew > (1-keepUp)*float64(w.Samples)+noise+climb+rise*lat
 }

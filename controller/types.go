@@ -30,6 +30,15 @@ type Window struct {
 	// by requests the target had not answered, which blames the target
 	// rather than the generator.
 	Behind, Lagging, Saturated bool
+	// Warmup is how long the step ran before its judged part. RateEnd is
+	// the rate a ramp step ended at (Offered is then its mean), zero for
+	// a step at one rate.
+	Warmup  time.Duration
+	RateEnd float64
+	// InFlightStart and InFlightEnd are the requests in flight as the
+	// judged part began and at the step's end: their growth is the
+	// backlog of a target that could not keep up (see Limits.Judge).
+	InFlightStart, InFlightEnd int
 }
 
 // Decision is the load for the next step.

@@ -125,7 +125,10 @@ type Engine struct {
 	stepStart int64
 	stepSent  int64
 	stepLoad  stepLoad
-	stopped   bool
+	// inFlightJudged is the requests in flight as the step's judged part
+	// began; -1 until then.
+	inFlightJudged int64
+	stopped        bool
 }
 
 type stepLoad struct {
@@ -240,24 +243,46 @@ func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
 	}
 	var err error
 	t := time.NewTimer(l.Hold)
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		t.Stop()
-		err = ctx.Err()
-	case <-e.exhausted:
-		t.Stop()
-		err = ErrExhausted
-		if e.cfg.Drain > 0 {
-			// Everything is sent: wait for the last answers, so that a
-			// run of N requests records N answers.
-			d := time.NewTimer(e.cfg.Drain)
-			e.awaitIdle(ctx, d.C)
-			d.Stop()
-			if ctx.Err() != nil {
-				err = ctx.Err()
+	// The requests in flight as the judged part begins, against those at
+	// the cut, tell whether the target kept up (Window.InFlightStart).
+	var warm <-chan time.Time
+	if !l.Extend {
+		e.inFlightJudged = -1
+		wt := time.NewTimer(l.Warmup)
+		defer wt.Stop()
+		warm = wt.C
+	}
+wait:
+	for {
+		select {
+		case <-warm:
+			e.inFlightJudged, warm = e.inflight.Load(), nil
+		case <-t.C:
+			break wait
+		case <-ctx.Done():
+			t.Stop()
+			err = ctx.Err()
+			break wait
+		case <-e.exhausted:
+			t.Stop()
+			err = ErrExhausted
+			if e.cfg.Drain > 0 {
+				// Everything is sent: wait for the last answers, so that a
+				// run of N requests records N answers.
+				d := time.NewTimer(e.cfg.Drain)
+				e.awaitIdle(ctx, d.C)
+				d.Stop()
+				if ctx.Err() != nil {
+					err = ctx.Err()
+				}
 			}
+			break wait
 		}
+	}
+	inFlight := e.inflight.Load()
+	if e.inFlightJudged < 0 {
+		// Cut within its warm-up: nothing judged, nothing grew.
+		e.inFlightJudged = inFlight
 	}
 	at := e.clock.Now()
 	judgedEnd := at - int64(l.Tail)
@@ -273,15 +298,16 @@ func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
 	e.ctl <- m
 	w := <-m.reply
 	w.Sent = e.sent.Load() - e.stepSent
-	if l := e.stepLoad; err != nil && l.slope != 0 {
+	if l := e.stepLoad; l.slope != 0 {
 		// A ramp cut short offered the mean of the part it ran.
 		ran := min(time.Duration(at-e.stepStart).Seconds(), (l.rateEnd-l.rate)/l.slope)
-		w.Rate = l.rate + l.slope*ran/2
+		w.Rate, w.RateEnd = l.rate+l.slope*ran/2, l.rate+l.slope*ran
 	}
 	if due := e.due.Load(); due != noDue && due < at {
 		w.ScheduleLag = time.Duration(at - due)
 	}
 	w.Saturated = e.waited.Load()
+	w.InFlightStart, w.InFlightEnd = e.inFlightJudged, inFlight
 	return w, err
 }
 

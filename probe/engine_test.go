@@ -537,6 +537,37 @@ func TestEngineRampCutShortOffersWhatItRan(t *testing.T) {
 	}
 }
 
+func TestEngineCountsTheBacklog(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		client     *fakeClient
+		start, end int64 // expected in flight at the judged start and the cut
+	}{
+		// Answered in 1 ms: about nothing in flight at 100/s.
+		{"keeping up", &fakeClient{delay: time.Millisecond}, 0, 0},
+		// Never answered: everything sent stays in flight.
+		{"piling up", &fakeClient{hang: true}, 20, 100},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestEngine(t, c.client, &memWriter{}, 0)
+			w, err := e.Step(context.Background(), Load{Rate: 100, Hold: time.Second, Warmup: 200 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			// A shared machine may delay a timer by many sends' worth.
+			if d := w.InFlightStart - c.start; d < -1 || d > 30 {
+				t.Errorf("%d in flight as the judged part began, want about %d", w.InFlightStart, c.start)
+			}
+			if d := w.InFlightEnd - c.end; d < -1 || d > 30 {
+				t.Errorf("%d in flight at the cut, want about %d", w.InFlightEnd, c.end)
+			}
+		})
+	}
+}
+
 func TestEngineRefusesBadRamps(t *testing.T) {
 	e := newTestEngine(t, &fakeClient{}, &memWriter{}, 0)
 	defer e.Stop()

@@ -118,4 +118,11 @@ type StepRecord struct {
 	SendLagP99Ms  float64 `parquet:"send_lag_p99_ms"`
 	Verdict       string  `parquet:"verdict,dict"`
 	LimitedBy     string  `parquet:"limited_by,dict"`
+	// RateEndQPS is the rate a ramp step ended at (offered_qps is then
+	// its mean); zero for a step at one rate.
+	RateEndQPS float64 `parquet:"rate_end_qps"`
+	// InFlightStart and InFlightEnd are the requests in flight as the
+	// judged part began and at the step's end.
+	InFlightStart int64 `parquet:"in_flight_start"`
+	InFlightEnd   int64 `parquet:"in_flight_end"`
 }

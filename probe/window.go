@@ -75,6 +75,9 @@ type Window struct {
 	// Concurrency the in-flight bound or closed-loop workers.
 	Rate        float64
 	Concurrency int
+	// RateEnd is the rate a ramp step ended at (Rate is then its mean);
+	// zero for a step at one rate.
+	RateEnd float64
 	// Start and End are the step's times since the run's zero.
 	Start, End time.Duration
 	// JudgedStart and JudgedEnd bound the scheduled times judged.
@@ -105,6 +108,13 @@ type Window struct {
 	// Saturated is set when the scheduler had to wait for an in-flight slot
 	// during the step: the target held every slot.
 	Saturated bool
+
+	// InFlightStart and InFlightEnd are the requests in flight (sent and
+	// not yet answered, of any step) as the judged part began and at the
+	// cut. A target that keeps up holds their number steady; one that
+	// cannot grows a backlog by the excess of the offer over what it
+	// completes.
+	InFlightStart, InFlightEnd int64
 }
 
 // Duration is the step's length.

@@ -281,17 +281,20 @@ func loadOf(s spec, d controller.Decision) probe.Load {
 // controllerWindow reduces an engine window to what the controller judges.
 func controllerWindow(s spec, d controller.Decision, w probe.Window) controller.Window {
 	cw := controller.Window{
-		Offered:   d.Load(),
-		Achieved:  w.Achieved(),
-		Duration:  w.Judged(),
-		Samples:   int(w.Samples),
-		Failures:  int(w.Failed),
-		Latency:   probe.Quantile(w.Latency, s.RTQuantile),
-		TTFT:      probe.Quantile(w.TTFT, s.RTQuantile),
-		TPOT:      probe.Quantile(w.TPOT, s.RTQuantile),
-		Behind:    w.Behind(),
-		Lagging:   w.Lagging(limitsOf(s).MaxSendLag()),
-		Saturated: w.Saturated,
+		Offered:       d.Load(),
+		Achieved:      w.Achieved(),
+		Duration:      w.Judged(),
+		Samples:       int(w.Samples),
+		Failures:      int(w.Failed),
+		Latency:       probe.Quantile(w.Latency, s.RTQuantile),
+		TTFT:          probe.Quantile(w.TTFT, s.RTQuantile),
+		TPOT:          probe.Quantile(w.TPOT, s.RTQuantile),
+		Behind:        w.Behind(),
+		Lagging:       w.Lagging(limitsOf(s).MaxSendLag()),
+		Saturated:     w.Saturated,
+		Warmup:        w.JudgedStart - w.Start,
+		RateEnd:       w.RateEnd,
+		InFlightStart: int(w.InFlightStart), InFlightEnd: int(w.InFlightEnd),
 	}
 	if s.MaxRT > 0 {
 		cw.OverRT = int(probe.CountAbove(w.Latency, s.MaxRT))

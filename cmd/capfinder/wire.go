@@ -76,6 +76,7 @@ func writeStepsParquet(dir string, steps []analysis.Step) error {
 			Sent:          s.Sent, Samples: s.Samples, Failures: s.Failures, AchievedQPS: s.AchievedQPS,
 			P50Ms: s.P50Ms, P90Ms: s.P90Ms, P99Ms: s.P99Ms, P999Ms: s.P999Ms, MaxMs: s.MaxMs, MeanMs: s.MeanMs,
 			ErrorRate: s.ErrorRate, SendLagP99Ms: s.SendLagP99, Verdict: s.Verdict, LimitedBy: s.LimitedBy,
+			RateEndQPS: s.RateEndQPS, InFlightStart: s.InFlightStart, InFlightEnd: s.InFlightEnd,
 		}
 	}
 	return probe.WriteParquet(filepath.Join(dir, "steps.parquet"), rows, nil)
