@@ -188,13 +188,9 @@ func (a *Analysis) sustained() float64 {
 	return best
 }
 
-// keepUp is the fraction of its offer a step must complete to count as
-// keeping up.
-const keepUp = 0.97
-
 // steady reports whether an open-loop step kept up with its offer: only
 // those lie on the stationary latency curve.
-func steady(s *StepStats) bool { return s.Offered > 0 && s.Achieved() >= keepUp*s.Offered }
+func steady(s *StepStats) bool { return s.Offered > 0 && s.Achieved() >= controller.KeepUp*s.Offered }
 
 // fit fits the latency curve over the open-loop steps that kept up, finds
 // its knee, and narrows the capacity's bracket by the interval of where the
@@ -278,7 +274,7 @@ func (a *Analysis) saturation(frac float64) float64 {
 		if s.Offered <= 0 || s.Samples == 0 {
 			continue
 		}
-		if (s.Achieved() < keepUp*s.Offered && !a.generatorBound(s)) || s.ErrorRate() >= frac {
+		if (s.Achieved() < controller.KeepUp*s.Offered && !a.generatorBound(s)) || s.ErrorRate() >= frac {
 			if sat == 0 || s.Offered < sat {
 				sat = s.Offered
 			}

@@ -386,7 +386,7 @@ func TestSettleBoundsHighByWhatAnOverloadedStepCompleted(t *testing.T) {
 		wantH float64
 	}{
 		// Offered 800, completed 400: nothing above 400/0.97 is sustainable.
-		{"overloaded", step(800, 400, Fail), 400 / keepUp},
+		{"overloaded", step(800, 400, Fail), 400 / KeepUp},
 		// Kept up but too slow: the failing rate itself is the bound.
 		{"slow but keeping up", step(800, 795, Fail), 800},
 		// Completed less than the passing rate: the bracket closes on it.

@@ -130,7 +130,7 @@ func (l Limits) judge(w Window, need int) (Verdict, Limit) {
 // judged part by more than keeping up allows. A target that keeps up holds
 // their number level (Little's law: rate × latency); one that completes
 // less than it is offered piles up the difference. The growth allowed is
-//   - the 3 % of the step's requests that keepUp forgives,
+//   - the 3 % of the step's requests that KeepUp forgives,
 //   - three standard deviations of the count's noise (a Poisson count's
 //     variance is its mean, and two counts are compared), and
 //   - what latency explains: after the step starts the count climbs
@@ -152,5 +152,5 @@ func backlogged(w Window) bool {
 	climb := math.Max(0, math.Min(atJudged*lat-float64(w.InFlightStart), atJudged*math.Min(judged, math.Max(0, lat-warm))))
 	noise := 3 * math.Sqrt(2*math.Max(1, float64(w.InFlightEnd)))
 	grew := float64(w.InFlightEnd - w.InFlightStart)
-	return grew > (1-keepUp)*float64(w.Samples)+noise+climb+rise*lat
+	return grew > (1-KeepUp)*float64(w.Samples)+noise+climb+rise*lat
 }

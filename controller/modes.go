@@ -345,11 +345,11 @@ func (a *Auto) guess() float64 {
 	return g
 }
 
-// keepUp is the fraction of the offered load a step must complete to
-// count as keeping up with it.
-const keepUp = 0.97
+// KeepUp is the fraction of the offered load a step must complete to
+// count as keeping up with it; analysis judges recorded steps by it too.
+const KeepUp = 0.97
 
-// overloaded reports whether a step completed under keepUp of what it was
+// overloaded reports whether a step completed under KeepUp of what it was
 // offered, beyond what the latency of its answers explains: its target
 // could not keep up. For about a latency after a step starts — from an
 // empty system after a drain — fewer answers come than the step offers,
@@ -365,7 +365,7 @@ func overloaded(w Window) bool {
 	if d := w.Duration.Seconds(); d > 0 {
 		lag = w.Offered * math.Min(1, w.Latency.Seconds()/d)
 	}
-	return w.Achieved < keepUp*w.Offered-lag
+	return w.Achieved < KeepUp*w.Offered-lag
 }
 
 // goodput is the rate of successful completions in a window.

@@ -103,7 +103,7 @@ type Result struct {
 	Steps []Step
 	// Capacity is the highest load (Decision.Load) that passed a whole
 	// step; High the lowest failing load above it (0 when none failed),
-	// or for an overloaded failing step what it completed over keepUp.
+	// or for an overloaded failing step what it completed over KeepUp.
 	Capacity, High float64
 	// LimitedBy is the limit the step at High broke, or max_qps when the
 	// search passed at the ceiling.
@@ -240,7 +240,7 @@ func (r Result) Settle(lim Limits) Result {
 		// offered.
 		bound := s.Decision.Load()
 		if s.Decision.Rate > 0 && overloaded(s.Window) {
-			bound = min(bound, max(goodput(s.Window)/keepUp, r.Capacity))
+			bound = min(bound, max(goodput(s.Window)/KeepUp, r.Capacity))
 		}
 		if r.High == 0 || bound < r.High {
 			r.High, r.LimitedBy = bound, s.Limit

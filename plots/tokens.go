@@ -115,6 +115,14 @@ func stack(ps ...*plot.Plot) func(draw.Canvas) {
 	}
 }
 
+// noSteps stacks ps, each saying there is nothing to draw.
+func noSteps(ps ...*plot.Plot) func(draw.Canvas) {
+	for _, p := range ps {
+		note(p, "no steps")
+	}
+	return stack(ps...)
+}
+
 // streaming draws the stream latencies against load: time to first token
 // (or event) above, time per output token and each request's longest gap
 // between tokens below, each with its SLO.
@@ -129,9 +137,7 @@ func streaming(a *analysis.Analysis) func(draw.Canvas) {
 	ttft := newPlot("Time to first token or event", "", "ms")
 	tpot := newPlot("Time per output token, and the longest gap between tokens", l.label, "ms")
 	if len(l.steps) == 0 {
-		note(ttft, "no steps")
-		note(tpot, "no steps")
-		return stack(ttft, tpot)
+		return noSteps(ttft, tpot)
 	}
 	first := func(s *analysis.StepStats) *hdrhistogram.Histogram { return s.TTFT }
 	per := func(s *analysis.StepStats) *hdrhistogram.Histogram { return s.TPOT }
@@ -151,9 +157,7 @@ func tokens(a *analysis.Analysis) func(draw.Canvas) {
 	rate := newPlot("Output tokens per second", "", "tokens/s")
 	good := newPlot("Throughput and goodput (requests within every limit)", l.label, "req/s")
 	if len(l.steps) == 0 {
-		note(rate, "no steps")
-		note(good, "no steps")
-		return stack(rate, good)
+		return noSteps(rate, good)
 	}
 	against(rate, l, a, []curve{{"output tokens/s", (*analysis.StepStats).OutputRate}}, 0, "")
 	against(good, l, a, []curve{{"completed", (*analysis.StepStats).Achieved}, {"goodput", (*analysis.StepStats).Goodput}}, 0, "")
