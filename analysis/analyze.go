@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/capfinder/capfinder/controller"
-	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 // Options are the service levels and sizing a run is analysed with.
@@ -47,41 +47,50 @@ type Analysis struct {
 	Steps   []controller.Step
 	Result  controller.Result
 	Fit     *LatencyFit // nil when the steps do not allow one
-	Summary Summary
+	Summary rundir.Summary
 }
 
-// Window is what the controller judges of a rebuilt step.
-func (s *StepStats) Window(lim controller.Limits) controller.Window {
-	q := lim.Quantile
-	if !(q > 0 && q < 1) {
-		q = 0.99
-	}
+// Window reduces a step's statistics to what the controller judges
+// against lim: the one reduction the live run and analysis share.
+func Window(s *rundir.StepStats, lim controller.Limits) controller.Window {
+	q := lim.RTQuantile()
 	w := controller.Window{
 		Offered:       s.Load(),
 		Achieved:      s.Achieved(),
-		Duration:      s.JudgedEnd - s.JudgedStart,
+		Duration:      s.Judged(),
 		Samples:       int(s.Samples),
 		Failures:      int(s.Failed),
-		Latency:       probe.Quantile(s.Latency, q),
-		TTFT:          probe.Quantile(s.TTFT, q),
-		TPOT:          probe.Quantile(s.TPOT, q),
+		Latency:       rundir.Quantile(s.Latency, q),
+		TTFT:          rundir.Quantile(s.TTFT, q),
+		TPOT:          rundir.Quantile(s.TPOT, q),
 		Behind:        s.Behind(),
-		Lagging:       probe.Quantile(s.SendLag, 0.99) > lim.MaxSendLag(),
+		Lagging:       s.Lagging(lim.MaxSendLag()),
 		Saturated:     s.Saturated,
 		Warmup:        s.JudgedStart - s.Start,
 		RateEnd:       s.RateEnd,
 		InFlightStart: int(s.InFlightStart), InFlightEnd: int(s.InFlightEnd),
 	}
 	if lim.MaxRT > 0 {
-		w.OverRT = int(probe.CountAbove(s.Latency, lim.MaxRT))
+		w.OverRT = int(rundir.CountAbove(s.Latency, lim.MaxRT))
 	}
 	if lim.MaxTTFT > 0 {
-		w.OverTTFT = int(probe.CountAbove(s.TTFT, lim.MaxTTFT))
+		w.OverTTFT = int(rundir.CountAbove(s.TTFT, lim.MaxTTFT))
 	}
 	if lim.MaxTPOT > 0 {
-		w.OverTPOT = int(probe.CountAbove(s.TPOT, lim.MaxTPOT))
+		w.OverTPOT = int(rundir.CountAbove(s.TPOT, lim.MaxTPOT))
 	}
 	return w
+}
+
+// Judge judges a step against lim as the live run does: Short when it
+// has too few samples for its quantile, then on the evidence there is.
+func Judge(w controller.Window, lim controller.Limits) (v controller.Verdict, l controller.Limit, short bool) {
+	v, l = lim.Judge(w)
+	if v == controller.Short {
+		v, l = lim.JudgeAnyway(w)
+		return v, l, true
+	}
+	return v, l, false
 }
 
 // Analyze judges every step of r with opt's limits and explains the run:
@@ -100,12 +109,8 @@ func Analyze(r *Run, opt Options) *Analysis {
 	lim := opt.Limits
 	a := &Analysis{Run: r}
 	for i, s := range r.Steps {
-		w := s.Window(lim)
-		v, l := lim.Judge(w)
-		short := v == controller.Short
-		if short {
-			v, l = lim.JudgeAnyway(w)
-		}
+		w := Window(s, lim)
+		v, l, short := Judge(w, lim)
 		a.Steps = append(a.Steps, controller.Step{
 			Index: i + 1, Decision: controller.Decision{Rate: s.Offered, Concurrency: s.Concurrency, Phase: s.Phase},
 			Window: w, Verdict: v, Limit: l, Short: short,
@@ -117,21 +122,21 @@ func Analyze(r *Run, opt Options) *Analysis {
 	res := controller.Result{Steps: a.Steps, Status: opt.Status}
 	a.Result = res.Settle(lim)
 
-	sum := Summary{
+	sum := rundir.Summary{
 		Mode: r.Meta["run.mode"],
-		Limits: Limits{
+		Limits: rundir.Limits{
 			MaxRTMs: ms(lim.MaxRT), RTQuantile: lim.Quantile, FaultTolerate: lim.FaultTolerate,
 			FaultAction: opt.FaultAction, MaxTTFTMs: ms(lim.MaxTTFT), MaxTPOTMs: ms(lim.MaxTPOT), MaxQPS: lim.MaxQPS,
 		},
-		Steps:    []Step{},
+		Steps:    []rundir.SummaryStep{},
 		Warnings: []string{},
 	}
 	for i, s := range r.Steps {
 		st := a.Steps[i]
-		sum.Steps = append(sum.Steps, s.summaryStep(st.Verdict.String(), string(st.Limit)))
+		sum.Steps = append(sum.Steps, s.Summary(st.Verdict.String(), string(st.Limit)))
 	}
-	sum.Requests = Requests{Sent: r.Records, Recorded: r.Records, OK: r.OK, Failed: r.Failed, Canceled: r.Canceled}
-	sum.Capacity = Capacity{QPS: a.Result.Capacity, Low: a.Result.Capacity, High: a.Result.High, LimitedBy: string(a.Result.LimitedBy)}
+	sum.Requests = rundir.Requests{Sent: r.Records, Recorded: r.Records, OK: r.OK, Failed: r.Failed, Canceled: r.Canceled}
+	sum.Capacity = rundir.Capacity{QPS: a.Result.Capacity, Low: a.Result.Capacity, High: a.Result.High, LimitedBy: string(a.Result.LimitedBy)}
 	if !opt.Search {
 		sum.Capacity.High = 0
 		if sustained := a.sustained(); sustained > 0 {
@@ -149,8 +154,8 @@ func Analyze(r *Run, opt Options) *Analysis {
 
 // tokens is the capacity in tokens per second, nil for a run without
 // tokens.
-func (a *Analysis) tokens(capacity float64) *Tokens {
-	var t Tokens
+func (a *Analysis) tokens(capacity float64) *rundir.Tokens {
+	var t rundir.Tokens
 	var prompt, output, done int64
 	for i, s := range a.Run.Steps {
 		prompt += s.PromptTokens
@@ -190,12 +195,14 @@ func (a *Analysis) sustained() float64 {
 
 // steady reports whether an open-loop step kept up with its offer: only
 // those lie on the stationary latency curve.
-func steady(s *StepStats) bool { return s.Offered > 0 && s.Achieved() >= controller.KeepUp*s.Offered }
+func steady(s *rundir.StepStats) bool {
+	return s.Offered > 0 && s.Achieved() >= controller.KeepUp*s.Offered
+}
 
 // fit fits the latency curve over the open-loop steps that kept up, finds
 // its knee, and narrows the capacity's bracket by the interval of where the
 // curve meets MaxRT.
-func (a *Analysis) fit(sum *Summary, opt Options) {
+func (a *Analysis) fit(sum *rundir.Summary, opt Options) {
 	lim := opt.Limits
 	var qps, lat []float64
 	lo, hi := math.Inf(1), 0.0
@@ -204,19 +211,19 @@ func (a *Analysis) fit(sum *Summary, opt Options) {
 			continue
 		}
 		qps = append(qps, s.Offered)
-		lat = append(lat, probe.Quantile(s.Latency, lim.Quantile).Seconds())
+		lat = append(lat, rundir.Quantile(s.Latency, lim.Quantile).Seconds())
 		lo, hi = math.Min(lo, s.Offered), math.Max(hi, s.Offered)
 	}
 	usl := a.fitUSL()
 	f, err := FitLatency(qps, lat)
 	if err != nil {
 		if usl != nil {
-			sum.Fit = &FitSummary{Chosen: "usl", USL: usl}
+			sum.Fit = &rundir.FitSummary{Chosen: "usl", USL: usl}
 		}
 		return
 	}
 	a.Fit = &f
-	sum.Fit = &FitSummary{
+	sum.Fit = &rundir.FitSummary{
 		Chosen: "latency", USL: usl,
 		Model: "R(λ) = S + A/(μ − λ) on the p" + trimFloat(100*lim.Quantile) + " latency", Method: "least squares in log latency, Nelder–Mead",
 		SMs: f.S * 1e3, A: f.A, MuQPS: f.Mu, RMSLE: f.RMSLE, Points: f.N,
@@ -247,7 +254,7 @@ func (a *Analysis) fit(sum *Summary, opt Options) {
 
 // fitUSL fits the USL to every judged step's achieved throughput against
 // its mean concurrency; nil when the steps do not allow it.
-func (a *Analysis) fitUSL() *USLSummary {
+func (a *Analysis) fitUSL() *rundir.USLSummary {
 	var conc, qps []float64
 	for _, s := range a.Run.Steps {
 		if s.Samples > 0 && s.InFlight() > 0 && s.Achieved() > 0 {
@@ -258,7 +265,7 @@ func (a *Analysis) fitUSL() *USLSummary {
 	if err != nil {
 		return nil
 	}
-	u := &USLSummary{Lambda: f.Lambda, Sigma: f.Sigma, Kappa: f.Kappa, RMSLE: f.RMSLE, Points: f.N}
+	u := &rundir.USLSummary{Lambda: f.Lambda, Sigma: f.Sigma, Kappa: f.Kappa, RMSLE: f.RMSLE, Points: f.N}
 	if n, x := f.Peak(); !math.IsInf(n, 1) {
 		u.PeakConcurrency, u.PeakQPS = n, x
 	}
@@ -285,7 +292,7 @@ func (a *Analysis) saturation(frac float64) float64 {
 
 // generatorBound reports whether a step's shortfall was the generator's:
 // it fell behind its schedule and the target had slots to spare.
-func (a *Analysis) generatorBound(s *StepStats) bool {
+func (a *Analysis) generatorBound(s *rundir.StepStats) bool {
 	return s.Behind() && !s.Saturated
 }
 
@@ -302,13 +309,13 @@ func (a *Analysis) warnings(lim controller.Limits) []string {
 			out = append(out, fmt.Sprintf("%s had %d samples, under the %d its quantile needs; its verdict rests on thin evidence (hold steps longer)", n, s.Samples, lim.MinSamples()))
 		}
 		if st.Verdict == controller.Invalid {
-			out = append(out, fmt.Sprintf("%s is invalid: the generator fell behind its schedule (send lag p99 %s); the limit found may be the generator's, not the target's", n, probe.Quantile(s.SendLag, 0.99)))
+			out = append(out, fmt.Sprintf("%s is invalid: the generator fell behind its schedule (send lag p99 %s); the limit found may be the generator's, not the target's", n, rundir.Quantile(s.SendLag, 0.99)))
 		}
-		p50, p99 := probe.Quantile(s.Latency, 0.5), probe.Quantile(s.Latency, 0.99)
+		p50, p99 := rundir.Quantile(s.Latency, 0.5), rundir.Quantile(s.Latency, 0.99)
 		if s.Failed == 0 && p50 > 0 && p99 > 4*p50 && st.Verdict == controller.Pass {
 			tailed = append(tailed, fmt.Sprintf("%d (%.1f)", s.Step, float64(p99)/float64(p50)))
 		}
-		early, late := probe.Quantile(s.Early, 0.5), probe.Quantile(s.Late, 0.5)
+		early, late := rundir.Quantile(s.Early, 0.5), rundir.Quantile(s.Late, 0.5)
 		if early > 0 && late > 2*early && late-early > time.Millisecond {
 			out = append(out, fmt.Sprintf("%s is not steady: its median latency rose from %s to %s within the step", n, early, late))
 		}
@@ -353,7 +360,7 @@ func (a *Analysis) noSuccessWarning() string {
 	return msg
 }
 
-func loadString(s *StepStats) string {
+func loadString(s *rundir.StepStats) string {
 	if s.Offered > 0 {
 		return trimFloat(s.Offered) + "/s"
 	}
@@ -362,41 +369,23 @@ func loadString(s *StepStats) string {
 
 func trimFloat(v float64) string { return fmt.Sprintf("%.4g", v) }
 
-// summaryStep is a rebuilt step as summary.json shows it.
-func (s *StepStats) summaryStep(verdict, limitedBy string) Step {
-	st := Step{
-		Step: s.Step, Phase: s.Phase, OfferedQPS: s.Offered, Concurrency: s.Concurrency,
-		AchievedQPS: s.Achieved(), StartS: s.Start.Seconds(), EndS: s.End.Seconds(),
-		JudgedStartS: s.JudgedStart.Seconds(), JudgedEndS: s.JudgedEnd.Seconds(), Saturated: s.Saturated,
-		ScheduleLagMs: ms(s.ScheduleLag),
-		Sent:          s.Sent, Samples: s.Samples, Failures: s.Failed,
-		RateEndQPS: s.RateEnd, InFlightStart: s.InFlightStart, InFlightEnd: s.InFlightEnd,
-		P50Ms:      ms(probe.Quantile(s.Latency, 0.50)),
-		P90Ms:      ms(probe.Quantile(s.Latency, 0.90)),
-		P99Ms:      ms(probe.Quantile(s.Latency, 0.99)),
-		P999Ms:     ms(probe.Quantile(s.Latency, 0.999)),
-		ErrorRate:  s.ErrorRate(),
-		SendLagP99: ms(probe.Quantile(s.SendLag, 0.99)),
-		InFlight:   s.InFlight(),
-		BytesOut:   s.BytesOut, BytesIn: s.BytesIn,
-		Verdict: verdict, LimitedBy: limitedBy,
+// ms converts a duration to float milliseconds, the unit of summary.json.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Recommend sizes replicas for target requests per second from the low
+// end of the capacity, keeping headroom spare:
+// replicas = ceil(target / (low × (1 − headroom))).
+func Recommend(c rundir.Capacity, target, headroom float64) rundir.Recommendation {
+	r := rundir.Recommendation{Headroom: headroom, TargetQPS: target}
+	base := c.Low
+	if base <= 0 {
+		base = c.QPS
 	}
-	if len(s.Errors) > 0 {
-		st.Errors = s.Errors
+	r.PerReplicaQPS = base * (1 - headroom)
+	if target > 0 && r.PerReplicaQPS > 0 {
+		r.Replicas = int(math.Ceil(target / r.PerReplicaQPS))
+		r.Arithmetic = fmt.Sprintf("ceil(%.4g / (%.4g × (1 − %.2g))) = ceil(%.4g / %.4g) = %d",
+			target, base, headroom, target, r.PerReplicaQPS, r.Replicas)
 	}
-	st.GoodputQPS = s.Goodput()
-	if d := s.Duration().Seconds(); d > 0 {
-		st.NewConnsPS = float64(s.NewConns) / d
-		st.EventsPS = float64(s.Events) / d
-	}
-	st.Events = s.Events
-	st.TTFTP50Ms, st.TTFTP99Ms = ms(probe.Quantile(s.TTFT, 0.5)), ms(probe.Quantile(s.TTFT, 0.99))
-	st.TPOTP50Ms, st.TPOTP99Ms = ms(probe.Quantile(s.TPOT, 0.5)), ms(probe.Quantile(s.TPOT, 0.99))
-	st.ITLMaxP99Ms = ms(probe.Quantile(s.ITL, 0.99))
-	st.PromptTokens, st.OutputTokens, st.OutputTokensPS = s.PromptTokens, s.OutputTokens, s.OutputRate()
-	if s.Latency.TotalCount() > 0 {
-		st.MaxMs = ms(time.Duration(s.Latency.Max()) * time.Microsecond)
-		st.MeanMs = s.Latency.Mean() / 1e3
-	}
-	return st
+	return r
 }

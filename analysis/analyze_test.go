@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/capfinder/capfinder/controller"
-	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/probe/rundir"
+	"github.com/capfinder/capfinder/probe/rundir/store"
 )
 
 // writeRun records a synthetic run: one 10 s step per rate, constant
@@ -25,16 +26,16 @@ func writeRun(t testing.TB, rates []float64) string { return writeRunParts(t, ra
 func writeRunParts(t testing.TB, rates []float64, maxRows int64) string {
 	t.Helper()
 	dir := t.TempDir()
-	rec, err := probe.NewRecorder(dir, probe.RecorderOptions{MaxRows: maxRows, Metadata: map[string]string{"run.mode": "auto"}})
+	rec, err := store.NewRecorder(dir, store.RecorderOptions{MaxRows: maxRows, Metadata: map[string]string{"run.mode": "auto"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const mu, hold = 1000.0, 10 * time.Second
-	var steps []probe.StepRecord
+	var steps []rundir.StepRow
 	var at int64
 	for i, rate := range rates {
 		n := int(rate * hold.Seconds())
-		recs := make([]probe.Record, n)
+		recs := make([]rundir.Record, n)
 		for k := range recs {
 			sched := at + int64(float64(k)/rate*1e9)
 			var lat float64
@@ -47,20 +48,20 @@ func writeRunParts(t testing.TB, rates []float64, maxRows int64) string {
 				// Overloaded: the queue grows for the whole step.
 				lat = float64(k)/mu - float64(k)/rate + 0.001
 			}
-			recs[k] = probe.Record{Step: int32(i + 1), OfferedQPS: rate, ScheduledNs: sched, SentNs: sched,
+			recs[k] = rundir.Record{Step: int32(i + 1), OfferedQPS: rate, ScheduledNs: sched, SentNs: sched,
 				EndNs: sched + int64(lat*1e9), Status: 200}
 		}
 		if err := rec.Write(recs); err != nil {
 			t.Fatal(err)
 		}
-		steps = append(steps, probe.StepRecord{Step: int32(i + 1), Phase: "grow", OfferedQPS: rate,
+		steps = append(steps, rundir.StepRow{Step: int32(i + 1), Phase: "grow", OfferedQPS: rate,
 			StartNs: at, EndNs: at + int64(hold), JudgedStartNs: at + int64(time.Second), JudgedEndNs: at + int64(hold)})
 		at += int64(hold)
 	}
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := probe.WriteParquet(filepath.Join(dir, "steps.parquet"), steps, nil); err != nil {
+	if err := store.WriteParquet(filepath.Join(dir, "steps.parquet"), steps, nil); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -69,7 +70,7 @@ func writeRunParts(t testing.TB, rates []float64, maxRows int64) string {
 func TestAnalyzeRecordedRun(t *testing.T) {
 	rates := []float64{100, 200, 400, 800, 850, 900, 1600}
 	dir := writeRun(t, rates)
-	r, err := ReadRun(dir, ReadOptions{Warmup: -1})
+	r, err := ReadRun(open(t, dir), ReadOptions{Warmup: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestAnalyzeRecordedRun(t *testing.T) {
 
 func TestAnalyzeInterruptedSearch(t *testing.T) {
 	// Every step passes; the run was interrupted during the last.
-	r, err := ReadRun(writeRun(t, []float64{100, 200, 400}), ReadOptions{Warmup: -1})
+	r, err := ReadRun(open(t, writeRun(t, []float64{100, 200, 400})), ReadOptions{Warmup: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestAnalyzeInterruptedSearch(t *testing.T) {
 
 func TestReadRunWarmupOverride(t *testing.T) {
 	dir := writeRun(t, []float64{100})
-	r, err := ReadRun(dir, ReadOptions{Warmup: 3 * time.Second})
+	r, err := ReadRun(open(t, dir), ReadOptions{Warmup: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func TestReadRunWithoutStepsFile(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "steps.parquet")); err != nil {
 		t.Fatal(err)
 	}
-	r, err := ReadRun(dir, ReadOptions{Warmup: -1})
+	r, err := ReadRun(open(t, dir), ReadOptions{Warmup: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func BenchmarkReadRun(b *testing.B) {
 	dir := writeRun(b, []float64{10000, 20000, 40000, 30000})
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := ReadRun(dir, ReadOptions{Warmup: -1})
+		r, err := ReadRun(open(b, dir), ReadOptions{Warmup: -1})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -201,7 +202,7 @@ func BenchmarkReadRun(b *testing.B) {
 
 func TestWriteReportPutsTheAnswerFirst(t *testing.T) {
 	dir := writeRun(t, []float64{100, 200, 400, 800, 850, 900, 1600})
-	r, err := ReadRun(dir, ReadOptions{Warmup: -1})
+	r, err := ReadRun(open(t, dir), ReadOptions{Warmup: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,15 +244,15 @@ func TestReadRunSameFromManyParts(t *testing.T) {
 	// on how the rows were split.
 	rates := []float64{100, 400, 900, 1600}
 	one, many := writeRun(t, rates), writeRunParts(t, rates, 997)
-	parts, _ := probe.Parts(many)
+	parts, _ := store.Parts(many)
 	if len(parts) < 20 {
 		t.Fatalf("%d parts, want many", len(parts))
 	}
-	a, err := ReadRun(one, ReadOptions{Warmup: -1})
+	a, err := ReadRun(open(t, one), ReadOptions{Warmup: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := ReadRun(many, ReadOptions{Warmup: -1})
+	b, err := ReadRun(open(t, many), ReadOptions{Warmup: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,4 +272,14 @@ func TestReadRunSameFromManyParts(t *testing.T) {
 	if len(a.Timeline.Sent) != len(b.Timeline.Sent) || a.Timeline.P99[5] != b.Timeline.P99[5] {
 		t.Error("timelines differ")
 	}
+}
+
+// open opens the run in dir for reading.
+func open(t testing.TB, dir string) rundir.Source {
+	t.Helper()
+	r, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

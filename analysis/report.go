@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 // Figure is a rendered plot the report shows: its file, relative to the
@@ -20,7 +22,7 @@ type Figure struct {
 
 // reportData is what both report templates read.
 type reportData struct {
-	S       Summary
+	S       rundir.Summary
 	Meta    map[string]string
 	Answer  []string
 	Figures []figure
@@ -58,15 +60,15 @@ func WriteReport(dir string, a *Analysis, figs []Figure) error {
 	if err := htmlReport.Execute(&html, d); err != nil {
 		return fmt.Errorf("analysis: report: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "report.md"), md.Bytes()); err != nil {
+	if err := rundir.WriteFileAtomic(filepath.Join(dir, "report.md"), md.Bytes()); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "report.html"), html.Bytes())
+	return rundir.WriteFileAtomic(filepath.Join(dir, "report.html"), html.Bytes())
 }
 
 // answerLines is the answer in a few sentences, for both reports and the
 // terminal alike.
-func answerLines(s Summary) []string {
+func answerLines(s rundir.Summary) []string {
 	var out []string
 	c := s.Capacity
 	switch {
@@ -128,7 +130,7 @@ var funcs = map[string]any{
 	"pct":  func(v float64) string { return fmt.Sprintf("%.2f %%", 100*v) },
 	"pq":   func(q float64) string { return "p" + strings.TrimSuffix(fmt.Sprintf("%.4g", 100*q), ".0") },
 	"ms":   func(v float64) string { return fmt.Sprintf("%.3g", v) },
-	"load": func(s Step) string {
+	"load": func(s rundir.SummaryStep) string {
 		if s.OfferedQPS > 0 {
 			return rate(s.OfferedQPS) + "/s"
 		}

@@ -24,10 +24,23 @@ type Limits struct {
 	MinTail int
 }
 
+// DefaultQuantile is the latency quantile limits apply to when none is
+// given: EAS's p99.
+const DefaultQuantile = 0.99
+
 // DefaultLimits returns the EAS defaults: p99, one failure in a thousand,
 // and five samples beyond the quantile.
 func DefaultLimits() Limits {
-	return Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5}
+	return Limits{Quantile: DefaultQuantile, FaultTolerate: 0.001, MinTail: 5}
+}
+
+// RTQuantile is the quantile the latency limits apply to: Quantile, or
+// DefaultQuantile when that is not in (0,1).
+func (l Limits) RTQuantile() float64 {
+	if !(l.Quantile > 0 && l.Quantile < 1) {
+		return DefaultQuantile
+	}
+	return l.Quantile
 }
 
 // MinSamples is the number of samples a step needs for its verdict:
@@ -37,11 +50,7 @@ func (l Limits) MinSamples() int {
 	if tail <= 0 {
 		tail = 5
 	}
-	q := l.Quantile
-	if !(q > 0 && q < 1) {
-		q = 0.99
-	}
-	return int(math.Ceil(float64(tail) / (1 - q)))
+	return int(math.Ceil(float64(tail) / (1 - l.RTQuantile())))
 }
 
 // MaxSendLag is the send lag p99 above which a step that broke a latency
@@ -85,10 +94,7 @@ func (l Limits) judge(w Window, need int) (Verdict, Limit) {
 	}
 	n := w.Samples
 	enough := n >= need
-	q := l.Quantile
-	if !(q > 0 && q < 1) {
-		q = 0.99
-	}
+	q := l.RTQuantile()
 	if n > 0 {
 		budget := l.FaultTolerate * float64(max(n, need))
 		if f := float64(w.Failures); f > l.FaultTolerate*float64(n) && (enough || f > budget) {

@@ -13,6 +13,12 @@ import (
 // stops with status Finished.
 var ErrDone = errors.New("controller: load done")
 
+// ErrSteered is returned by a StepFunc whose step was ended early because
+// its load was changed from outside: Run judges what the step saw,
+// without holding it longer or repeating it, and goes on with the
+// controller's next decision.
+var ErrSteered = errors.New("controller: load changed")
+
 // A StepFunc applies a decision for its hold and returns what it saw.
 type StepFunc func(ctx context.Context, d Decision) (Window, error)
 
@@ -145,8 +151,13 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 		}
 		d.Hold = min(d.Hold, budget-used)
 		w, err := step(ctx, d)
-		used += d.Hold
 		held := d.Hold
+		steered := errors.Is(err, ErrSteered)
+		if steered {
+			// Ended early: it took what it ran.
+			held = w.Warmup + w.Duration
+		}
+		used += held
 		v, l := lim.Judge(w)
 		for v == Short && !d.Planned && err == nil && held < maxExtend*d.Hold && used < budget {
 			ext := extension(w, lim.MinSamples(), d.Hold)
@@ -168,11 +179,11 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 		if err != nil && !errors.Is(err, ErrDone) && ctx.Err() != nil {
 			s.Cut = true
 		}
-		if observe != nil && (err == nil || s.Cut || errors.Is(err, ErrDone)) {
+		if observe != nil && (err == nil || steered || s.Cut || errors.Is(err, ErrDone)) {
 			observe(s)
 		}
 		switch {
-		case err == nil:
+		case err == nil, steered:
 		case errors.Is(err, ErrDone):
 			res.Steps = append(res.Steps, s)
 			res.Status = Finished
@@ -185,7 +196,7 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 			return res.Settle(lim), fmt.Errorf("controller: step %d: %w", i, err)
 		}
 		res.Steps = append(res.Steps, s)
-		if v == Invalid && retries < maxRetries && !d.Planned {
+		if v == Invalid && retries < maxRetries && !d.Planned && !steered {
 			retries++
 			continue
 		}

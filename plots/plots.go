@@ -18,7 +18,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/capfinder/capfinder/analysis"
-	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 // Size and resolution of every figure.
@@ -156,13 +156,13 @@ func vline(p *plot.Plot, x, top float64, c color.Color, label string) {
 	p.Legend.Add(label, l)
 }
 
-func ms(q float64, s *analysis.StepStats) float64 {
-	return float64(probe.Quantile(s.Latency, q)) / 1e6
+func ms(q float64, s *rundir.StepStats) float64 {
+	return float64(rundir.Quantile(s.Latency, q)) / 1e6
 }
 
 // openLoop returns the open-loop steps with judged samples, by load.
-func openLoop(a *analysis.Analysis) []*analysis.StepStats {
-	var out []*analysis.StepStats
+func openLoop(a *analysis.Analysis) []*rundir.StepStats {
+	var out []*rundir.StepStats
 	if a.Run == nil {
 		return nil
 	}
@@ -375,7 +375,7 @@ func ramp(i, n int) color.Color {
 	return color.RGBA{R: uint8(30 + 200*t), G: uint8(100 - 60*t), B: uint8(200 - 170*t), A: 0xff}
 }
 
-func loadLabel(s *analysis.StepStats) string {
+func loadLabel(s *rundir.StepStats) string {
 	if s.Offered > 0 {
 		return fmt.Sprintf("%.4g/s", s.Offered)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/capfinder/capfinder/analysis"
-	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 // synthetic is an analysis of four open-loop steps on an M/M/1-like
@@ -18,11 +18,11 @@ import (
 func synthetic() *analysis.Analysis {
 	r := &analysis.Run{Timeline: analysis.Timeline{Failed: map[string][]int64{}}}
 	for i, rate := range []float64{100, 400, 800, 950} {
-		s := &analysis.StepStats{Step: i + 1, Offered: rate, Start: time.Duration(i) * 10 * time.Second,
-			End: time.Duration(i+1) * 10 * time.Second, Latency: probe.NewHistogram(), Errors: map[string]int64{}}
+		s := &rundir.StepStats{Step: i + 1, Offered: rate, Start: time.Duration(i) * 10 * time.Second,
+			End: time.Duration(i+1) * 10 * time.Second, Latency: rundir.NewHistogram(), Errors: map[string]int64{}}
 		for k := range 1000 {
 			u := (float64(k) + 0.5) / 1000
-			probe.RecordNs(s.Latency, int64(-math.Log(1-u)/(1000-rate)*1e9))
+			rundir.RecordNs(s.Latency, int64(-math.Log(1-u)/(1000-rate)*1e9))
 		}
 		s.Samples, s.Sent, s.Completed = 1000, int64(rate*10), int64(rate*10)
 		r.Steps = append(r.Steps, s)
@@ -37,11 +37,11 @@ func synthetic() *analysis.Analysis {
 		r.Timeline.Failed["status 503"][i] = 20
 	}
 	fit := analysis.LatencyFit{S: 0.0001, A: math.Log(100), Mu: 1000}
-	sum := analysis.Summary{
-		Limits:     analysis.Limits{MaxRTMs: 50, RTQuantile: 0.99},
-		Capacity:   analysis.Capacity{QPS: 800, Low: 800, High: 950, LimitedBy: "max_rt"},
-		Knee:       analysis.Point{QPS: 700},
-		Saturation: analysis.Point{QPS: 950},
+	sum := rundir.Summary{
+		Limits:     rundir.Limits{MaxRTMs: 50, RTQuantile: 0.99},
+		Capacity:   rundir.Capacity{QPS: 800, Low: 800, High: 950, LimitedBy: "max_rt"},
+		Knee:       rundir.Point{QPS: 700},
+		Saturation: rundir.Point{QPS: 950},
 	}
 	return &analysis.Analysis{Run: r, Fit: &fit, Summary: sum}
 }
@@ -50,12 +50,12 @@ func synthetic() *analysis.Analysis {
 // timings that grow with load, tokens, goodput.
 func streamedRun(a *analysis.Analysis) *analysis.Analysis {
 	for _, s := range a.Run.Steps {
-		s.TTFT, s.TPOT, s.ITL = probe.NewHistogram(), probe.NewHistogram(), probe.NewHistogram()
+		s.TTFT, s.TPOT, s.ITL = rundir.NewHistogram(), rundir.NewHistogram(), rundir.NewHistogram()
 		for k := range 1000 {
 			u := (float64(k) + 0.5) / 1000
-			probe.RecordNs(s.TTFT, int64((0.05+u*s.Offered/2000)*1e9))
-			probe.RecordNs(s.TPOT, int64((0.01+u*s.Offered/1e5)*1e9))
-			probe.RecordNs(s.ITL, int64((0.02+u*s.Offered/5e4)*1e9))
+			rundir.RecordNs(s.TTFT, int64((0.05+u*s.Offered/2000)*1e9))
+			rundir.RecordNs(s.TPOT, int64((0.01+u*s.Offered/1e5)*1e9))
+			rundir.RecordNs(s.ITL, int64((0.02+u*s.Offered/5e4)*1e9))
 		}
 		s.OutputTokens = s.Completed * 128
 		s.Good, s.JudgedStart, s.JudgedEnd = s.Samples*int64(1000-s.Offered)/1000, s.Start, s.End

@@ -12,7 +12,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/capfinder/capfinder/analysis"
-	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 // streamed reports whether a run carries stream timings or token counts,
@@ -36,17 +36,17 @@ func streamed(a *analysis.Analysis) bool {
 // offered rate or, in a run without any, the closed-loop steps by
 // concurrency.
 type load struct {
-	steps []*analysis.StepStats
-	x     func(*analysis.StepStats) float64
+	steps []*rundir.StepStats
+	x     func(*rundir.StepStats) float64
 	label string
 	open  bool
 }
 
 func loadAxis(a *analysis.Analysis) load {
 	if steps := openLoop(a); len(steps) > 0 {
-		return load{steps, func(s *analysis.StepStats) float64 { return s.Offered }, "offered load (req/s)", true}
+		return load{steps, func(s *rundir.StepStats) float64 { return s.Offered }, "offered load (req/s)", true}
 	}
-	var steps []*analysis.StepStats
+	var steps []*rundir.StepStats
 	if a.Run != nil {
 		for _, s := range a.Run.Steps {
 			if s.Concurrency > 0 && s.Samples > 0 {
@@ -55,18 +55,18 @@ func loadAxis(a *analysis.Analysis) load {
 		}
 	}
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Concurrency < steps[j].Concurrency })
-	return load{steps, func(s *analysis.StepStats) float64 { return float64(s.Concurrency) }, "concurrency", false}
+	return load{steps, func(s *rundir.StepStats) float64 { return float64(s.Concurrency) }, "concurrency", false}
 }
 
 // curve is one line of a figure against load.
 type curve struct {
 	name string
-	y    func(*analysis.StepStats) float64
+	y    func(*rundir.StepStats) float64
 }
 
 // quantileMs is the q quantile of a step's histogram h, in milliseconds.
-func quantileMs(h func(*analysis.StepStats) *hdrhistogram.Histogram, q float64) func(*analysis.StepStats) float64 {
-	return func(s *analysis.StepStats) float64 { return float64(probe.Quantile(h(s), q)) / 1e6 }
+func quantileMs(h func(*rundir.StepStats) *hdrhistogram.Histogram, q float64) func(*rundir.StepStats) float64 {
+	return func(s *rundir.StepStats) float64 { return float64(rundir.Quantile(h(s), q)) / 1e6 }
 }
 
 // against draws each series against the load axis, with a dashed SLO
@@ -139,9 +139,9 @@ func streaming(a *analysis.Analysis) func(draw.Canvas) {
 	if len(l.steps) == 0 {
 		return noSteps(ttft, tpot)
 	}
-	first := func(s *analysis.StepStats) *hdrhistogram.Histogram { return s.TTFT }
-	per := func(s *analysis.StepStats) *hdrhistogram.Histogram { return s.TPOT }
-	gap := func(s *analysis.StepStats) *hdrhistogram.Histogram { return s.ITL }
+	first := func(s *rundir.StepStats) *hdrhistogram.Histogram { return s.TTFT }
+	per := func(s *rundir.StepStats) *hdrhistogram.Histogram { return s.TPOT }
+	gap := func(s *rundir.StepStats) *hdrhistogram.Histogram { return s.ITL }
 	against(ttft, l, a, []curve{{"TTFT p50", quantileMs(first, 0.5)}, {"TTFT " + pq, quantileMs(first, q)}},
 		lim.MaxTTFTMs, fmt.Sprintf("SLO TTFT %s ≤ %g ms", pq, lim.MaxTTFTMs))
 	against(tpot, l, a, []curve{{"TPOT p50", quantileMs(per, 0.5)}, {"TPOT " + pq, quantileMs(per, q)}, {"longest gap " + pq, quantileMs(gap, q)}},
@@ -159,8 +159,8 @@ func tokens(a *analysis.Analysis) func(draw.Canvas) {
 	if len(l.steps) == 0 {
 		return noSteps(rate, good)
 	}
-	against(rate, l, a, []curve{{"output tokens/s", (*analysis.StepStats).OutputRate}}, 0, "")
-	against(good, l, a, []curve{{"completed", (*analysis.StepStats).Achieved}, {"goodput", (*analysis.StepStats).Goodput}}, 0, "")
+	against(rate, l, a, []curve{{"output tokens/s", (*rundir.StepStats).OutputRate}}, 0, "")
+	against(good, l, a, []curve{{"completed", (*rundir.StepStats).Achieved}, {"goodput", (*rundir.StepStats).Goodput}}, 0, "")
 	if l.open {
 		m := l.x(l.steps[len(l.steps)-1])
 		ref := line(plotter.XYs{{X: 0, Y: 0}, {X: m, Y: m}}, grey, true)

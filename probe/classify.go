@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 // Classify maps a transport error to the status and error class recorded
@@ -19,9 +21,9 @@ import (
 func Classify(ctx context.Context, err error) (status int32, class string) {
 	if ctx.Err() != nil {
 		if errors.Is(context.Cause(ctx), errTimeout) {
-			return StatusTimeout, ErrTimeout
+			return rundir.StatusTimeout, rundir.ErrTimeout
 		}
-		return 0, ErrCanceled
+		return 0, rundir.ErrCanceled
 	}
 	var (
 		dnsErr  *net.DNSError
@@ -35,23 +37,23 @@ func Classify(ctx context.Context, err error) (status int32, class string) {
 	)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return StatusTimeout, ErrTimeout
+		return rundir.StatusTimeout, rundir.ErrTimeout
 	case errors.As(err, &dnsErr):
-		return 0, ErrDNS
+		return 0, rundir.ErrDNS
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return 0, ErrRefused
+		return 0, rundir.ErrRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNABORTED):
-		return 0, ErrReset
+		return 0, rundir.ErrReset
 	case errors.As(err, &certErr), errors.As(err, &unkAuth), errors.As(err, &hostErr),
 		errors.As(err, &invErr), errors.As(err, &recErr), errors.As(err, &alert):
-		return 0, ErrTLS
+		return 0, rundir.ErrTLS
 	case errors.As(err, &netErr) && netErr.Timeout():
-		return StatusTimeout, ErrTimeout
+		return rundir.StatusTimeout, rundir.ErrTimeout
 	case isProtocol(err):
-		return 0, ErrProtocol
+		return 0, rundir.ErrProtocol
 	}
-	return 0, ErrNetwork
+	return 0, rundir.ErrNetwork
 }
 
 // isProtocol recognises a malformed HTTP exchange. net/http reports these

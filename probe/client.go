@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/capfinder/capfinder/probe/rundir"
+
 	"github.com/capfinder/capfinder/datasets"
 )
 
@@ -29,5 +31,5 @@ func (c Clock) At(ns int64) time.Time { return c.zero.Add(time.Duration(ns)) }
 // scheduling fields and SentNs. A failure is written into the record, never
 // returned. Implementations must be safe for concurrent use.
 type Client interface {
-	Do(ctx context.Context, p datasets.Payload, rec *Record, clk Clock)
+	Do(ctx context.Context, p datasets.Payload, rec *rundir.Record, clk Clock)
 }

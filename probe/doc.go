@@ -5,7 +5,7 @@
 // flight, and measures every request against the time the schedule said to
 // send it, so a stalled target or a stalled generator shows up as latency
 // rather than disappearing (coordinated omission). Each request becomes one
-// Record; records are summarised per step into a Window and written to
+// rundir.Record; records are summarised per step into a Window and written to
 // Parquet parts by a Recorder.
 //
 // It does not decide what load to offer (package controller does) and does

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/capfinder/capfinder/datasets"
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 // ErrExhausted is returned by Engine.Step once the engine has sent every
@@ -18,9 +19,9 @@ import (
 var ErrExhausted = errors.New("probe: requests exhausted")
 
 // RecordWriter receives every record, in batches, from one goroutine.
-// The Recorder is one.
+// A store.Recorder is one.
 type RecordWriter interface {
-	Write(recs []Record) error
+	Write(recs []rundir.Record) error
 }
 
 // EngineConfig configures an Engine. Zero fields mean the defaults given.
@@ -39,10 +40,11 @@ type EngineConfig struct {
 	Requests int64
 	// Agent is recorded in every record (which generator sent it).
 	Agent int32
-	// Streams is set when the client times first tokens or events: a
-	// judged request still without one at a step's cut then counts with
-	// its age as its time to first token, a lower bound.
-	Streams bool
+	// Judging says how steps are judged: whether requests stream (a
+	// judged request still without a first token at a step's cut then
+	// counts with its age as its time to first token, a lower bound) and
+	// the limits that make a request good.
+	Judging rundir.Judging
 	// StopGrace is how long Stop lets in-flight requests finish before
 	// cancelling them; default 500 ms, so that Ctrl-C ends a run well
 	// within 2 s.
@@ -93,10 +95,20 @@ type Engine struct {
 	cfg   EngineConfig
 	clock Clock
 
-	loads   chan stepLoad // Step → scheduler
-	jobs    chan job      // scheduler → idle workers
-	records chan Record   // workers → collector
-	ctl     chan ctl      // Step → collector
+	loads   chan stepLoad      // Step → scheduler
+	jobs    chan job           // scheduler → idle workers
+	records chan rundir.Record // workers → collector
+	ctl     chan ctl           // Step → collector
+	judging rundir.Judging
+
+	// cutMu orders request ends against a step's cut: a worker hands its
+	// record over under the read lock, the cut takes its time, the
+	// requests in flight and the count handed over under the write lock.
+	// A request ends by the cut exactly when its record was handed over
+	// before it, which is the rule analysis applies to the records.
+	cutMu  sync.RWMutex
+	cutAt  int64        // the last cut's time
+	handed atomic.Int64 // records handed over to the collector
 
 	released chan struct{} // a worker freed a slot (capacity 1, never blocks)
 	inflight atomic.Int64
@@ -125,6 +137,7 @@ type Engine struct {
 	stepStart int64
 	stepSent  int64
 	stepLoad  stepLoad
+	stepLimit int
 	// inFlightJudged is the requests in flight as the step's judged part
 	// began; -1 until then.
 	inFlightJudged int64
@@ -132,7 +145,10 @@ type Engine struct {
 }
 
 type stepLoad struct {
-	step        int32
+	step int32
+	// hold ends the step's sends at its cut: nothing is sent until the
+	// next step, or the same step again when it is held longer.
+	hold        bool
 	rate        float64
 	concurrency int
 	start       int64
@@ -144,6 +160,7 @@ type job struct {
 	step      int32
 	offered   float64
 	scheduled int64
+	seq       int64
 	payload   datasets.Payload
 }
 
@@ -176,13 +193,15 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		clock:     cfg.Clock,
 		loads:     make(chan stepLoad),
 		jobs:      make(chan job),
-		records:   make(chan Record, 16384),
+		records:   make(chan rundir.Record, 16384),
 		ctl:       make(chan ctl),
 		released:  make(chan struct{}, 1),
 		exhausted: make(chan struct{}),
 		schedDone: make(chan struct{}),
 		collDone:  make(chan struct{}),
+		judging:   cfg.Judging,
 	}
+	e.judging.KeepTail = true
 	e.due.Store(noDue)
 	return e, nil
 }
@@ -197,29 +216,30 @@ func (e *Engine) Start() {
 	go e.schedule(schedCtx)
 }
 
-// Step offers l for l.Hold and returns the step's window. It returns early
-// with ctx's error when ctx ends, and with ErrExhausted (and the window so
-// far) when the engine has sent all it may.
-func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
+// Step offers l for l.Hold and returns the step's statistics. It returns
+// early with ctx's error when ctx ends, and with ErrExhausted (and the
+// statistics so far) when the engine has sent all it may.
+func (e *Engine) Step(ctx context.Context, l Load) (*rundir.StepStats, error) {
 	if e.stopped {
-		return Window{}, errors.New("probe: step after stop")
+		return nil, errors.New("probe: step after stop")
 	}
 	now := e.clock.Now()
 	if l.Extend && e.step > 0 {
 		e.ctl <- ctl{kind: ctlExtend, judgedEnd: planEnd(now, l.Hold, l.Tail)}
+		e.setLoad(e.stepLoad)
 	} else {
 		if math.IsNaN(l.Rate) || l.Rate < 0 || math.IsNaN(l.RateEnd) || l.RateEnd < 0 || math.IsInf(l.RateEnd, 1) {
-			return Window{}, fmt.Errorf("probe: invalid rate %v to %v", l.Rate, l.RateEnd)
+			return nil, fmt.Errorf("probe: invalid rate %v to %v", l.Rate, l.RateEnd)
 		}
 		if l.RateEnd > 0 && (math.IsInf(l.Rate, 1) || l.Hold <= 0) {
-			return Window{}, errors.New("probe: a ramp needs a finite start rate and a hold")
+			return nil, errors.New("probe: a ramp needs a finite start rate and a hold")
 		}
 		sl := stepLoad{rate: l.Rate, rateEnd: l.RateEnd}
 		if l.RateEnd > 0 {
 			sl.slope = (l.RateEnd - l.Rate) / l.Hold.Seconds()
 		}
 		if offered(sl) == 0 && l.Concurrency <= 0 {
-			return Window{}, errors.New("probe: closed-loop step needs a concurrency")
+			return nil, errors.New("probe: closed-loop step needs a concurrency")
 		}
 		limit := l.Concurrency
 		if limit <= 0 {
@@ -228,18 +248,14 @@ func (e *Engine) Step(ctx context.Context, l Load) (Window, error) {
 		e.step++
 		e.stepStart = now
 		e.stepSent = e.sent.Load()
-		e.stepLoad = sl
+		e.stepLimit = limit
 		e.waited.Store(false)
-		e.ctl <- ctl{
-			kind: ctlBegin, step: int32(e.step), start: now,
-			judgedStart: now + int64(l.Warmup), judgedEnd: planEnd(now, l.Hold, l.Tail),
-			rate: offeredRate(sl), conc: limit,
-		}
+		e.ctl <- ctl{kind: ctlBegin, step: int32(e.step), bounds: rundir.Bounds{
+			Start: now, End: rundir.Open, JudgedStart: now + int64(l.Warmup), JudgedEnd: planEnd(now, l.Hold, l.Tail),
+		}}
 		sl.step, sl.concurrency, sl.start = int32(e.step), limit, now
-		select {
-		case e.loads <- sl:
-		case <-e.exhausted:
-		}
+		e.stepLoad = sl
+		e.setLoad(sl)
 	}
 	var err error
 	t := time.NewTimer(l.Hold)
@@ -279,29 +295,33 @@ wait:
 			break wait
 		}
 	}
+	// The step's sends end at its cut, so that it sent what it counts.
+	e.setLoad(stepLoad{step: int32(e.step), hold: true})
 	inFlight := e.inflight.Load()
 	if e.inFlightJudged < 0 {
 		// Cut within its warm-up: nothing judged, nothing grew.
 		e.inFlightJudged = inFlight
 	}
-	at := e.clock.Now()
-	judgedEnd := at - int64(l.Tail)
+	m := ctl{kind: ctlCut, reply: make(chan *rundir.StepStats, 1)}
+	e.cutMu.Lock()
+	m.at = e.clock.Now()
+	e.cutAt, m.handed = m.at, e.handed.Load()
+	m.pending = e.inFlightSince(e.stepStart)
+	e.cutMu.Unlock()
+	m.judgedEnd = m.at - int64(l.Tail)
 	if err != nil {
 		// A step cut short has no tail to wait for: judge all it sent.
-		judgedEnd = at
+		m.judgedEnd = m.at
 	}
-	m := ctl{
-		kind: ctlCut, at: at, judgedEnd: judgedEnd,
-		pending: e.inFlightSince(e.stepStart), streams: e.cfg.Streams,
-		reply: make(chan Window, 1),
-	}
+	at := m.at
 	e.ctl <- m
 	w := <-m.reply
 	w.Sent = e.sent.Load() - e.stepSent
+	w.Offered, w.Concurrency = offeredRate(e.stepLoad), e.stepLimit
 	if l := e.stepLoad; l.slope != 0 {
 		// A ramp cut short offered the mean of the part it ran.
 		ran := min(time.Duration(at-e.stepStart).Seconds(), (l.rateEnd-l.rate)/l.slope)
-		w.Rate, w.RateEnd = l.rate+l.slope*ran/2, l.rate+l.slope*ran
+		w.Offered, w.RateEnd = l.rate+l.slope*ran/2, l.rate+l.slope*ran
 	}
 	if due := e.due.Load(); due != noDue && due < at {
 		w.ScheduleLag = time.Duration(at - due)
@@ -319,14 +339,19 @@ wait:
 // how long it waited.
 func (e *Engine) Pause(ctx context.Context, maxWait time.Duration) time.Duration {
 	start := time.Now()
-	select {
-	case e.loads <- stepLoad{step: -1}:
-	case <-e.exhausted:
-	}
+	e.setLoad(stepLoad{step: -1})
 	t := time.NewTimer(maxWait)
 	defer t.Stop()
 	e.awaitIdle(ctx, t.C)
 	return time.Since(start)
+}
+
+// setLoad hands the scheduler a load, once it has taken the last.
+func (e *Engine) setLoad(l stepLoad) {
+	select {
+	case e.loads <- l:
+	case <-e.exhausted:
+	}
 }
 
 // awaitIdle waits until no request is in flight, until fires or ctx ends.
@@ -348,14 +373,14 @@ func (e *Engine) awaitIdle(ctx context.Context, until <-chan time.Time) {
 }
 
 // inFlightSince returns the requests in flight that were scheduled at or
-// after since.
-func (e *Engine) inFlightSince(since int64) []inFlight {
+// after since. The caller holds cutMu.
+func (e *Engine) inFlightSince(since int64) []rundir.Pending {
 	e.slotsMu.Lock()
 	defer e.slotsMu.Unlock()
-	var out []inFlight
+	var out []rundir.Pending
 	for _, sl := range e.slots {
 		if v := sl.sched.Load(); v >= since {
-			out = append(out, inFlight{sched: v, first: sl.first.Load()})
+			out = append(out, rundir.Pending{Scheduled: v, FirstToken: sl.first.Load()})
 		}
 	}
 	return out
@@ -363,21 +388,46 @@ func (e *Engine) inFlightSince(since int64) []inFlight {
 
 // slot is a worker's request in flight: its scheduled time (-1 when
 // idle) and when its first token or event arrived (0 before).
-type slot struct{ sched, first atomic.Int64 }
+type slot struct {
+	sched, first atomic.Int64
+	e            *Engine
+}
 
-// inFlight is a request in flight at a cut.
-type inFlight struct{ sched, first int64 }
+// after returns ns, or just after the last cut when the cut came between
+// the moment ns was read and now: the cut then counted the request as
+// still waiting, and the record must say what the cut saw. The caller
+// holds cutMu for reading.
+func (e *Engine) after(ns int64) int64 { return max(ns, e.cutAt+1) }
 
-// firstTokenKey carries a request's slot.first in its context, for the
-// client to mark its first token with.
-type firstTokenKey struct{}
+// handOver passes a finished request's record to the collector and frees
+// its slot, in one step as far as a cut can tell.
+func (e *Engine) handOver(rec *rundir.Record, sl *slot) {
+	e.cutMu.RLock()
+	rec.EndNs = e.after(rec.EndNs)
+	// Clear the slot before handing the record over, so a cut never
+	// counts a request both as pending and as done.
+	sl.sched.Store(-1)
+	e.handed.Add(1)
+	e.records <- *rec
+	e.cutMu.RUnlock()
+}
 
-// markFirstToken tells the engine that the request of ctx has its first
-// token or event at ns.
-func markFirstToken(ctx context.Context, ns int64) {
-	if p, ok := ctx.Value(firstTokenKey{}).(*atomic.Int64); ok {
-		p.Store(ns)
+// slotKey carries a request's slot in its context, for the client to mark
+// its first token with.
+type slotKey struct{}
+
+// markFirstToken tells the engine that the request of ctx had its first
+// token or event at ns, and returns the time to record for it.
+func markFirstToken(ctx context.Context, ns int64) int64 {
+	sl, ok := ctx.Value(slotKey{}).(*slot)
+	if !ok {
+		return ns
 	}
+	sl.e.cutMu.RLock()
+	defer sl.e.cutMu.RUnlock()
+	ns = sl.e.after(ns)
+	sl.first.Store(ns)
+	return ns
 }
 
 // Totals are the run's counts after Stop.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfinder/capfinder/probe/rundir"
+
 	"github.com/capfinder/capfinder/datasets"
 )
 
@@ -23,7 +25,7 @@ type fakeClient struct {
 	peak     atomic.Int64
 }
 
-func (f *fakeClient) Do(ctx context.Context, _ datasets.Payload, rec *Record, clk Clock) {
+func (f *fakeClient) Do(ctx context.Context, _ datasets.Payload, rec *rundir.Record, clk Clock) {
 	n := f.inflight.Add(1)
 	defer f.inflight.Add(-1)
 	for {
@@ -35,7 +37,7 @@ func (f *fakeClient) Do(ctx context.Context, _ datasets.Payload, rec *Record, cl
 	if f.hang {
 		<-ctx.Done()
 		rec.EndNs = clk.Now()
-		rec.Error = ErrCanceled
+		rec.Error = rundir.ErrCanceled
 		return
 	}
 	t := time.NewTimer(f.delay)
@@ -44,7 +46,7 @@ func (f *fakeClient) Do(ctx context.Context, _ datasets.Payload, rec *Record, cl
 	case <-ctx.Done():
 		t.Stop()
 		rec.EndNs = clk.Now()
-		rec.Error = ErrCanceled
+		rec.Error = rundir.ErrCanceled
 		return
 	}
 	rec.FirstByteNs = clk.Now()
@@ -58,10 +60,10 @@ func (f *fakeClient) Do(ctx context.Context, _ datasets.Payload, rec *Record, cl
 // memWriter keeps every record it is given.
 type memWriter struct {
 	mu   sync.Mutex
-	recs []Record
+	recs []rundir.Record
 }
 
-func (m *memWriter) Write(recs []Record) error {
+func (m *memWriter) Write(recs []rundir.Record) error {
 	m.mu.Lock()
 	m.recs = append(m.recs, recs...)
 	m.mu.Unlock()
@@ -116,7 +118,7 @@ func TestEngineOpenLoopSendsOnSchedule(t *testing.T) {
 	if w.Samples < want-1 || w.Samples > want+1 || w.Judged() < 790*time.Millisecond {
 		t.Errorf("judged %d samples over %v, want %d (the step less its warm-up)", w.Samples, w.Judged(), want)
 	}
-	if p50 := Quantile(w.Latency, 0.5); p50 < time.Millisecond || p50 > 50*time.Millisecond {
+	if p50 := rundir.Quantile(w.Latency, 0.5); p50 < time.Millisecond || p50 > 50*time.Millisecond {
 		t.Errorf("p50 %v, want a little over the client's 1 ms", p50)
 	}
 	for i, r := range mw.recs {
@@ -279,7 +281,7 @@ func TestEngineCountsPendingAndCancelsOnStop(t *testing.T) {
 		t.Errorf("totals %+v, want every request counted as canceled", tot)
 	}
 	for _, r := range mw.recs {
-		if r.Error != ErrCanceled {
+		if r.Error != rundir.ErrCanceled {
 			t.Fatalf("hung request recorded as %q, want canceled", r.Error)
 		}
 	}
@@ -392,7 +394,7 @@ func TestEngineStepsChangeRate(t *testing.T) {
 
 // scheduledWithin counts the records of a step scheduled within d of the
 // step's first.
-func scheduledWithin(recs []Record, step int32, d time.Duration) int {
+func scheduledWithin(recs []rundir.Record, step int32, d time.Duration) int {
 	first, n := int64(-1), 0
 	for _, r := range recs {
 		if r.Step == step && (first < 0 || r.ScheduledNs < first) {
@@ -473,7 +475,7 @@ func BenchmarkEngine(b *testing.B) {
 // discard is a RecordWriter that keeps nothing.
 type discard struct{}
 
-func (discard) Write([]Record) error { return nil }
+func (discard) Write([]rundir.Record) error { return nil }
 
 func TestEngineRampsLinearly(t *testing.T) {
 	for _, c := range []struct {
@@ -491,8 +493,8 @@ func TestEngineRampsLinearly(t *testing.T) {
 				t.Fatal(err)
 			}
 			mean := (c.from + c.to) / 2
-			if w.Rate != mean {
-				t.Errorf("window rate %g, want the ramp's mean %g", w.Rate, mean)
+			if w.Offered != mean {
+				t.Errorf("window rate %g, want the ramp's mean %g", w.Offered, mean)
 			}
 			// On a constant schedule the n-th request is due when the
 			// ramp's integral r0·t + (r1−r0)·t²/2 reaches n: count the
@@ -532,8 +534,8 @@ func TestEngineRampCutShortOffersWhatItRan(t *testing.T) {
 	}
 	ran := (w.End - w.Start).Seconds()
 	want := 100 + 100*ran/2
-	if math.Abs(w.Rate-want) > 1e-9*want || w.Rate >= 200 {
-		t.Errorf("window rate %g after %.3f s of the ramp, want %g", w.Rate, ran, want)
+	if math.Abs(w.Offered-want) > 1e-9*want || w.Offered >= 200 {
+		t.Errorf("window rate %g after %.3f s of the ramp, want %g", w.Offered, ran, want)
 	}
 }
 

@@ -10,10 +10,12 @@ import (
 
 	"github.com/capfinder/capfinder/datasets"
 	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/probe/rundir"
+	"github.com/capfinder/capfinder/probe/rundir/store"
 )
 
 // An engine sends 200 requests/s for a second to a test server, recording
-// every request to Parquet, and reports the step's window.
+// every request to Parquet, and reports the step's statistics.
 func ExampleEngine() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
@@ -22,7 +24,7 @@ func ExampleEngine() {
 
 	client, _ := probe.NewHTTPClient(probe.HTTPConfig{URL: srv.URL})
 	sched, _ := probe.NewSchedule("constant", 1, 0)
-	rec, _ := probe.NewRecorder(dir, probe.RecorderOptions{})
+	rec, _ := store.NewRecorder(dir, store.RecorderOptions{})
 	eng, _ := probe.NewEngine(probe.EngineConfig{
 		Client: client, Source: datasets.Repeat(nil), Schedule: sched, Writer: rec,
 		Requests: 200,
@@ -34,7 +36,8 @@ func ExampleEngine() {
 	rec.Close()
 
 	var rows int
-	probe.ReadRecords(dir, func(b []probe.Record) error { rows += len(b); return nil })
+	run, _ := store.Open(dir)
+	run.Records(func(b []rundir.Record) error { rows += len(b); return nil })
 	fmt.Printf("sent %d, failed %d, recorded %d, rows on disk %d\n", w.Sent, w.Failed, tot.Recorded, rows)
 	// Output:
 	// step ended: probe: requests exhausted

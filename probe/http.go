@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/capfinder/capfinder/probe/rundir"
+
 	"github.com/capfinder/capfinder/datasets"
 )
 
@@ -24,7 +26,7 @@ type HTTPConfig struct {
 	Method string
 	Header http.Header
 	// Timeout covers the whole exchange, body included; default 20 s. A
-	// timed-out request is recorded with status 512 (StatusTimeout).
+	// timed-out request is recorded with status 512 (rundir.StatusTimeout).
 	Timeout time.Duration
 	// MaxConns is how many connections to the target are kept open for
 	// reuse; size it to the requests in flight. Default 1024.
@@ -94,7 +96,7 @@ func NewHTTPClient(cfg HTTPConfig) (*HTTPClient, error) {
 
 // Do sends one request and fills rec. The whole exchange, body included,
 // runs under the client timeout.
-func (c *HTTPClient) Do(ctx context.Context, p datasets.Payload, rec *Record, clk Clock) {
+func (c *HTTPClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.Record, clk Clock) {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.Timeout, errTimeout)
 	defer cancel()
 	resp, ok := c.send(ctx, p.Body, rec, clk)
@@ -116,7 +118,7 @@ func (c *HTTPClient) Do(ctx context.Context, p datasets.Payload, rec *Record, cl
 // having set FirstByteNs, Status, NewConn and, for a non-2xx answer, the
 // error class. On a transport failure it fills the record's end and
 // reports false. ctx carries the request's timeout.
-func (c *HTTPClient) send(ctx context.Context, body []byte, rec *Record, clk Clock) (*http.Response, bool) {
+func (c *HTTPClient) send(ctx context.Context, body []byte, rec *rundir.Record, clk Clock) (*http.Response, bool) {
 	method := c.cfg.Method
 	if method == "" {
 		method = http.MethodGet
@@ -134,7 +136,7 @@ func (c *HTTPClient) send(ctx context.Context, body []byte, rec *Record, clk Clo
 	req, err := http.NewRequestWithContext(ctx, method, c.cfg.URL, r)
 	if err != nil {
 		rec.EndNs = clk.Now()
-		rec.Error = ErrProtocol
+		rec.Error = rundir.ErrProtocol
 		return nil, false
 	}
 	req.ContentLength = int64(len(body))
@@ -156,7 +158,7 @@ func (c *HTTPClient) send(ctx context.Context, body []byte, rec *Record, clk Clo
 	rec.FirstByteNs = clk.Now()
 	rec.Status = int32(resp.StatusCode)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		rec.Error = ErrStatus
+		rec.Error = rundir.ErrStatus
 	}
 	return resp, true
 }

@@ -10,18 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfinder/capfinder/probe/rundir"
+
 	"github.com/capfinder/capfinder/datasets"
 )
 
 // do sends one request with a fresh client and returns its record.
-func do(t *testing.T, cfg HTTPConfig, ctx context.Context, body []byte) Record {
+func do(t *testing.T, cfg HTTPConfig, ctx context.Context, body []byte) rundir.Record {
 	t.Helper()
 	c, err := NewHTTPClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := NewClock()
-	rec := Record{ScheduledNs: clk.Now()}
+	rec := rundir.Record{ScheduledNs: clk.Now()}
 	rec.SentNs = clk.Now()
 	c.Do(ctx, datasets.Payload{Body: body}, &rec, clk)
 	return rec
@@ -65,12 +67,12 @@ func TestHTTPClientRecordsOutcomes(t *testing.T) {
 		// A 2xx with a body: no error, every byte counted.
 		{"ok", srv.URL + "/ok", context.Background(), 200, "", 1000},
 		// A non-2xx is a failed request of class status.
-		{"503", srv.URL + "/busy", context.Background(), 503, ErrStatus, -1},
+		{"503", srv.URL + "/busy", context.Background(), 503, rundir.ErrStatus, -1},
 		// The client timeout is status 512, as EAS reports it.
-		{"timeout", srv.URL + "/slow", context.Background(), StatusTimeout, ErrTimeout, -1},
-		{"refused", closed, context.Background(), 0, ErrRefused, -1},
+		{"timeout", srv.URL + "/slow", context.Background(), rundir.StatusTimeout, rundir.ErrTimeout, -1},
+		{"refused", closed, context.Background(), 0, rundir.ErrRefused, -1},
 		// The run being stopped is not the target's fault.
-		{"canceled", srv.URL + "/ok", cancelled, 0, ErrCanceled, -1},
+		{"canceled", srv.URL + "/ok", cancelled, 0, rundir.ErrCanceled, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := do(t, HTTPConfig{URL: tc.url, Timeout: 200 * time.Millisecond}, tc.ctx, nil)
@@ -122,8 +124,8 @@ func TestHTTPClientClassifiesBrokenServers(t *testing.T) {
 		c.Close()
 	})
 	for _, tc := range []struct{ name, url, class string }{
-		{"reset", reset, ErrReset},
-		{"garbage", garbage, ErrProtocol},
+		{"reset", reset, rundir.ErrReset},
+		{"garbage", garbage, rundir.ErrProtocol},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := do(t, HTTPConfig{URL: tc.url, Timeout: 2 * time.Second}, context.Background(), nil)
@@ -138,7 +140,7 @@ func TestHTTPClientTLS(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	// httptest's certificate is signed by no authority we trust.
-	if r := do(t, HTTPConfig{URL: srv.URL}, context.Background(), nil); r.Error != ErrTLS {
+	if r := do(t, HTTPConfig{URL: srv.URL}, context.Background(), nil); r.Error != rundir.ErrTLS {
 		t.Errorf("untrusted certificate: class %q, want tls", r.Error)
 	}
 	if r := do(t, HTTPConfig{URL: srv.URL, Insecure: true}, context.Background(), nil); r.Error != "" || r.Status != 200 {
@@ -190,7 +192,7 @@ func BenchmarkHTTPClientDo(b *testing.B) {
 	clk := NewClock()
 	b.ReportAllocs()
 	for b.Loop() {
-		var rec Record
+		var rec rundir.Record
 		c.Do(context.Background(), datasets.Payload{}, &rec, clk)
 		if rec.Error != "" {
 			b.Fatal(rec.Error)

@@ -15,56 +15,62 @@ const noDue = math.MaxInt64
 // sleeping and spins.
 const spinWindow = 1500 * time.Microsecond
 
-// schedule is the scheduler goroutine: it paces sends against absolute
-// scheduled times (never relative to the previous send, which drifts low),
+// schedule is the scheduler goroutine: it sleeps until the plan's next
+// time (absolute, never relative to the previous send, which drifts low),
 // waits for an in-flight slot and hands each request to a worker.
 func (e *Engine) schedule(ctx context.Context) {
 	defer close(e.schedDone)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	p := newPlan(e.cfg.Schedule)
 	var (
-		l    stepLoad
-		cur  int32   // the step next belongs to
-		next int64   // the next open-loop scheduled time
-		pos  float64 // on a ramp: the requests due by next
+		l stepLoad
+		// held is set from a step's cut until the next step, or until the
+		// step is held longer: its sends end at its cut.
+		held bool
 	)
+	take := func(nl stepLoad) {
+		switch {
+		case nl.hold:
+			held = true
+			return
+		case nl.step < 0:
+			p.pause()
+		case nl.step == l.step && held:
+			// The step is held longer: on from now, in phase.
+			p.skip(e.clock.Now())
+		default:
+			p.set(nl)
+		}
+		l, held = nl, false
+		e.publishDue(p)
+	}
 	select {
-	case l = <-e.loads:
+	case nl := <-e.loads:
+		take(nl)
 	case <-ctx.Done():
 		return
 	}
 loop:
 	for {
-		if l.step < 0 {
-			// Paused: send nothing until the next step.
-			e.due.Store(noDue)
+		if l.step < 0 || held {
+			// Paused or cut: send nothing until the next load.
 			select {
-			case l = <-e.loads:
+			case nl := <-e.loads:
+				take(nl)
 				continue loop
 			case <-ctx.Done():
 				return
 			}
 		}
-		openLoop := l.rate > 0 || l.rateEnd > 0
-		var scheduled int64
-		switch {
-		case openLoop && math.IsInf(l.rate, 1):
-			e.due.Store(noDue)
-			scheduled = l.start
-		case openLoop:
-			if cur != l.step {
-				// A new step starts its schedule afresh: the last gap was
-				// drawn for the old rate.
-				cur, next, pos = l.step, l.start, 0
-				e.due.Store(next)
-			}
-			scheduled = next
-			if wait := time.Duration(scheduled-e.clock.Now()) - spinWindow; wait > 0 {
+		if due, paced := p.due(); paced {
+			if wait := time.Duration(due-e.clock.Now()) - spinWindow; wait > 0 {
 				timer.Reset(wait)
 				select {
 				case <-timer.C:
-				case l = <-e.loads:
+				case nl := <-e.loads:
 					timer.Stop()
+					take(nl)
 					continue loop
 				case <-ctx.Done():
 					timer.Stop()
@@ -74,7 +80,7 @@ loop:
 			// Timers wake up to a millisecond late (the poller waits in
 			// whole milliseconds); the last stretch is spun, yielding to
 			// the workers, so sends leave on time.
-			for e.clock.Now() < scheduled {
+			for e.clock.Now() < due {
 				runtime.Gosched()
 			}
 		}
@@ -83,34 +89,24 @@ loop:
 			e.waited.Store(true)
 			select {
 			case <-e.released:
-			case l = <-e.loads:
+			case nl := <-e.loads:
+				take(nl)
 				continue loop
 			case <-ctx.Done():
 				return
 			}
 		}
-		if !openLoop {
-			e.due.Store(noDue)
-			scheduled = e.clock.Now()
-		}
-		p, ok := e.cfg.Source.Next()
+		payload, ok := e.cfg.Source.Next()
 		if !ok {
 			e.due.Store(noDue)
 			close(e.exhausted)
 			e.idle(ctx)
 			return
 		}
-		switch {
-		case openLoop && l.rateEnd > 0:
-			pos += e.cfg.Schedule.Gap(1).Seconds()
-			next = l.start + rampAt(l, pos)
-			e.due.Store(next)
-		case openLoop && !math.IsInf(l.rate, 1):
-			next += int64(e.cfg.Schedule.Gap(l.rate))
-			e.due.Store(next)
-		}
+		seq, scheduled := p.take(e.clock.Now())
+		e.publishDue(p)
 		e.inflight.Add(1)
-		j := job{step: l.step, offered: offered(l), scheduled: scheduled, payload: p}
+		j := job{step: l.step, offered: offered(l), scheduled: scheduled, seq: seq, payload: payload}
 		select {
 		case e.jobs <- j:
 		default:
@@ -126,11 +122,22 @@ loop:
 		// high rates the scheduler never waits on its timer, so it also
 		// looks for the end here.
 		select {
-		case l = <-e.loads:
+		case nl := <-e.loads:
+			take(nl)
 		case <-ctx.Done():
 			return
 		default:
 		}
+	}
+}
+
+// publishDue tells Step when the plan's next send is due, for the
+// schedule lag of a cut.
+func (e *Engine) publishDue(p *plan) {
+	if due, paced := p.due(); paced {
+		e.due.Store(due)
+	} else {
+		e.due.Store(noDue)
 	}
 }
 
@@ -161,70 +168,4 @@ func offeredRate(l stepLoad) float64 {
 		return (l.rate + l.rateEnd) / 2
 	}
 	return l.rate
-}
-
-// rampAt is when, in nanoseconds from the start of a ramp step, n
-// requests are due: the t at which r0·t + slope·t²/2 = n, written so
-// that it holds for a flat, rising or falling ramp and for r0 = 0. The
-// schedule's own gaps, drawn at one request a second, advance n, so
-// Poisson and gamma arrivals keep their shape on the ramp. A falling
-// ramp that never reaches n is due after the step.
-func rampAt(l stepLoad, n float64) int64 {
-	d := l.rate*l.rate + 2*l.slope*n
-	if n <= 0 {
-		return 0
-	}
-	if d < 0 {
-		return math.MaxInt64 / 2
-	}
-	return int64(2 * n / (l.rate + math.Sqrt(d)) * 1e9)
-}
-
-// spawn starts a worker with its first job. Workers stay for the engine's
-// life, so the pool grows to the largest in-flight count seen.
-func (e *Engine) spawn(j job) {
-	sl := new(slot)
-	sl.sched.Store(-1)
-	e.slotsMu.Lock()
-	e.slots = append(e.slots, sl)
-	e.slotsMu.Unlock()
-	e.workers.Add(1)
-	go e.work(j, sl)
-}
-
-func (e *Engine) work(j job, sl *slot) {
-	defer e.workers.Done()
-	ctx := context.WithValue(e.reqCtx, firstTokenKey{}, &sl.first)
-	for {
-		sl.first.Store(0)
-		sl.sched.Store(j.scheduled)
-		rec := Record{
-			Step:        j.step,
-			OfferedQPS:  j.offered,
-			ScheduledNs: j.scheduled,
-			Payload:     j.payload.Index,
-			Agent:       e.cfg.Agent,
-			SentNs:      e.clock.Now(),
-		}
-		e.cfg.Client.Do(ctx, j.payload, &rec, e.clock)
-		// Clear the slot before handing the record over, so a cut never
-		// counts a request both as pending and as done.
-		sl.sched.Store(-1)
-		e.records <- rec
-		e.inflight.Add(-1)
-		select {
-		case e.released <- struct{}{}:
-		default:
-		}
-		var ok bool
-		select {
-		case j, ok = <-e.jobs:
-		case <-e.schedDone:
-			// The scheduler has stopped: no job can come.
-			return
-		}
-		if !ok {
-			return
-		}
-	}
 }

@@ -10,24 +10,15 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/capfinder/capfinder/probe/rundir"
+
 	"github.com/capfinder/capfinder/datasets"
-)
-
-// API names the protocol a client speaks.
-type API string
-
-// The APIs capfinder speaks.
-const (
-	APIHTTP              API = "http"
-	APIOpenAIChat        API = "openai-chat"
-	APIOpenAICompletions API = "openai-completions"
-	APISSE               API = "sse"
 )
 
 // OpenAIConfig configures the OpenAI-compatible client.
 type OpenAIConfig struct {
 	HTTPConfig
-	API API
+	API rundir.API
 	// Model, when set, replaces the model of every request body.
 	Model string
 	// MaxTokens, when positive, replaces every request's output budget;
@@ -50,20 +41,12 @@ type OpenAIClient struct {
 
 var _ Client = (*OpenAIClient)(nil)
 
-// Path returns the endpoint path of an OpenAI API.
-func (a API) Path() string {
-	if a == APIOpenAICompletions {
-		return "/v1/completions"
-	}
-	return "/v1/chat/completions"
-}
-
 // EndpointURL completes a base URL with the API's endpoint path when it
 // names none ("http://host:8000" → "http://host:8000/v1/chat/completions";
 // ".../v1" → ".../v1/chat/completions").
-func EndpointURL(raw string, api API) string {
+func EndpointURL(raw string, api rundir.API) string {
 	u, err := url.Parse(raw)
-	if err != nil || (api != APIOpenAIChat && api != APIOpenAICompletions) {
+	if err != nil || (api != rundir.APIOpenAIChat && api != rundir.APIOpenAICompletions) {
 		return raw
 	}
 	switch p := strings.TrimSuffix(u.Path, "/"); p {
@@ -79,7 +62,7 @@ func EndpointURL(raw string, api API) string {
 
 // NewOpenAIClient builds a client for cfg.URL, completed by EndpointURL.
 func NewOpenAIClient(cfg OpenAIConfig) (*OpenAIClient, error) {
-	if cfg.API != APIOpenAIChat && cfg.API != APIOpenAICompletions {
+	if cfg.API != rundir.APIOpenAIChat && cfg.API != rundir.APIOpenAICompletions {
 		return nil, fmt.Errorf("probe: %q is not an OpenAI API", cfg.API)
 	}
 	cfg.URL = EndpointURL(cfg.URL, cfg.API)
@@ -112,7 +95,7 @@ func (c *OpenAIClient) Body(p datasets.Payload) ([]byte, error) {
 		if err := d.Decode(&m); err != nil {
 			return nil, fmt.Errorf("probe: payload %d is not a JSON object: %w", p.Index, err)
 		}
-	} else if c.cfg.API == APIOpenAIChat {
+	} else if c.cfg.API == rundir.APIOpenAIChat {
 		m["messages"] = []any{map[string]any{"role": "user", "content": p.Prompt}}
 	} else {
 		m["prompt"] = p.Prompt
@@ -140,11 +123,11 @@ func (c *OpenAIClient) Body(p datasets.Payload) ([]byte, error) {
 }
 
 // Do sends one request and fills rec, tokens included.
-func (c *OpenAIClient) Do(ctx context.Context, p datasets.Payload, rec *Record, clk Clock) {
+func (c *OpenAIClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.Record, clk Clock) {
 	body, err := c.Body(p)
 	if err != nil {
 		rec.EndNs = clk.Now()
-		rec.Error = ErrProtocol
+		rec.Error = rundir.ErrProtocol
 		return
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, c.http.cfg.Timeout, errTimeout)
@@ -165,7 +148,7 @@ func (c *OpenAIClient) Do(ctx context.Context, p datasets.Payload, rec *Record, 
 	switch {
 	case rec.Error != "":
 	case errors.Is(err, errTruncated):
-		rec.Error = ErrProtocol
+		rec.Error = rundir.ErrProtocol
 	case err != nil:
 		rec.Status, rec.Error = Classify(ctx, err)
 	}
@@ -216,7 +199,7 @@ var errTruncated = errors.New("probe: stream ended early")
 // stream reads an SSE answer: the first non-empty content marks the first
 // token, the gaps between content chunks the inter-token latency, and the
 // usage chunk the token counts.
-func (c *OpenAIClient) stream(ctx context.Context, r io.Reader, rec *Record, clk Clock) error {
+func (c *OpenAIClient) stream(ctx context.Context, r io.Reader, rec *rundir.Record, clk Clock) error {
 	sr := NewSSEReader(r)
 	finished := false
 	var last int64
@@ -238,17 +221,16 @@ func (c *OpenAIClient) stream(ctx context.Context, r io.Reader, rec *Record, clk
 		}
 		var ch chunk
 		if err := json.Unmarshal(ev.Data, &ch); err != nil {
-			rec.Error = ErrProtocol
+			rec.Error = rundir.ErrProtocol
 			return nil
 		}
 		if len(ch.Error) > 0 && string(ch.Error) != "null" {
-			rec.Error = ErrMidStream
+			rec.Error = rundir.ErrMidStream
 			return nil
 		}
 		if ch.text() != "" {
 			if rec.FirstTokenNs == 0 {
-				rec.FirstTokenNs = now
-				markFirstToken(ctx, now)
+				rec.FirstTokenNs = markFirstToken(ctx, now)
 			} else {
 				rec.ITLMaxNs = max(rec.ITLMaxNs, now-last)
 			}
@@ -269,18 +251,18 @@ func (c *OpenAIClient) stream(ctx context.Context, r io.Reader, rec *Record, clk
 }
 
 // whole reads a non-streamed answer, or the body of an error.
-func (c *OpenAIClient) whole(r io.Reader, rec *Record) error {
+func (c *OpenAIClient) whole(r io.Reader, rec *rundir.Record) error {
 	b, err := io.ReadAll(io.LimitReader(r, 64<<20))
 	if err != nil || rec.Error != "" {
 		return err
 	}
 	var ch chunk
 	if err := json.Unmarshal(b, &ch); err != nil {
-		rec.Error = ErrProtocol
+		rec.Error = rundir.ErrProtocol
 		return nil
 	}
 	if len(ch.Error) > 0 && string(ch.Error) != "null" {
-		rec.Error = ErrMidStream
+		rec.Error = rundir.ErrMidStream
 		return nil
 	}
 	if ch.Usage != nil {
@@ -324,7 +306,7 @@ func NewSSEClient(cfg HTTPConfig) (*SSEClient, error) {
 }
 
 // Do sends one request and reads its events to the end of the stream.
-func (c *SSEClient) Do(ctx context.Context, p datasets.Payload, rec *Record, clk Clock) {
+func (c *SSEClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.Record, clk Clock) {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.http.cfg.Timeout, errTimeout)
 	defer cancel()
 	resp, ok := c.http.send(ctx, p.Body, rec, clk)
@@ -347,7 +329,7 @@ func (c *SSEClient) Do(ctx context.Context, p datasets.Payload, rec *Record, clk
 }
 
 // readEvents times the events of a stream until it ends.
-func readEvents(ctx context.Context, r io.Reader, rec *Record, clk Clock) error {
+func readEvents(ctx context.Context, r io.Reader, rec *rundir.Record, clk Clock) error {
 	sr := NewSSEReader(r)
 	for {
 		_, err := sr.Next()
@@ -359,8 +341,7 @@ func readEvents(ctx context.Context, r io.Reader, rec *Record, clk Clock) error 
 		}
 		now := clk.Now()
 		if rec.FirstTokenNs == 0 {
-			rec.FirstTokenNs = now
-			markFirstToken(ctx, now)
+			rec.FirstTokenNs = markFirstToken(ctx, now)
 		} else {
 			rec.ITLMaxNs = max(rec.ITLMaxNs, now-rec.LastTokenNs)
 		}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfinder/capfinder/probe/rundir"
+
 	"github.com/capfinder/capfinder/datasets"
 	"github.com/capfinder/capfinder/probe/probetest"
 )
@@ -18,7 +20,7 @@ import (
 func openAI(t *testing.T, cfg OpenAIConfig) *OpenAIClient {
 	t.Helper()
 	if cfg.API == "" {
-		cfg.API = APIOpenAIChat
+		cfg.API = rundir.APIOpenAIChat
 	}
 	if cfg.URL == "" {
 		cfg.URL = "http://127.0.0.1:1"
@@ -41,7 +43,7 @@ func TestOpenAIClientReadsEngineStreams(t *testing.T) {
 		{"sglang-chat.sse", 1, 1, "usage", ""},
 		{"llamacpp-chat.sse", 2, 2, "usage", ""},
 		{"tgi-chat.sse", 2, 2, "chunks", ""},
-		{"vllm-error.sse", 2, 0, "", ErrMidStream},
+		{"vllm-error.sse", 2, 0, "", rundir.ErrMidStream},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			data, err := os.ReadFile("testdata/streams/" + tc.file)
@@ -53,7 +55,7 @@ func TestOpenAIClientReadsEngineStreams(t *testing.T) {
 				w.Write(data)
 			}))
 			defer srv.Close()
-			var rec Record
+			var rec rundir.Record
 			openAI(t, OpenAIConfig{HTTPConfig: HTTPConfig{URL: srv.URL}}).Do(context.Background(), datasets.Payload{Prompt: "hi"}, &rec, NewClock())
 			if rec.Error != tc.err || rec.Chunks != tc.chunks || rec.OutputTokens != tc.tokens || rec.TokenSource != tc.source {
 				t.Errorf("error %q chunks %d tokens %d from %q; want %q %d %d %q", rec.Error, rec.Chunks, rec.OutputTokens, rec.TokenSource, tc.err, tc.chunks, tc.tokens, tc.source)
@@ -70,12 +72,12 @@ func TestOpenAIClientReadsEngineStreams(t *testing.T) {
 
 func TestOpenAIClientBrokenStreams(t *testing.T) {
 	for body, want := range map[string]string{
-		"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n": ErrProtocol, // cut before its end
-		"data: {not json}\n\n": ErrProtocol,
-		"data: {\"error\":{\"message\":\"overloaded\",\"code\":503}}\n\n": ErrMidStream,
+		"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n": rundir.ErrProtocol, // cut before its end
+		"data: {not json}\n\n": rundir.ErrProtocol,
+		"data: {\"error\":{\"message\":\"overloaded\",\"code\":503}}\n\n": rundir.ErrMidStream,
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
-		var rec Record
+		var rec rundir.Record
 		openAI(t, OpenAIConfig{HTTPConfig: HTTPConfig{URL: srv.URL}}).Do(context.Background(), datasets.Payload{Prompt: "hi"}, &rec, NewClock())
 		srv.Close()
 		if rec.Error != want || rec.OK() {
@@ -97,7 +99,7 @@ func TestOpenAIClientBodies(t *testing.T) {
 		t.Errorf("chat body\n%s\nwant\n%s", b, want)
 	}
 	// A dataset's own body keeps its fields; --max-tokens and --model win.
-	over := openAI(t, OpenAIConfig{API: APIOpenAICompletions, Model: "m2", MaxTokens: 3, NoStream: true})
+	over := openAI(t, OpenAIConfig{API: rundir.APIOpenAICompletions, Model: "m2", MaxTokens: 3, NoStream: true})
 	b, err = over.Body(datasets.Payload{Body: []byte(`{"model":"x","prompt":"p","max_completion_tokens":99,"temperature":0.5,"stream_options":{}}`), MaxTokens: 9})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +115,7 @@ func TestOpenAIClientBodies(t *testing.T) {
 		"http://h:8000/v1/":       "http://h:8000/v1/chat/completions",
 		"http://h:8000/custom/ep": "http://h:8000/custom/ep",
 	} {
-		if got := EndpointURL(raw, APIOpenAIChat); got != want {
+		if got := EndpointURL(raw, rundir.APIOpenAIChat); got != want {
 			t.Errorf("EndpointURL(%q) = %q, want %q", raw, got, want)
 		}
 	}
@@ -127,7 +129,7 @@ func TestOpenAIClientAgainstReplica(t *testing.T) {
 	defer llm.Close()
 	srv := httptest.NewServer(llm)
 	defer srv.Close()
-	for _, api := range []API{APIOpenAIChat, APIOpenAICompletions} {
+	for _, api := range []rundir.API{rundir.APIOpenAIChat, rundir.APIOpenAICompletions} {
 		c := openAI(t, OpenAIConfig{API: api, HTTPConfig: HTTPConfig{URL: srv.URL}})
 		src, err := datasets.Synthetic("input=16-64,output=5-20", 1)
 		if err != nil {
@@ -183,7 +185,7 @@ func TestSSEClientTimesEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec Record
+	var rec rundir.Record
 	c.Do(context.Background(), datasets.Payload{Body: []byte(`{}`)}, &rec, NewClock())
 	if !rec.OK() || rec.Events != 4 || rec.FirstTokenNs == 0 || time.Duration(rec.ITLMaxNs) < 8*time.Millisecond || !rec.NewConn {
 		t.Errorf("record %+v", rec)

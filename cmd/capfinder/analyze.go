@@ -1,18 +1,17 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/capfinder/capfinder/analysis"
 	"github.com/capfinder/capfinder/controller"
 	"github.com/capfinder/capfinder/plots"
-	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/probe/rundir"
+	"github.com/capfinder/capfinder/probe/rundir/store"
 )
 
 func analyzeCommand() *cli.Command {
@@ -50,7 +49,8 @@ report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 			if err != nil {
 				return err
 			}
-			if parts, err := probe.Parts(dir); err != nil || len(parts) == 0 {
+			src, err := store.Open(dir)
+			if err != nil {
 				return usageError("analyze: %s has no recorded requests (requests/part-*.parquet)", dir)
 			}
 			if c.IsSet("max-rt") {
@@ -77,7 +77,7 @@ report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 			if c.IsSet("seed") {
 				s.Seed = c.Uint64("seed")
 			}
-			if err := s.check(); err != nil {
+			if err := s.Check(); err != nil {
 				return usageError("analyze: %v", err)
 			}
 			warmup := c.Duration("warmup")
@@ -93,52 +93,37 @@ report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 					return usageError("analyze: cannot create %s: %v", out, err)
 				}
 			}
-			sum, err := explain(dir, out, s, warmup, recordedStatus(dir), true)
+			a, err := analysis.Explain(src, s, warmup, recordedStatus(dir))
 			if err != nil {
 				return err
 			}
-			printAnswer(c.App.Writer, sum, out)
+			if err := rundir.WriteJSON(filepath.Join(out, rundir.SummaryJSON), a.Summary); err != nil {
+				return err
+			}
+			if err := writeReport(out, a); err != nil {
+				return err
+			}
+			printAnswer(c.App.Writer, a.Summary, out)
 			return nil
 		},
 	}
 }
 
-// explain reads the run in dir back, explains it with s's limits and
-// writes summary.json into out, and with report plots/ and the reports.
-// warmup < 0 keeps the judged stretches the run recorded; status is how
-// its search ended.
-func explain(dir, out string, s spec, warmup time.Duration, status controller.Status, report bool) (analysis.Summary, error) {
-	r, err := analysis.ReadRun(dir, analysis.ReadOptions{Warmup: warmup, Limits: limitsOf(s)})
+// writeReport draws the plots of an explained run and writes its reports
+// into out.
+func writeReport(out string, a *analysis.Analysis) error {
+	figs, err := plots.Render(filepath.Join(out, rundir.PlotsDir), a)
 	if err != nil {
-		return analysis.Summary{}, err
+		return err
 	}
-	a := analysis.Analyze(r, analysis.Options{
-		Limits: limitsOf(s), FaultAction: s.FaultAction, Search: isSearch(s.Mode),
-		Status:    status,
-		TargetQPS: s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
-	})
-	a.Summary.Mode, a.Summary.Status = s.Mode, status.String()
-	if err := analysis.WriteJSON(filepath.Join(out, "summary.json"), a.Summary); err != nil || !report {
-		return a.Summary, err
-	}
-	figs, err := plots.Render(filepath.Join(out, "plots"), a)
-	if err != nil {
-		return a.Summary, err
-	}
-	return a.Summary, analysis.WriteReport(out, a, figs)
+	return analysis.WriteReport(out, a, figs)
 }
 
 // recordedStatus is how a recorded run's search ended, from the summary it
 // wrote; Finished when it wrote none.
 func recordedStatus(dir string) controller.Status {
-	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
-	if err != nil {
-		return controller.Finished
-	}
-	var prev struct {
-		Status string `json:"status"`
-	}
-	if json.Unmarshal(b, &prev) != nil {
+	var prev rundir.Summary
+	if rundir.ReadJSON(filepath.Join(dir, rundir.SummaryJSON), &prev) != nil {
 		return controller.Finished
 	}
 	if st, ok := controller.ParseStatus(prev.Status); ok {
@@ -149,19 +134,14 @@ func recordedStatus(dir string) controller.Status {
 
 // readRunSpec reads the configuration a run was made with from its
 // run.json.
-func readRunSpec(dir string) (spec, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "run.json"))
+func readRunSpec(dir string) (rundir.Spec, error) {
+	var info rundir.RunInfo
+	err := rundir.ReadJSON(filepath.Join(dir, rundir.RunJSON), &info)
+	if errors.Is(err, os.ErrNotExist) {
+		return rundir.Spec{}, usageError("analyze: %s is not a run directory (no run.json)", dir)
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return spec{}, usageError("analyze: %s is not a run directory (no run.json)", dir)
-		}
-		return spec{}, usageError("analyze: %v", err)
+		return rundir.Spec{}, usageError("analyze: %v", err)
 	}
-	var rj struct {
-		Spec spec `json:"config"`
-	}
-	if err := json.Unmarshal(b, &rj); err != nil {
-		return spec{}, usageError("analyze: %s: %v", filepath.Join(dir, "run.json"), err)
-	}
-	return rj.Spec, nil
+	return info.Spec, nil
 }

@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/capfinder/capfinder/probe/probetest"
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -142,18 +142,12 @@ func TestRunReadsFlagsAfterTheURL(t *testing.T) {
 	if sum.Mode != "rate" || sum.Requests.Sent != 20 || sum.Status != "finished" {
 		t.Errorf("mode %q, %d sent, status %q; want rate, 20, finished", sum.Mode, sum.Requests.Sent, sum.Status)
 	}
-	var rj struct {
-		Config spec `json:"config"`
-	}
-	b, err := os.ReadFile(filepath.Join(out, "run.json"))
-	if err != nil {
+	var rj rundir.RunInfo
+	if err := rundir.ReadJSON(filepath.Join(out, rundir.RunJSON), &rj); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &rj); err != nil {
-		t.Fatal(err)
-	}
-	if rj.Config.Rate != 50 || rj.Config.URL != url+"/x" {
-		t.Errorf("run.json has rate %g url %q", rj.Config.Rate, rj.Config.URL)
+	if rj.Spec.Rate != 50 || rj.Spec.URL != url+"/x" {
+		t.Errorf("run.json has rate %g url %q", rj.Spec.Rate, rj.Spec.URL)
 	}
 }
 

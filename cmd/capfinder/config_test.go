@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfinder/capfinder/controller/runner"
 	"github.com/capfinder/capfinder/probe/probetest"
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 // checkTarget is a loopback target that records what it is sent — every
@@ -100,7 +100,7 @@ func TestRunEASConfigs(t *testing.T) {
 		bodies  []string
 		headers map[string]string
 		delay   time.Duration
-		check   func(t *testing.T, s spec, ct *checkTarget)
+		check   func(t *testing.T, s runner.Spec, ct *checkTarget)
 	}{
 		{
 			name:   "single content",
@@ -116,7 +116,7 @@ func TestRunEASConfigs(t *testing.T) {
 			flags:   short,
 			bodies:  []string{"\x00\x01first", "second\n"},
 			headers: map[string]string{"Authorization": "aaa", "Content-Type": "text"},
-			check: func(t *testing.T, s spec, _ *checkTarget) {
+			check: func(t *testing.T, s runner.Spec, _ *checkTarget) {
 				if s.Timeout != 5*time.Second {
 					t.Errorf("timeout %v, want the file's 5000 ms", s.Timeout)
 				}
@@ -139,7 +139,7 @@ func TestRunEASConfigs(t *testing.T) {
 			desc:   `{"service": {"serviceName": "demo", "url": "%[1]s/"}, "data": {"path": "%[1]s/data/warmup.tf.bin"}, "optional": {"maxQPS": 1000, "duration": 300}}`,
 			flags:  []string{"--duration", "2s", "--step-duration", "1s", "--warmup", "100ms", "--min-qps", "40", "-q"},
 			bodies: []string{"warm-up tensor"},
-			check: func(t *testing.T, s spec, _ *checkTarget) {
+			check: func(t *testing.T, s runner.Spec, _ *checkTarget) {
 				if s.Mode != "auto" || s.MaxQPS != 1000 || s.Service != "demo" {
 					t.Errorf("mode %q max-qps %g service %q, want auto, the file's 1000 and demo", s.Mode, s.MaxQPS, s.Service)
 				}
@@ -151,7 +151,7 @@ func TestRunEASConfigs(t *testing.T) {
 			        "optional": {"mode": "scan", "maxQPS": 1000, "minQPS": 50, "qpsGrowthDelta": 100, "adjustInterval": 30, "maxRT": 500, "faultTolerate": 0.01, "faultAction": "stop"}}`,
 			flags:  []string{"--duration", "2s", "--adjust-interval", "1s", "--warmup", "100ms", "-q"},
 			bodies: []string{"hello\n"},
-			check: func(t *testing.T, s spec, _ *checkTarget) {
+			check: func(t *testing.T, s runner.Spec, _ *checkTarget) {
 				if s.Mode != "scan" || s.MinQPS != 50 || s.MaxQPS != 1000 || s.QPSGrowthDelta != 100 || s.MaxRT != 500*time.Millisecond ||
 					s.FaultTolerate != 0.01 || s.FaultAction != "stop" {
 					t.Errorf("resolved %+v, not the file's scan settings", s)
@@ -167,7 +167,7 @@ func TestRunEASConfigs(t *testing.T) {
 			flags:  []string{"--duration", "1s", "--step-duration", "1s", "-q"},
 			bodies: []string{"hello\n"},
 			delay:  20 * time.Millisecond,
-			check: func(t *testing.T, s spec, ct *checkTarget) {
+			check: func(t *testing.T, s runner.Spec, ct *checkTarget) {
 				if s.Mode != "manual" || s.Concurrency != 5 {
 					t.Errorf("mode %q concurrency %d, want manual with 5", s.Mode, s.Concurrency)
 				}
@@ -209,25 +209,19 @@ func TestRunEASConfigs(t *testing.T) {
 					t.Errorf("%s: %q on %d of %d requests (%v)", h, v, n, ct.requests, ct.headers[h])
 				}
 			}
-			b, err := os.ReadFile(filepath.Join(out, "run.json"))
-			if err != nil {
+			var rj rundir.RunInfo
+			if err := rundir.ReadJSON(filepath.Join(out, rundir.RunJSON), &rj); err != nil {
 				t.Fatal(err)
 			}
-			var rj struct {
-				Config spec `json:"config"`
-			}
-			if err := json.Unmarshal(b, &rj); err != nil {
-				t.Fatal(err)
-			}
-			if rj.Config.Config != cfg {
-				t.Errorf("run.json names config %q, want %q", rj.Config.Config, cfg)
+			if rj.Spec.Config != cfg {
+				t.Errorf("run.json names config %q, want %q", rj.Spec.Config, cfg)
 			}
 			// Requests cancelled at the end may or may not have reached it.
 			if r := readSummary(t, out).Requests; int64(ct.requests) > r.Sent || int64(ct.requests) < r.Sent-r.Canceled {
 				t.Errorf("the target got %d requests; %d were sent, %d of them cancelled at the end", ct.requests, r.Sent, r.Canceled)
 			}
 			if c.check != nil {
-				c.check(t, rj.Config, ct)
+				c.check(t, rj.Spec, ct)
 			}
 		})
 	}
@@ -297,49 +291,15 @@ func FuzzReadConfig(f *testing.F) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		d, err := readConfig(p)
+		d, err := runner.ReadBenchDesc(p)
 		if err != nil {
 			return
 		}
-		for name := range d.set {
+		var s runner.Spec
+		for name := range d.Apply(&s, func(string) bool { return false }) {
 			if !flags[name] {
 				t.Fatalf("the config sets %q, which is no run flag", name)
 			}
-		}
-	})
-}
-
-// FuzzReadProfile feeds arbitrary bytes to the profile reader: it never
-// panics, and a profile it accepts plans steps of positive holds and
-// finite, non-negative rates that last as long as its stages.
-func FuzzReadProfile(f *testing.F) {
-	f.Add([]byte(`{"stages": [{"duration": "1m", "rate": 10}, {"duration": 30, "from": 0, "to": 100}, {"duration": "10s", "from": 5, "to": 50, "steps": 4}]}`))
-	f.Add([]byte(`{"stages": [{"duration": "1ns", "from": 1e308, "to": 1e308, "steps": 1000000}]}`))
-	f.Add([]byte(`{"stages": []}`))
-	dir := f.TempDir()
-	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(dir, "profile.json")
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		stages, err := readProfile(p)
-		if err != nil || total(stages) > time.Hour {
-			return
-		}
-		var held time.Duration
-		for _, d := range plan(stages, 5*time.Second) {
-			if d.Hold <= 0 && held < total(stages) {
-				t.Fatalf("a step of hold %v", d.Hold)
-			}
-			for _, r := range []float64{d.Rate, d.RateEnd} {
-				if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
-					t.Fatalf("a step at rate %v", r)
-				}
-			}
-			held += d.Hold
-		}
-		if diff := total(stages) - held; diff < 0 || diff > time.Duration(len(stages))*time.Microsecond {
-			t.Fatalf("planned %v for stages of %v", held, total(stages))
 		}
 	})
 }

@@ -7,8 +7,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/controller"
+	"github.com/capfinder/capfinder/controller/runner"
 	"github.com/capfinder/capfinder/probe/probetest"
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 func demoCommand() *cli.Command {
@@ -37,25 +39,22 @@ and prints the answer with the replicas 300 req/s would need.`,
 			defer srv.Close()
 			fmt.Fprintf(c.App.Writer, "demo: simulated LLM replica at %s (batch of 64, at most %.1f req/s of %d+%d tokens)\n",
 				srv.URL, llm.Config().Capacity(input, output), input, output)
-			s := spec{
-				URL: srv.URL, Mode: "auto", API: string(probe.APIOpenAIChat),
+			s := runner.Spec{
+				URL: srv.URL, Mode: rundir.ModeAuto, API: rundir.APIOpenAIChat,
 				Dataset: fmt.Sprintf("synthetic:input=%d,output=%d", input, output),
 				MinQPS:  4, MaxQPS: 10000, QPSGrowthDelta: 50, AdjustInterval: time.Minute,
 				StepDuration: 5 * time.Second, Precision: 0.03, Warmup: time.Second, Duration: 3 * time.Minute,
-				MaxTTFT: 500 * time.Millisecond, RTQuantile: 0.99, FaultTolerate: 0.001, FaultAction: "revise",
-				Arrival: "poisson", Burstiness: 1, Seed: 1, Timeout: 20 * time.Second,
-				TargetQPS: 300, Headroom: 0.3, Out: c.String("out"), Quiet: c.Bool("quiet"),
+				MaxTTFT: 500 * time.Millisecond, RTQuantile: controller.DefaultQuantile, FaultTolerate: 0.001, FaultAction: rundir.FaultRevise,
+				Arrival: rundir.ArrivalPoisson, Burstiness: 1, Seed: 1, Timeout: 20 * time.Second,
+				TargetQPS: 300, Headroom: 0.3, Out: c.String("out"),
 			}
-			if err := s.check(); err != nil {
-				return usageError("demo: %v", err)
-			}
-			sum, dir, err := execute(c.Context, s, c.App.Writer, c.App.ErrWriter)
+			res, err := execute(c, s)
 			if err != nil {
 				return err
 			}
-			printAnswer(c.App.Writer, sum, dir)
-			fmt.Fprintf(c.App.Writer, "demo: see %s\n", filepath.Join(dir, "summary.json"))
-			return interrupted(c, dir)
+			printAnswer(c.App.Writer, res.Summary, res.Dir)
+			fmt.Fprintf(c.App.Writer, "demo: see %s\n", filepath.Join(res.Dir, rundir.SummaryJSON))
+			return interrupted(c, res.Dir)
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/capfinder/capfinder/controller/runner"
 	"github.com/urfave/cli/v2"
 )
 
@@ -45,7 +46,7 @@ func runFlags() []cli.Flag {
 		&cli.Uint64Flag{Name: "seed", Category: catLoad, Usage: "seed for arrivals and sampling"},
 
 		&cli.StringFlag{Name: "api", Value: "http", Category: catReq, Usage: "http, openai-chat, openai-completions (token metrics) or sse (event streams)"},
-		&cli.StringFlag{Name: "dataset", Category: catReq, Usage: "requests from synthetic:input=N,output=M (ranges lo-hi), sharegpt:FILE, jsonl:FILE or a .json/.jsonl file (LLM default " + defaultDataset + ")"},
+		&cli.StringFlag{Name: "dataset", Category: catReq, Usage: "requests from synthetic:input=N,output=M (ranges lo-hi), sharegpt:FILE, jsonl:FILE or a .json/.jsonl file (LLM default " + runner.DefaultDataset + ")"},
 		&cli.StringFlag{Name: "model", Category: catReq, Usage: "LLM: model to name in every request"},
 		&cli.IntFlag{Name: "max-tokens", Category: catReq, Usage: "LLM: output budget of every request (default: the dataset's)"},
 		&cli.BoolFlag{Name: "ignore-eos", Category: catReq, Usage: "LLM: ask for the whole output budget"},

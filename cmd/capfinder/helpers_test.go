@@ -10,17 +10,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/capfinder/capfinder/analysis"
-	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/probe/rundir"
+	"github.com/capfinder/capfinder/probe/rundir/store"
 )
 
-func readSummary(t *testing.T, dir string) analysis.Summary {
+func readSummary(t *testing.T, dir string) rundir.Summary {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s analysis.Summary
+	var s rundir.Summary
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatalf("summary.json: %v", err)
 	}
@@ -58,13 +58,13 @@ func independentCount(t *testing.T, dir string) int64 {
 
 // checkRecorded checks that every request sent is one row, read back both
 // by our reader and by an independent one.
-func checkRecorded(t *testing.T, dir string, sum analysis.Summary) {
+func checkRecorded(t *testing.T, dir string, sum rundir.Summary) {
 	t.Helper()
 	if sum.Requests.Sent == 0 || sum.Requests.Recorded != sum.Requests.Sent {
 		t.Errorf("requests %+v: every request sent must be recorded", sum.Requests)
 	}
 	var n int64
-	if err := probe.ReadRecords(dir, func(b []probe.Record) error { n += int64(len(b)); return nil }); err != nil {
+	if err := readRecords(t, dir, func(b []rundir.Record) error { n += int64(len(b)); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != sum.Requests.Sent {
@@ -73,4 +73,14 @@ func checkRecorded(t *testing.T, dir string, sum analysis.Summary) {
 	if m := independentCount(t, dir); m != sum.Requests.Sent {
 		t.Errorf("the independent reader counts %d rows, %d sent", m, sum.Requests.Sent)
 	}
+}
+
+// readRecords streams the records of the run in dir to fn.
+func readRecords(t *testing.T, dir string, fn func([]rundir.Record) error) error {
+	t.Helper()
+	r, err := store.Open(dir)
+	if err != nil {
+		return err
+	}
+	return r.Records(fn)
 }

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capfinder/capfinder/probe"
 	"github.com/capfinder/capfinder/probe/probetest"
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 // TestRunLLMRecordsStreams searches the capacity of a simulated LLM
@@ -66,7 +66,7 @@ func TestRunLLMRecordsStreams(t *testing.T) {
 
 	var ok, tokens int64
 	step := cfg.DecodeTime
-	err := probe.ReadRecords(dir, func(rows []probe.Record) error {
+	err := readRecords(t, dir, func(rows []rundir.Record) error {
 		for _, r := range rows {
 			if r.Error != "" {
 				continue
@@ -183,7 +183,7 @@ func TestLLMAutoMatchesLongFixedRateRuns(t *testing.T) {
 			t.Fatalf("rate %.2f: exit %d\n%s\n%s", rate, code, stdout, stderr)
 		}
 		var ttfts []time.Duration
-		err := probe.ReadRecords(dir, func(rows []probe.Record) error {
+		err := readRecords(t, dir, func(rows []rundir.Record) error {
 			for _, r := range rows {
 				if r.ScheduledNs < int64(20*time.Second) || r.ScheduledNs > int64(170*time.Second) {
 					continue

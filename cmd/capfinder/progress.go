@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/capfinder/capfinder/analysis"
 	"github.com/capfinder/capfinder/controller"
-	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/controller/runner"
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 // progress prints one line per step to stderr, so a long search shows
@@ -17,7 +17,7 @@ import (
 type progress struct {
 	w      io.Writer
 	quiet  bool
-	spec   spec
+	spec   runner.Spec
 	header bool
 }
 
@@ -27,14 +27,17 @@ func (p *progress) printf(format string, a ...any) {
 	}
 }
 
-func (p *progress) start(dir string) {
-	p.printf("capfinder: %s against %s, recording to %s\n", p.spec.Mode, redactedURL(p.spec.URL), dir)
+func (p *progress) start(ev runner.Started) {
+	if ev.Dataset != "" {
+		p.printf("capfinder: dataset %s\n", ev.Dataset)
+	}
+	p.printf("capfinder: %s against %s, recording to %s\n", p.spec.Mode, rundir.RedactURL(p.spec.URL), ev.Dir)
 	p.printf("capfinder: limits: %s\n", describeLimits(p.spec))
 }
 
 // step prints the line of a judged step; w is what the engine measured
 // over it.
-func (p *progress) step(st controller.Step, w probe.Window) {
+func (p *progress) step(st controller.Step, w *rundir.StepStats) {
 	if !p.header {
 		first := "p50"
 		if p.streams() {
@@ -61,18 +64,18 @@ func (p *progress) step(st controller.Step, w probe.Window) {
 	case d.Rate == 0:
 		offered = fmt.Sprintf("c=%d", d.Concurrency)
 	}
-	first := probe.Quantile(w.Latency, 0.5)
+	first := rundir.Quantile(w.Latency, 0.5)
 	if p.streams() {
-		first = probe.Quantile(w.TTFT, 0.99)
+		first = rundir.Quantile(w.TTFT, 0.99)
 	}
 	p.printf("%5d %-8s %10s %8.1f/s %9s %9s %7.2f%%  %s\n", st.Index, d.Phase, offered, w.Achieved(),
-		fmtDur(first), fmtDur(probe.Quantile(w.Latency, 0.99)),
+		fmtDur(first), fmtDur(rundir.Quantile(w.Latency, 0.99)),
 		100*w.ErrorRate(), v)
 }
 
 // streams reports whether the run's requests stream tokens or events,
 // whose first arrival the table shows.
-func (p *progress) streams() bool { return p.spec.streams() }
+func (p *progress) streams() bool { return p.spec.Streams() }
 
 func (p *progress) pause(d time.Duration) {
 	if d >= 100*time.Millisecond {
@@ -96,7 +99,7 @@ func fmtDur(d time.Duration) string {
 	}
 }
 
-func describeLimits(s spec) string {
+func describeLimits(s runner.Spec) string {
 	out := fmt.Sprintf("errors ≤ %.3g%%", 100*s.FaultTolerate)
 	if s.MaxTPOT > 0 {
 		out = fmt.Sprintf("TPOT p%g ≤ %s, %s", 100*s.RTQuantile, s.MaxTPOT, out)
@@ -107,7 +110,7 @@ func describeLimits(s spec) string {
 	if s.MaxRT > 0 {
 		out = fmt.Sprintf("p%g ≤ %s, %s", 100*s.RTQuantile, s.MaxRT, out)
 	}
-	if isSearch(s.Mode) {
+	if s.Mode.Search() {
 		out += fmt.Sprintf(", rate ≤ %g/s", s.MaxQPS)
 	}
 	return out
@@ -115,16 +118,17 @@ func describeLimits(s spec) string {
 
 // printAnswer prints the answer on stdout: capacity first, then sizing,
 // then where the evidence is.
-func printAnswer(w io.Writer, sum analysis.Summary, dir string) {
+func printAnswer(w io.Writer, sum rundir.Summary, dir string) {
 	c := sum.Capacity
+	search := rundir.Mode(sum.Mode).Search()
 	switch {
-	case !isSearch(sum.Mode) && c.QPS > 0:
+	case !search && c.QPS > 0:
 		what := "a fixed load"
 		if sum.Mode == "profile" {
 			what = "the highest step of the profile that held"
 		}
 		fmt.Fprintf(w, "sustained: %s req/s with every limit holding (%s; --mode auto finds the capacity)\n", fmtRate(c.QPS), what)
-	case !isSearch(sum.Mode):
+	case !search:
 		fmt.Fprintf(w, "sustained: no load held every limit in every step run at it or below (%s)\n", orUnknown2(c.LimitedBy))
 	case c.QPS > 0:
 		fmt.Fprintf(w, "capacity: %s req/s (true limit between %s and %s), limited by %s\n",

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capfinder/capfinder/analysis"
-	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/probe/rundir"
+	"github.com/capfinder/capfinder/probe/rundir/store"
 )
 
 // startSim runs `capfinder sim http ARGS`, as a user would in another
@@ -77,10 +77,10 @@ func TestRunAutoFindsSimLatencyLimit(t *testing.T) {
 // run's capacity. Then it analyses the run with each of limits, tightest
 // first, as the value of flag: a tighter limit never gives a higher
 // capacity than a looser one.
-func checkAnalyze(t *testing.T, dir, flag string, limits ...string) analysis.Summary {
+func checkAnalyze(t *testing.T, dir, flag string, limits ...string) rundir.Summary {
 	t.Helper()
 	live := readSummary(t, dir)
-	var own analysis.Summary
+	var own rundir.Summary
 	prev := -1.0
 	for _, limit := range append([]string{""}, limits...) {
 		out := t.TempDir()
@@ -101,7 +101,7 @@ func checkAnalyze(t *testing.T, dir, flag string, limits ...string) analysis.Sum
 			}
 			// steps.parquet holds the verdicts the controller acted on
 			// during the run.
-			decided, err := probe.ReadParquet[probe.StepRecord](filepath.Join(dir, "steps.parquet"))
+			decided, err := store.ReadParquet[rundir.StepRow](filepath.Join(dir, "steps.parquet"))
 			if err != nil {
 				t.Fatal(err)
 			}

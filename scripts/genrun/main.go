@@ -8,7 +8,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -17,7 +16,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/probe/rundir"
+	"github.com/capfinder/capfinder/probe/rundir/store"
 )
 
 func main() {
@@ -42,24 +42,27 @@ func generate(dir string, n int64) error {
 	// Rates 1..10 × base, summing to n requests over the steps.
 	base := float64(n) / hold.Seconds() / 55
 	mu := 10.5 * base
-	rec, err := probe.NewRecorder(dir, probe.RecorderOptions{Metadata: map[string]string{"run.mode": "rate"}})
+	rec, err := store.NewRecorder(dir, store.RecorderOptions{Metadata: map[string]string{
+		rundir.MetaMode: string(rundir.ModeRate), rundir.MetaSchema: rundir.RecordSchema, rundir.MetaStreams: "false",
+	}})
 	if err != nil {
 		return err
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	var rows []probe.StepRecord
-	var at int64
-	batch := make([]probe.Record, 0, 8192)
+	var rows []rundir.StepRow
+	var at, seq int64
+	batch := make([]rundir.Record, 0, 8192)
 	for s := 1; s <= steps; s++ {
 		rate := base * float64(s)
 		count := int64(rate * hold.Seconds())
 		for k := int64(0); k < count; k++ {
 			sched := at + int64(float64(k)/rate*1e9)
+			seq++
 			lat := rng.ExpFloat64() / (mu - rate)
-			r := probe.Record{Step: int32(s), OfferedQPS: rate, ScheduledNs: sched, SentNs: sched + 2000,
-				FirstByteNs: sched + int64(lat*0.9e9), EndNs: sched + int64(lat*1e9), Status: 200, BytesIn: 120, BytesOut: 60}
+			r := rundir.Record{Step: int32(s), OfferedQPS: rate, ScheduledNs: sched, SentNs: sched + 2000,
+				FirstByteNs: sched + int64(lat*0.9e9), EndNs: sched + int64(lat*1e9), Status: 200, BytesIn: 120, BytesOut: 60, Seq: seq}
 			if rng.IntN(1000) == 0 {
-				r.Status, r.Error = 503, probe.ErrStatus
+				r.Status, r.Error = 503, rundir.ErrStatus
 			}
 			if batch = append(batch, r); len(batch) == cap(batch) {
 				if err := rec.Write(batch); err != nil {
@@ -68,7 +71,7 @@ func generate(dir string, n int64) error {
 				batch = batch[:0]
 			}
 		}
-		rows = append(rows, probe.StepRecord{Step: int32(s), Phase: "fixed", OfferedQPS: rate, StartNs: at, EndNs: at + int64(hold),
+		rows = append(rows, rundir.StepRow{Step: int32(s), Phase: "fixed", OfferedQPS: rate, StartNs: at, EndNs: at + int64(hold),
 			JudgedStartNs: at + int64(time.Second), JudgedEndNs: at + int64(hold)})
 		at += int64(hold)
 	}
@@ -78,18 +81,14 @@ func generate(dir string, n int64) error {
 	if err := rec.Close(); err != nil {
 		return err
 	}
-	if err := probe.WriteParquet(filepath.Join(dir, "steps.parquet"), rows, nil); err != nil {
+	if err := store.WriteParquet(filepath.Join(dir, rundir.StepsFile), rows, nil); err != nil {
 		return err
 	}
-	cfg := map[string]any{"config": map[string]any{
-		"url": "http://127.0.0.1/", "mode": "rate", "min_qps": 1, "max_qps": math.Ceil(mu * 2), "qps_growth_delta": 1,
-		"adjust_interval_ns": hold, "step_duration_ns": hold, "precision": 0.02, "duration_ns": hold * steps,
-		"max_rt_ns": 0, "rt_quantile": 0.99, "fault_tolerate": 0.01, "fault_action": "revise",
-		"rate": base, "concurrency": 4096, "arrival": "constant", "burstiness": 1, "timeout_ns": 20 * time.Second, "headroom": 0.3,
+	info := rundir.RunInfo{Version: "genrun", Start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Spec: rundir.Spec{
+		URL: "http://127.0.0.1/", Mode: rundir.ModeRate, MinQPS: 1, MaxQPS: math.Ceil(mu * 2), QPSGrowthDelta: 1,
+		AdjustInterval: hold, StepDuration: hold, Precision: 0.02, Duration: hold * steps,
+		RTQuantile: 0.99, FaultTolerate: 0.01, FaultAction: rundir.FaultRevise, API: rundir.APIHTTP,
+		Rate: base, Concurrency: 4096, Arrival: rundir.ArrivalConstant, Burstiness: 1, Timeout: 20 * time.Second, Headroom: 0.3,
 	}}
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "run.json"), b, 0o644)
+	return rundir.WriteJSON(filepath.Join(dir, rundir.RunJSON), info)
 }

@@ -1,9 +1,8 @@
-package analysis
+package rundir
 
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 )
@@ -19,7 +18,7 @@ type Summary struct {
 	Knee           Point          `json:"knee"`
 	Saturation     Point          `json:"saturation"`
 	Recommendation Recommendation `json:"recommendation"`
-	Steps          []Step         `json:"steps"`
+	Steps          []SummaryStep  `json:"steps"`
 	Warnings       []string       `json:"warnings"`
 	// Fit is the latency curve fitted over the steady steps, when they
 	// allow one.
@@ -123,8 +122,8 @@ type USLSummary struct {
 	PeakQPS         float64 `json:"peak_qps,omitempty"`
 }
 
-// Step is one controller step as the summary shows it.
-type Step struct {
+// SummaryStep is one step as summary.json shows it.
+type SummaryStep struct {
 	Step        int     `json:"step"`
 	Phase       string  `json:"phase"`
 	OfferedQPS  float64 `json:"offered_qps"`
@@ -170,7 +169,7 @@ type Step struct {
 	EventsPS       float64 `json:"events_per_s,omitempty"`
 	NewConnsPS     float64 `json:"new_conns_per_s"`
 	// InFlight is the mean number of judged requests in flight (Little's
-	// law); bytes are over every request the step sent.
+	// law); bytes are over the step's requests that had ended by its end.
 	InFlight float64 `json:"in_flight,omitempty"`
 	BytesOut int64   `json:"bytes_out,omitempty"`
 	BytesIn  int64   `json:"bytes_in,omitempty"`
@@ -185,52 +184,46 @@ type Step struct {
 	LimitedBy     string  `json:"limited_by,omitempty"`
 }
 
-// Recommend sizes replicas for target requests per second from the low
-// end of the capacity, keeping headroom spare:
-// replicas = ceil(target / (low × (1 − headroom))).
-func Recommend(c Capacity, target, headroom float64) Recommendation {
-	r := Recommendation{Headroom: headroom, TargetQPS: target}
-	base := c.Low
-	if base <= 0 {
-		base = c.QPS
-	}
-	r.PerReplicaQPS = base * (1 - headroom)
-	if target > 0 && r.PerReplicaQPS > 0 {
-		r.Replicas = int(math.Ceil(target / r.PerReplicaQPS))
-		r.Arithmetic = fmt.Sprintf("ceil(%.4g / (%.4g × (1 − %.2g))) = ceil(%.4g / %.4g) = %d",
-			target, base, headroom, target, r.PerReplicaQPS, r.Replicas)
-	}
-	return r
-}
-
 // WriteJSON writes v as indented JSON to path through a temporary file, so
 // a reader never sees half a file.
 func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return fmt.Errorf("analysis: %w", err)
+		return fmt.Errorf("rundir: %w", err)
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return WriteFileAtomic(path, append(b, '\n'))
 }
 
-// writeFileAtomic writes b to path through a temporary file in the same
+// WriteFileAtomic writes b to path through a temporary file in the same
 // directory, renamed into place.
-func writeFileAtomic(path string, b []byte) error {
+func WriteFileAtomic(path string, b []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
-		return fmt.Errorf("analysis: %w", err)
+		return fmt.Errorf("rundir: %w", err)
 	}
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return fmt.Errorf("analysis: writing %s: %w", path, err)
+		return fmt.Errorf("rundir: writing %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("analysis: writing %s: %w", path, err)
+		return fmt.Errorf("rundir: writing %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("analysis: %w", err)
+		return fmt.Errorf("rundir: %w", err)
+	}
+	return nil
+}
+
+// ReadJSON decodes the JSON file at path into v.
+func ReadJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("rundir: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("rundir: %s: %w", path, err)
 	}
 	return nil
 }

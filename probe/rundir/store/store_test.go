@@ -1,22 +1,26 @@
-package probe
+package store
 
 import (
+	"cmp"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
-func testRecords(n int) []Record {
-	recs := make([]Record, n)
+func testRecords(n int) []rundir.Record {
+	recs := make([]rundir.Record, n)
 	for i := range recs {
-		recs[i] = Record{
+		recs[i] = rundir.Record{
 			Step: int32(i / 100), OfferedQPS: 100, ScheduledNs: int64(i) * 1e6,
 			SentNs: int64(i)*1e6 + 10, EndNs: int64(i)*1e6 + 5e5, Status: 200,
 			BytesIn: int64(i % 7), Payload: int64(i),
 		}
 		if i%13 == 0 {
-			recs[i].Status, recs[i].Error = 503, ErrStatus
+			recs[i].Status, recs[i].Error = 503, rundir.ErrStatus
 		}
 	}
 	return recs
@@ -45,13 +49,15 @@ func TestRecorderRoundTripAcrossParts(t *testing.T) {
 	if len(parts) != 4 {
 		t.Fatalf("%d parts, want 4: %v", len(parts), parts)
 	}
-	var got []Record
-	if err := ReadRecords(dir, func(b []Record) error { got = append(got, b...); return nil }); err != nil {
+	var got []rundir.Record
+	if err := readAll(dir, func(b []rundir.Record) error { got = append(got, b...); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != len(want) || r.Rows() != int64(len(want)) {
 		t.Fatalf("read %d rows, wrote %d (Rows %d)", len(got), len(want), r.Rows())
 	}
+	// Parts are read in parallel: the batches come in any order.
+	slices.SortFunc(got, func(a, b rundir.Record) int { return cmp.Compare(a.Payload, b.Payload) })
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("row %d: got %+v want %+v", i, got[i], want[i])
@@ -82,12 +88,12 @@ func TestRecorderRotatesByAge(t *testing.T) {
 	}
 	// The open part survives a crash only as a file no glob matches.
 	parts, _ := Parts(dir)
-	open, _ := filepath.Glob(filepath.Join(dir, PartsDir, "*.open"))
+	open, _ := filepath.Glob(filepath.Join(dir, rundir.PartsDir, "*.open"))
 	if len(open) != 1 {
 		t.Errorf("%d open parts before Close, want 1", len(open))
 	}
 	var n int
-	if err := ReadRecords(dir, func(b []Record) error { n += len(b); return nil }); err != nil {
+	if err := readAll(dir, func(b []rundir.Record) error { n += len(b); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	// A part closes at the write that finds it a second old: writes come
@@ -113,7 +119,7 @@ func TestRecorderEmptyRunLeavesNoPart(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(filepath.Join(dir, PartsDir))
+	entries, _ := os.ReadDir(filepath.Join(dir, rundir.PartsDir))
 	if len(entries) != 0 {
 		t.Errorf("an empty run left %d files", len(entries))
 	}
@@ -121,7 +127,7 @@ func TestRecorderEmptyRunLeavesNoPart(t *testing.T) {
 
 func TestWriteParquetSteps(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "steps.parquet")
-	rows := []StepRecord{{Step: 1, Phase: "grow", OfferedQPS: 100, Verdict: "pass"}, {Step: 2, Phase: "grow", OfferedQPS: 200, Verdict: "fail", LimitedBy: "max_rt"}}
+	rows := []rundir.StepRow{{Step: 1, Phase: "grow", OfferedQPS: 100, Verdict: "pass"}, {Step: 2, Phase: "grow", OfferedQPS: 200, Verdict: "fail", LimitedBy: "max_rt"}}
 	if err := WriteParquet(path, rows, map[string]string{"k": "v"}); err != nil {
 		t.Fatal(err)
 	}
@@ -149,4 +155,13 @@ func BenchmarkRecorderWrite(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "rows/s")
+}
+
+// readAll streams the records of the run in dir to fn.
+func readAll(dir string, fn func([]rundir.Record) error) error {
+	r, err := Open(dir)
+	if err != nil {
+		return err
+	}
+	return r.Records(fn)
 }

@@ -1,4 +1,4 @@
-package probe
+package rundir
 
 import "strconv"
 
@@ -9,7 +9,8 @@ import "strconv"
 //
 // Times are nanoseconds since the run's start (the engine's zero), never
 // wall-clock values. The struct tags are the Parquet column contract of
-// DESIGN.md; analysis reads the same struct back.
+// DESIGN.md; analysis reads the same struct back. Seq numbers the run's
+// arrivals in schedule order, from 1.
 type Record struct {
 	Step        int32   `parquet:"step"`
 	OfferedQPS  float64 `parquet:"offered_qps"`
@@ -42,6 +43,7 @@ type Record struct {
 	NewConn bool  `parquet:"new_conn"`
 	Payload int64 `parquet:"payload"`
 	Agent   int32 `parquet:"agent"`
+	Seq     int64 `parquet:"seq"`
 }
 
 // StatusTimeout is recorded for a request that hit the client timeout, as
@@ -66,9 +68,6 @@ const (
 // free of coordinated omission.
 func (r *Record) Latency() int64 { return r.EndNs - r.ScheduledNs }
 
-// ServiceTime is end minus sent: the latency without the generator's lag.
-func (r *Record) ServiceTime() int64 { return r.EndNs - r.SentNs }
-
 // FailureClass is how a failed request is counted in windows and
 // analyses: its error class, with the status code for a non-2xx answer
 // ("status 503").
@@ -86,9 +85,9 @@ func (r *Record) SendLag() int64 { return r.SentNs - r.ScheduledNs }
 // error class.
 func (r *Record) OK() bool { return r.Error == "" && r.Status >= 200 && r.Status < 300 }
 
-// StepRecord is one row of steps.parquet: a controller step as the run saw
-// it. Times are nanoseconds since the run's start; latencies milliseconds.
-type StepRecord struct {
+// StepRow is one row of steps.parquet: a controller step as the run saw
+// it (StepStats.Row). Times are nanoseconds since the run's start; latencies milliseconds.
+type StepRow struct {
 	Step        int32   `parquet:"step"`
 	Phase       string  `parquet:"phase,dict"`
 	OfferedQPS  float64 `parquet:"offered_qps"`
@@ -99,6 +98,9 @@ type StepRecord struct {
 	// was judged on (after its warm-up, before its tail).
 	JudgedStartNs int64 `parquet:"judged_start_ns"`
 	JudgedEndNs   int64 `parquet:"judged_end_ns"`
+	// JudgedMidNs splits the judged stretch into the halves whose
+	// latencies are compared for steadiness.
+	JudgedMidNs int64 `parquet:"judged_mid_ns"`
 	// Saturated is set when the target held every in-flight slot.
 	Saturated bool `parquet:"saturated"`
 	// ScheduleLagNs is how far behind its open-loop schedule the

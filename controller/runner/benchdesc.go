@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"bytes"
@@ -7,72 +7,80 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
+	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
-// benchDesc is an EAS bench_desc JSON file, with the service's URL added
-// since there is no EAS gateway to name it. Each known field maps to the
-// run flag of the same meaning; units are EAS's (seconds, milliseconds).
-type benchDesc struct {
+// BenchDesc is an EAS bench_desc JSON file, with the service's URL added
+// since there is no EAS gateway to name it. Each known field stands for
+// the run flag of the same meaning; units are EAS's (seconds,
+// milliseconds).
+type BenchDesc struct {
 	URL         string
 	ServiceName string
 	Headers     []string
-	// set holds, by flag name, the flag values the file gives.
-	set map[string]string
+	// set holds, by the name of the flag each stands for, the fields the
+	// file gives.
+	set map[string]func(*Spec)
 }
 
-// configFields are the fields of each section, with the flag each one
-// sets ("" for those handled apart) and how its value reads.
+// configField is a field of a section: the flag it stands for ("" for
+// those handled apart), how its value reads, and how it sets a spec.
+type configField struct {
+	flag, kind string
+	set        func(s *Spec, v any)
+}
+
+// configFields are the fields of each section.
 var configFields = map[string]map[string]configField{
 	"service": {
 		"serviceName": {kind: "string"},
 		"url":         {kind: "string"},
 	},
 	"data": {
-		"content":   {flag: "data-base64", kind: "string"},
-		"path":      {flag: "data-file", kind: "string"},
-		"multiLine": {flag: "multi-line", kind: "bool"},
+		"content":   {flag: "data-base64", kind: "string", set: func(s *Spec, v any) { s.DataBase64 = v.(string) }},
+		"path":      {flag: "data-file", kind: "string", set: func(s *Spec, v any) { s.DataFile = v.(string) }},
+		"multiLine": {flag: "multi-line", kind: "bool", set: func(s *Spec, v any) { s.MultiLine = v.(bool) }},
 	},
 	"http": {
 		"headers": {kind: "strings"},
-		"timeout": {flag: "timeout", kind: "ms"},
+		"timeout": {flag: "timeout", kind: "ms", set: func(s *Spec, v any) { s.Timeout = v.(time.Duration) }},
 	},
 	"optional": {
-		"mode":           {flag: "mode", kind: "string"},
-		"duration":       {flag: "duration", kind: "s"},
+		"mode":           {flag: "mode", kind: "string", set: func(s *Spec, v any) { s.Mode = rundir.Mode(v.(string)) }},
+		"duration":       {flag: "duration", kind: "s", set: func(s *Spec, v any) { s.Duration = v.(time.Duration) }},
 		"agentCount":     {kind: "int"},
 		"concurrency":    {kind: "int"},
-		"adjustInterval": {flag: "adjust-interval", kind: "s"},
-		"minQPS":         {flag: "min-qps", kind: "number"},
-		"maxQPS":         {flag: "max-qps", kind: "number"},
-		"maxRT":          {flag: "max-rt", kind: "ms"},
-		"qpsGrowthDelta": {flag: "qps-growth-delta", kind: "number"},
-		"faultTolerate":  {flag: "fault-tolerate", kind: "number"},
-		"faultAction":    {flag: "fault-action", kind: "string"},
+		"adjustInterval": {flag: "adjust-interval", kind: "s", set: func(s *Spec, v any) { s.AdjustInterval = v.(time.Duration) }},
+		"minQPS":         {flag: "min-qps", kind: "number", set: func(s *Spec, v any) { s.MinQPS = v.(float64) }},
+		"maxQPS":         {flag: "max-qps", kind: "number", set: func(s *Spec, v any) { s.MaxQPS = v.(float64) }},
+		"maxRT":          {flag: "max-rt", kind: "ms", set: func(s *Spec, v any) { s.MaxRT = v.(time.Duration) }},
+		"qpsGrowthDelta": {flag: "qps-growth-delta", kind: "number", set: func(s *Spec, v any) { s.QPSGrowthDelta = v.(float64) }},
+		"faultTolerate":  {flag: "fault-tolerate", kind: "number", set: func(s *Spec, v any) { s.FaultTolerate = v.(float64) }},
+		"faultAction":    {flag: "fault-action", kind: "string", set: func(s *Spec, v any) { s.FaultAction = rundir.FaultAction(v.(string)) }},
 	},
 }
 
-type configField struct{ flag, kind string }
-
-// readConfig reads an EAS bench_desc file. Bad JSON is reported with its
-// line and column; an unknown section or field, or a value of the wrong
-// type, by its path.
-func readConfig(path string) (*benchDesc, error) {
+// ReadBenchDesc reads an EAS bench_desc file. Bad JSON is reported with
+// its line and column; an unknown section or field, or a value of the
+// wrong type, by its path. Relative data paths are taken from the file's
+// directory, as its author meant them.
+func ReadBenchDesc(path string) (*BenchDesc, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("--config: %w", err)
 	}
 	var sections map[string]map[string]json.RawMessage
 	if err := json.Unmarshal(data, &sections); err != nil {
-		return nil, fmt.Errorf("--config %s: %s", path, jsonError(data, err))
+		return nil, fmt.Errorf("--config %s: %s", path, JSONError(data, err))
 	}
-	d := &benchDesc{set: map[string]string{}}
+	d := &BenchDesc{set: map[string]func(*Spec){}}
 	var unknown []string
 	var agents, perAgent int64 = 1, 0
 	for _, sec := range slices.Sorted(maps.Keys(sections)) {
@@ -91,11 +99,12 @@ func readConfig(path string) (*benchDesc, error) {
 			if err != nil {
 				return nil, fmt.Errorf("--config %s: %s.%s: %v", path, sec, name, err)
 			}
+			if f.flag == "data-file" {
+				v = relativeTo(filepath.Dir(path), v.(string))
+			}
 			switch {
-			case f.flag == "data-file":
-				d.set[f.flag] = relativeTo(filepath.Dir(path), v.(string))
-			case f.flag != "":
-				d.set[f.flag] = v.(string)
+			case f.set != nil:
+				d.set[f.flag] = func(s *Spec) { f.set(s, v) }
 			case name == "url":
 				d.URL = v.(string)
 			case name == "serviceName":
@@ -115,12 +124,14 @@ func readConfig(path string) (*benchDesc, error) {
 	if perAgent > 0 || agents != 1 {
 		// One process does the work of agentCount agents, each with its
 		// concurrency (EAS's default is 2).
-		d.set["concurrency"] = strconv.FormatInt(agents*max(perAgent, 2), 10)
+		n := int(agents * max(perAgent, 2))
+		d.set["concurrency"] = func(s *Spec) { s.Concurrency = n }
 	}
 	return d, nil
 }
 
-// read turns a field's JSON value into the flag value it stands for.
+// read turns a field's JSON value into the value it stands for: a
+// string, bool, []string, int64, float64 or time.Duration.
 func (f configField) read(raw json.RawMessage) (any, error) {
 	switch f.kind {
 	case "string":
@@ -134,7 +145,7 @@ func (f configField) read(raw json.RawMessage) (any, error) {
 		if err := json.Unmarshal(raw, &b); err != nil {
 			return nil, errors.New("want true or false")
 		}
-		return strconv.FormatBool(b), nil
+		return b, nil
 	case "strings":
 		var ss []string
 		if err := json.Unmarshal(raw, &ss); err != nil {
@@ -149,34 +160,36 @@ func (f configField) read(raw json.RawMessage) (any, error) {
 		return n, nil
 	}
 	var x float64
-	if err := json.Unmarshal(raw, &x); err != nil {
+	if err := json.Unmarshal(raw, &x); err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
 		return nil, errors.New("want a number")
 	}
 	switch f.kind {
 	case "s":
-		return strconv.FormatFloat(x, 'g', -1, 64) + "s", nil
+		return time.Duration(x * float64(time.Second)), nil
 	case "ms":
-		return strconv.FormatFloat(x, 'g', -1, 64) + "ms", nil
+		return time.Duration(x * float64(time.Millisecond)), nil
 	}
-	return strconv.FormatFloat(x, 'g', -1, 64), nil
+	return x, nil
 }
 
-// apply sets the flags the file gives that the command line did not: the
-// command line wins.
-func (d *benchDesc) apply(c *cli.Context) error {
+// Apply sets on s the fields the file gives, except those whose flag
+// given reports as set on the command line: the command line wins. It
+// returns the flags the file set. EAS reads agentCount and concurrency in
+// manual mode only, so does Apply.
+func (d *BenchDesc) Apply(s *Spec, given func(flag string) bool) map[string]bool {
+	set := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(d.set)) {
-		if c.IsSet(name) {
+		if name == "concurrency" || given(name) {
 			continue
 		}
-		if name == "concurrency" && d.set["mode"] != "manual" && c.String("mode") != "manual" {
-			// EAS reads agentCount and concurrency in manual mode only.
-			continue
-		}
-		if err := c.Set(name, d.set[name]); err != nil {
-			return fmt.Errorf("--config: %s %q: %v", name, d.set[name], err)
-		}
+		d.set[name](s)
+		set[name] = true
 	}
-	return nil
+	if f, ok := d.set["concurrency"]; ok && !given("concurrency") && s.Mode == rundir.ModeManual {
+		f(s)
+		set["concurrency"] = true
+	}
+	return set
 }
 
 // relativeTo resolves the relative local paths of a comma-separated list
@@ -193,8 +206,8 @@ func relativeTo(dir, list string) string {
 	return strings.Join(parts, ",")
 }
 
-// jsonError says where in data a decoding error lies, as line:column.
-func jsonError(data []byte, err error) string {
+// JSONError says where in data a decoding error lies, as line:column.
+func JSONError(data []byte, err error) string {
 	var off int64 = -1
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError

@@ -1,16 +1,16 @@
-package probe
+package store
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 // RecorderOptions configure a Recorder. Zero fields mean the defaults.
@@ -40,16 +40,11 @@ type Recorder struct {
 	part   int
 	f      *os.File
 	buf    *bufio.Writer
-	w      *parquet.GenericWriter[Record]
+	w      *parquet.GenericWriter[rundir.Record]
 	opened time.Time
 	inPart int64
 	rows   int64
 }
-
-var _ RecordWriter = (*Recorder)(nil)
-
-// PartsDir is where a run's request parts live, below the run directory.
-const PartsDir = "requests"
 
 // NewRecorder creates DIR/requests and returns a recorder writing there.
 func NewRecorder(dir string, opts RecorderOptions) (*Recorder, error) {
@@ -65,14 +60,14 @@ func NewRecorder(dir string, opts RecorderOptions) (*Recorder, error) {
 	if opts.now == nil {
 		opts.now = time.Now
 	}
-	if err := os.MkdirAll(filepath.Join(dir, PartsDir), 0o755); err != nil {
-		return nil, fmt.Errorf("probe: %w", err)
+	if err := os.MkdirAll(filepath.Join(dir, rundir.PartsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	return &Recorder{dir: dir, opts: opts}, nil
 }
 
 func (r *Recorder) partPath(n int) string {
-	return filepath.Join(r.dir, PartsDir, fmt.Sprintf("part-%05d.parquet", n))
+	return filepath.Join(r.dir, rundir.PartsDir, fmt.Sprintf("part-%05d.parquet", n))
 }
 
 func writerOptions(meta map[string]string, rowGroup int64) []parquet.WriterOption {
@@ -95,11 +90,11 @@ func writerOptions(meta map[string]string, rowGroup int64) []parquet.WriterOptio
 func (r *Recorder) open() error {
 	f, err := os.Create(r.partPath(r.part) + ".open")
 	if err != nil {
-		return fmt.Errorf("probe: %w", err)
+		return fmt.Errorf("store: %w", err)
 	}
 	r.f = f
 	r.buf = bufio.NewWriterSize(f, 1<<20)
-	r.w = parquet.NewGenericWriter[Record](r.buf, writerOptions(r.opts.Metadata, r.opts.RowGroupRows)...)
+	r.w = parquet.NewGenericWriter[rundir.Record](r.buf, writerOptions(r.opts.Metadata, r.opts.RowGroupRows)...)
 	r.opened = r.opts.now()
 	r.inPart = 0
 	return nil
@@ -127,13 +122,13 @@ func (r *Recorder) closePart() error {
 	r.w, r.f, r.buf = nil, nil, nil
 	r.part++
 	if err != nil {
-		return fmt.Errorf("probe: closing part: %w", err)
+		return fmt.Errorf("store: closing part: %w", err)
 	}
 	return nil
 }
 
 // Write appends records, rotating parts by rows and age.
-func (r *Recorder) Write(recs []Record) error {
+func (r *Recorder) Write(recs []rundir.Record) error {
 	for len(recs) > 0 {
 		if r.w == nil {
 			if err := r.open(); err != nil {
@@ -145,7 +140,7 @@ func (r *Recorder) Write(recs []Record) error {
 			n = room
 		}
 		if _, err := r.w.Write(recs[:n]); err != nil {
-			return fmt.Errorf("probe: writing records: %w", err)
+			return fmt.Errorf("store: writing records: %w", err)
 		}
 		recs = recs[n:]
 		r.inPart += n
@@ -167,75 +162,28 @@ func (r *Recorder) Rows() int64 { return r.rows }
 
 // Parts lists the closed parts of a run directory in order.
 func Parts(dir string) ([]string, error) {
-	parts, err := filepath.Glob(filepath.Join(dir, PartsDir, "part-*.parquet"))
+	parts, err := filepath.Glob(filepath.Join(dir, rundir.PartsDir, "part-*.parquet"))
 	if err != nil {
-		return nil, fmt.Errorf("probe: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	sort.Strings(parts)
 	return parts, nil
-}
-
-// ReadRecords streams every record of a run directory's closed parts, in
-// part order, to fn in batches; memory stays bounded by one batch. The
-// batch is reused: fn must not keep it.
-func ReadRecords(dir string, fn func([]Record) error) error {
-	parts, err := Parts(dir)
-	if err != nil {
-		return err
-	}
-	if len(parts) == 0 {
-		return fmt.Errorf("probe: no request parts in %s", filepath.Join(dir, PartsDir))
-	}
-	buf := make([]Record, 8192)
-	for _, p := range parts {
-		if err := ReadPart(p, buf, fn); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ReadPart streams the records of one part to fn in batches of up to
-// len(buf), reusing buf: fn must not keep it. Parts are independent, so
-// readers may read several at once.
-func ReadPart(path string, buf []Record, fn func([]Record) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("probe: %w", err)
-	}
-	defer f.Close()
-	rd := parquet.NewGenericReader[Record](f)
-	defer rd.Close()
-	for {
-		n, err := rd.Read(buf)
-		if n > 0 {
-			if ferr := fn(buf[:n]); ferr != nil {
-				return ferr
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("probe: reading %s: %w", path, err)
-		}
-	}
 }
 
 // ReadMetadata returns the key/value metadata of a Parquet file.
 func ReadMetadata(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("probe: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("probe: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	pf, err := parquet.OpenFile(f, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("probe: reading %s: %w", path, err)
+		return nil, fmt.Errorf("store: reading %s: %w", path, err)
 	}
 	meta := map[string]string{}
 	for _, kv := range pf.Metadata().KeyValueMetadata {
@@ -248,7 +196,7 @@ func ReadMetadata(path string) (map[string]string, error) {
 func ReadParquet[T any](path string) ([]T, error) {
 	rows, err := parquet.ReadFile[T](path)
 	if err != nil {
-		return nil, fmt.Errorf("probe: reading %s: %w", filepath.Base(path), err)
+		return nil, fmt.Errorf("store: reading %s: %w", filepath.Base(path), err)
 	}
 	return rows, nil
 }
@@ -259,7 +207,7 @@ func WriteParquet[T any](path string, rows []T, meta map[string]string) error {
 	tmp := path + ".open"
 	f, err := os.Create(tmp)
 	if err != nil {
-		return fmt.Errorf("probe: %w", err)
+		return fmt.Errorf("store: %w", err)
 	}
 	w := parquet.NewGenericWriter[T](f, writerOptions(meta, 65536)...)
 	_, err = w.Write(rows)
@@ -274,7 +222,7 @@ func WriteParquet[T any](path string, rows []T, meta map[string]string) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("probe: writing %s: %w", filepath.Base(path), err)
+		return fmt.Errorf("store: writing %s: %w", filepath.Base(path), err)
 	}
 	return nil
 }

@@ -1,0 +1,41 @@
+package analysis
+
+import (
+	"time"
+
+	"github.com/capfinder/capfinder/controller"
+	"github.com/capfinder/capfinder/probe/rundir"
+)
+
+// LimitsOf returns the limits a run of spec s is judged by, live and
+// offline.
+func LimitsOf(s rundir.Spec) controller.Limits {
+	l := controller.DefaultLimits()
+	l.MaxRT = s.MaxRT
+	l.Quantile = s.RTQuantile
+	l.FaultTolerate = s.FaultTolerate
+	l.MaxTTFT, l.MaxTPOT = s.MaxTTFT, s.MaxTPOT
+	if s.Mode.Search() {
+		l.MaxQPS = s.MaxQPS
+	}
+	return l
+}
+
+// Explain reads the run src holds and explains it with the limits and
+// sizing of s: what a run ends with and what `capfinder analyze` redoes.
+// warmup < 0 keeps the judged stretches the run recorded; status is how
+// its search ended.
+func Explain(src rundir.Source, s rundir.Spec, warmup time.Duration, status controller.Status) (*Analysis, error) {
+	lim := LimitsOf(s)
+	r, err := ReadRun(src, ReadOptions{Warmup: warmup, Limits: lim})
+	if err != nil {
+		return nil, err
+	}
+	a := Analyze(r, Options{
+		Limits: lim, FaultAction: string(s.FaultAction), Search: s.Mode.Search(),
+		Status:    status,
+		TargetQPS: s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
+	})
+	a.Summary.Mode, a.Summary.Status = string(s.Mode), status.String()
+	return a, nil
+}

@@ -1,0 +1,52 @@
+package runner
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+)
+
+// ParseHeaders reads "Name: value" headers into h. A value may name
+// environment variables as ${NAME}, so that secrets stay out of command
+// lines and files; an unset one is an error.
+func ParseHeaders(h map[string][]string, hs []string) error {
+	for _, kv := range hs {
+		k, v, ok := strings.Cut(kv, ":")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return fmt.Errorf("header %q is not \"Name: value\"", kv)
+		}
+		v, err := expandEnv(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("header %s: %v", k, err)
+		}
+		http.Header(h).Add(k, v)
+	}
+	return nil
+}
+
+// expandEnv replaces each ${NAME} in s with the environment variable's
+// value. A "$" not followed by "{" is kept as it is.
+func expandEnv(s string) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return "", fmt.Errorf("unclosed ${ in %q", s)
+		}
+		name := s[i+2 : i+j]
+		v, ok := os.LookupEnv(name)
+		if !ok || name == "" {
+			return "", fmt.Errorf("${%s} is not set in the environment", name)
+		}
+		b.WriteString(s[:i])
+		b.WriteString(v)
+		s = s[i+j+1:]
+	}
+}

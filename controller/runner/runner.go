@@ -1,0 +1,330 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/capfinder/capfinder/analysis"
+	"github.com/capfinder/capfinder/controller"
+	"github.com/capfinder/capfinder/datasets"
+	"github.com/capfinder/capfinder/probe"
+	"github.com/capfinder/capfinder/probe/rundir"
+	"github.com/capfinder/capfinder/probe/rundir/store"
+)
+
+// Spec is what a run is made from: the typed, resolved configuration that
+// run.json records.
+type Spec = rundir.Spec
+
+// InputError is an error of New that lies in the caller's input: a spec
+// that does not check, a payload that cannot be read, a run directory
+// that cannot be made.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Options are what a run needs beyond its spec.
+type Options struct {
+	// Version is recorded in run.json and every part.
+	Version string
+}
+
+// Runner runs one spec: the closed loop of controller and engine, every
+// request recorded, the answer written to summary.json. New prepares it,
+// Run runs it once; SetLoad and Stop steer it while it runs, from any
+// goroutine.
+type Runner struct {
+	spec    Spec
+	opt     Options
+	dir     string
+	client  probe.Client
+	source  datasets.Source
+	dataset *datasets.Report
+	sched   probe.Schedule
+
+	mu       sync.Mutex
+	ran      bool
+	override *Load              // the load SetLoad asked for
+	cutStep  func()             // ends the step running, for SetLoad
+	stop     context.CancelFunc // ends the run, for Stop
+}
+
+// New checks s and prepares its run: the client, the payloads, the
+// arrival schedule and the run directory (s.Out, or a new one under
+// runs/). Its errors are *InputError.
+func New(s Spec, opt Options) (*Runner, error) {
+	if err := s.Check(); err != nil {
+		return nil, &InputError{err}
+	}
+	r := &Runner{spec: s, opt: opt}
+	var err error
+	if r.client, err = newClient(s); err != nil {
+		return nil, &InputError{err}
+	}
+	if r.sched, err = probe.NewSchedule(string(s.Arrival), s.Burstiness, s.Seed); err != nil {
+		return nil, &InputError{err}
+	}
+	if r.source, r.dataset, err = newSource(s); err != nil {
+		return nil, &InputError{err}
+	}
+	if r.dir, err = makeRunDir(s.Out); err != nil {
+		return nil, &InputError{err}
+	}
+	return r, nil
+}
+
+// Dir is the run directory.
+func (r *Runner) Dir() string { return r.dir }
+
+// Spec is the spec the run was made from, checked.
+func (r *Runner) Spec() Spec { return r.spec }
+
+// Load is a fixed load: a rate (rate mode, with an optional in-flight
+// bound) or a number of workers (manual, concurrency and throughput).
+type Load struct {
+	Rate        float64
+	Concurrency int
+}
+
+// SetLoad changes the load of a running fixed-load run: the step running
+// ends at once, is judged on what it saw, and every later step holds l.
+func (r *Runner) SetLoad(l Load) error {
+	m := r.spec.Mode
+	switch {
+	case !m.Steerable():
+		return fmt.Errorf("runner: --mode %s sets its own load; only manual, rate, concurrency and throughput runs take a new one", m)
+	case m == rundir.ModeRate && !(l.Rate > 0):
+		return errors.New("runner: a rate run needs a positive rate")
+	case m == rundir.ModeRate && l.Concurrency < 0:
+		return errors.New("runner: the in-flight bound must not be negative")
+	case m.ClosedLoop() && (l.Concurrency <= 0 || l.Rate != 0):
+		return fmt.Errorf("runner: a %s run takes a concurrency, not a rate", m)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.override = &l
+	if r.cutStep != nil {
+		r.cutStep()
+	}
+	return nil
+}
+
+// Stop ends the run as an interrupt would: the step running is cut short
+// and does not count, what was recorded is written with its summary.
+func (r *Runner) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stop != nil {
+		r.stop()
+	}
+}
+
+// steer applies the load SetLoad asked for to a decision.
+func (r *Runner) steer(d controller.Decision) controller.Decision {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l := r.override; l != nil {
+		if r.spec.Mode == rundir.ModeRate {
+			d.Rate = l.Rate
+			if l.Concurrency > 0 {
+				d.Concurrency = l.Concurrency
+			}
+		} else {
+			d.Concurrency = l.Concurrency
+		}
+	}
+	return d
+}
+
+// steered is the run's controller with the loads SetLoad asked for.
+type steered struct {
+	c controller.Controller
+	r *Runner
+}
+
+func (s steered) Start() controller.Decision { return s.r.steer(s.c.Start()) }
+
+func (s steered) Next(last controller.Step) (controller.Decision, controller.Status) {
+	d, st := s.c.Next(last)
+	return s.r.steer(d), st
+}
+
+// Result is how a run ended.
+type Result struct {
+	Dir     string
+	Status  controller.Status
+	Summary rundir.Summary
+	// Analysis is the run explained, for drawing its report; nil when
+	// nothing was sent.
+	Analysis *analysis.Analysis
+	// Stopped is set when the run was cut short, by its context or Stop:
+	// only summary.json was written.
+	Stopped bool
+}
+
+// Run runs the load and writes the run directory, sending what happens
+// on the returned channel, which closes after a Done event. The caller
+// must drain it. ctx ends the run early, as Stop does. Run runs once.
+func (r *Runner) Run(ctx context.Context) <-chan Event {
+	events := make(chan Event, 16)
+	go func() {
+		defer close(events)
+		res, err := r.run(ctx, events)
+		events <- Done{Result: res, Err: err}
+	}()
+	return events
+}
+
+func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error) {
+	s := r.spec
+	res := Result{Dir: r.dir}
+	r.mu.Lock()
+	if r.ran {
+		r.mu.Unlock()
+		return res, errors.New("runner: a runner runs once")
+	}
+	r.ran = true
+	ctx, stop := context.WithCancel(parent)
+	defer stop()
+	r.stop = stop
+	r.mu.Unlock()
+
+	started := Started{Dir: r.dir, Spec: s}
+	if r.dataset != nil {
+		started.Dataset = r.dataset.String()
+	}
+	events <- started
+	clock := probe.NewClock()
+	meta := map[string]string{
+		rundir.MetaVersion: r.opt.Version,
+		rundir.MetaSchema:  rundir.RecordSchema,
+		rundir.MetaStart:   clock.Zero().UTC().Format(time.RFC3339Nano),
+		rundir.MetaURL:     rundir.RedactURL(s.URL),
+		rundir.MetaMode:    string(s.Mode),
+		rundir.MetaAPI:     string(s.API),
+		rundir.MetaStreams: fmt.Sprint(s.Streams()),
+	}
+	info := rundir.RunInfo{Version: r.opt.Version, Start: clock.Zero().UTC(), Spec: s.Redacted(), Env: rundir.ThisMachine()}
+	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.RunJSON), info); err != nil {
+		return res, err
+	}
+	rec, err := store.NewRecorder(r.dir, store.RecorderOptions{Metadata: meta})
+	if err != nil {
+		return res, err
+	}
+	lim := analysis.LimitsOf(s)
+	eng, err := probe.NewEngine(probe.EngineConfig{
+		Client:      r.client,
+		Source:      r.source,
+		Schedule:    r.sched,
+		Writer:      rec,
+		Clock:       clock,
+		MaxInFlight: s.Concurrency,
+		Requests:    s.Requests,
+		Judging:     analysis.Judging(lim, s.Streams()),
+		// A run by request count waits for its last answers; each comes
+		// or times out within the timeout.
+		Drain: s.Timeout + time.Second,
+	})
+	if err != nil {
+		rec.Close()
+		return res, err
+	}
+	eng.Start()
+
+	var (
+		windows    []*rundir.StepStats
+		lastFailed bool
+	)
+	cres, runErr := controller.Run(ctx, steered{newController(s), r}, lim, s.Duration,
+		func(ctx context.Context, d controller.Decision) (controller.Window, error) {
+			if lastFailed && !d.Extend {
+				// Let the backlog of an overloaded step drain, so the next
+				// step does not inherit its latency.
+				events <- Drained{Waited: eng.Pause(ctx, s.Timeout)}
+			}
+			if !d.Extend {
+				events <- StepStarted{Step: len(windows) + 1, Decision: d}
+			}
+			stepCtx, cut := context.WithCancel(ctx)
+			r.mu.Lock()
+			r.cutStep = cut
+			r.mu.Unlock()
+			w, err := eng.Step(stepCtx, loadOf(s, d))
+			r.mu.Lock()
+			r.cutStep = nil
+			r.mu.Unlock()
+			steered := stepCtx.Err() != nil && ctx.Err() == nil
+			cut()
+			if w == nil {
+				return controller.Window{}, err
+			}
+			w.Phase = d.Phase
+			if d.Extend && len(windows) > 0 {
+				windows[len(windows)-1] = w
+			} else {
+				windows = append(windows, w)
+			}
+			events <- Window{Step: len(windows), Stats: w}
+			switch {
+			case errors.Is(err, probe.ErrExhausted):
+				err = controller.ErrDone
+			case steered:
+				err = controller.ErrSteered
+			case err != nil && ctx.Err() != nil:
+				err = ctx.Err()
+			}
+			return analysis.Window(w, lim), err
+		},
+		func(st controller.Step) {
+			lastFailed = st.Verdict == controller.Fail
+			events <- Judged{Step: st, Stats: windows[len(windows)-1]}
+			if st.Verdict == controller.Invalid {
+				events <- Warning{Message: fmt.Sprintf("step %d: the generator fell behind its schedule; the step says nothing of the target", st.Index)}
+			}
+		})
+	tot, stopErr := eng.Stop()
+	closeErr := rec.Close()
+	res.Status, res.Stopped = cres.Status, ctx.Err() != nil
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return res, runErr
+	}
+	if err := errors.Join(stopErr, closeErr); err != nil {
+		return res, fmt.Errorf("runner: recording %s: %w", r.dir, err)
+	}
+	rows := make([]rundir.StepRow, 0, len(cres.Steps))
+	for i, st := range cres.Steps {
+		if i < len(windows) {
+			rows = append(rows, windows[i].Row(st.Verdict.String(), string(st.Limit)))
+		}
+	}
+	if err := store.WriteParquet(filepath.Join(r.dir, rundir.StepsFile), rows, nil); err != nil {
+		return res, err
+	}
+	sumPath := filepath.Join(r.dir, rundir.SummaryJSON)
+	if tot.Sent == 0 {
+		// Nothing was recorded (stopped before the first send).
+		res.Summary = rundir.Summary{Mode: string(s.Mode), Status: cres.Status.String(), Steps: []rundir.SummaryStep{}, Warnings: []string{"no request was sent"}}
+		return res, rundir.WriteJSON(sumPath, res.Summary)
+	}
+	// The answer comes from what was recorded, by the same code as
+	// `capfinder analyze`.
+	src, err := store.Open(r.dir)
+	if err != nil {
+		return res, err
+	}
+	a, err := analysis.Explain(src, s, -1, cres.Status)
+	if err != nil {
+		return res, err
+	}
+	res.Analysis, res.Summary = a, a.Summary
+	for _, w := range a.Summary.Warnings {
+		events <- Warning{Message: w}
+	}
+	return res, rundir.WriteJSON(sumPath, a.Summary)
+}

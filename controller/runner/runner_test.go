@@ -1,0 +1,249 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/capfinder/capfinder/analysis"
+	"github.com/capfinder/capfinder/controller"
+	"github.com/capfinder/capfinder/probe/probetest"
+	"github.com/capfinder/capfinder/probe/rundir"
+	"github.com/capfinder/capfinder/probe/rundir/store"
+)
+
+// serve starts a queueing target of four workers and 5 ms requests (800
+// req/s) on loopback for the test.
+func serve(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	srv, err := probetest.Serve(ctx, "127.0.0.1:0", probetest.NewQueue(probetest.QueueConfig{Workers: 4, ServiceTime: 5 * time.Millisecond, Seed: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL
+}
+
+// spec is a short run of mode m against url: half-second steps, a few
+// seconds in all, judged at p90 so that a step has samples enough.
+func spec(t *testing.T, url string, m rundir.Mode) Spec {
+	return Spec{
+		URL: url, Mode: m, API: rundir.APIHTTP, Arrival: rundir.ArrivalConstant, Burstiness: 1, Seed: 1,
+		MinQPS: 200, MaxQPS: 2000, QPSGrowthDelta: 150, AdjustInterval: 500 * time.Millisecond,
+		StepDuration: 500 * time.Millisecond, Warmup: 100 * time.Millisecond, Duration: 2 * time.Second, Precision: 0.1,
+		MaxRT: 50 * time.Millisecond, RTQuantile: 0.9, FaultTolerate: 0.001, FaultAction: rundir.FaultRevise,
+		Timeout: 5 * time.Second, Headroom: 0.3, Out: filepath.Join(t.TempDir(), "run"),
+	}
+}
+
+// watch runs r to its end and returns its events.
+func watch(t *testing.T, ctx context.Context, r *Runner, on func(Event)) []Event {
+	t.Helper()
+	var evs []Event
+	for ev := range r.Run(ctx) {
+		evs = append(evs, ev)
+		if on != nil {
+			on(ev)
+		}
+	}
+	done, ok := evs[len(evs)-1].(Done)
+	if !ok {
+		t.Fatalf("the last event is %T, not Done", evs[len(evs)-1])
+	}
+	if done.Err != nil {
+		t.Fatal(done.Err)
+	}
+	return evs
+}
+
+// TestLiveEqualsOffline records a run of every mode and reads it back:
+// each step's verdict and figures offline are those the run judged live,
+// to the last digit.
+func TestLiveEqualsOffline(t *testing.T) {
+	url := serve(t)
+	for _, m := range []rundir.Mode{rundir.ModeAuto, rundir.ModeScan, rundir.ModeManual, rundir.ModeRate, rundir.ModeConcurrency, rundir.ModeThroughput, rundir.ModeProfile} {
+		t.Run(string(m), func(t *testing.T) {
+			s := spec(t, url, m)
+			switch m {
+			case rundir.ModeRate:
+				s.Rate = 200
+			case rundir.ModeProfile:
+				// A step at one rate, then a ramp cut into steps.
+				s.Stages = []rundir.Stage{{Name: "flat", Duration: rundir.Seconds(500 * time.Millisecond), Rate: 100},
+					{Name: "ramp", Duration: rundir.Seconds(time.Second), From: 100, To: 400}}
+				s.Duration = 1500 * time.Millisecond
+			}
+			r, err := New(s, Options{Version: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var live []Judged
+			evs := watch(t, context.Background(), r, func(ev Event) {
+				if j, ok := ev.(Judged); ok {
+					live = append(live, j)
+				}
+			})
+			res := evs[len(evs)-1].(Done).Result
+			if len(live) < 2 {
+				t.Fatalf("%d steps judged, want several", len(live))
+			}
+			src, err := store.Open(r.Dir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := analysis.Explain(src, r.Spec(), -1, res.Status)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(a.Steps) != len(live) {
+				t.Fatalf("%d steps offline, %d live", len(a.Steps), len(live))
+			}
+			for i, j := range live {
+				off := a.Steps[i]
+				if off.Verdict != j.Step.Verdict || off.Limit != j.Step.Limit {
+					t.Errorf("step %d: offline %v (%s), live %v (%s)", i+1, off.Verdict, off.Limit, j.Step.Verdict, j.Step.Limit)
+				}
+				want := j.Stats.Summary(j.Step.Verdict.String(), string(j.Step.Limit))
+				if got := a.Summary.Steps[i]; !reflect.DeepEqual(got, want) {
+					t.Errorf("step %d offline:\n%+v\nlive:\n%+v", i+1, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestRunnerSteersAFixedRate changes a rate run's load mid-run and then
+// stops it, through the API alone.
+func TestRunnerSteersAFixedRate(t *testing.T) {
+	s := spec(t, serve(t), rundir.ModeRate)
+	s.Rate, s.Duration = 100, time.Minute
+	r, err := New(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetLoad(Load{Concurrency: 3}); err == nil {
+		t.Error("a rate run took a concurrency without a rate")
+	}
+	var (
+		started []controller.Decision
+		judged  []controller.Step
+		windows int
+	)
+	evs := watch(t, context.Background(), r, func(ev Event) {
+		switch ev := ev.(type) {
+		case StepStarted:
+			started = append(started, ev.Decision)
+		case Window:
+			windows++
+		case Judged:
+			judged = append(judged, ev.Step)
+			switch len(judged) {
+			case 1:
+				if err := r.SetLoad(Load{Rate: 300}); err != nil {
+					t.Error(err)
+				}
+			case 3:
+				r.Stop()
+			}
+		}
+	})
+	res := evs[len(evs)-1].(Done).Result
+	if _, ok := evs[0].(Started); !ok {
+		t.Errorf("the first event is %T, not Started", evs[0])
+	}
+	if len(judged) < 3 || windows < len(judged) {
+		t.Fatalf("%d steps judged with %d windows, want at least 3 and a window each", len(judged), windows)
+	}
+	// Events reach the watcher after the run has gone on: the step that
+	// SetLoad cut may be the first or the second; every later one is at
+	// the new rate.
+	var rates []float64
+	for _, d := range started {
+		rates = append(rates, d.Rate)
+	}
+	changed := slices.Index(rates, 300)
+	if rates[0] != 100 || changed < 1 || changed > 2 || slices.ContainsFunc(rates[changed:], func(r float64) bool { return r != 300 }) {
+		t.Errorf("rates %v: want 100, then 300 from the step after SetLoad on", rates)
+	}
+	if res.Status != controller.Stopped || !res.Stopped {
+		t.Errorf("status %v (stopped %v) after Stop, want stopped", res.Status, res.Stopped)
+	}
+	if res.Summary.Requests.Sent == 0 || len(res.Summary.Steps) != len(judged) {
+		t.Errorf("summary of %d requests and %d steps, want the %d steps run", res.Summary.Requests.Sent, len(res.Summary.Steps), len(judged))
+	}
+}
+
+// TestRunnerSteersAClosedLoop changes the workers of a manual run while
+// a step is running: the step ends at once.
+func TestRunnerSteersAClosedLoop(t *testing.T) {
+	s := spec(t, serve(t), rundir.ModeManual)
+	s.Concurrency, s.StepDuration, s.Duration = 2, 10*time.Second, 30*time.Second
+	r, err := New(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetLoad(Load{Rate: 10}); err == nil {
+		t.Error("a manual run took a rate")
+	}
+	var judged []controller.Step
+	begun := time.Now()
+	watch(t, context.Background(), r, func(ev Event) {
+		switch ev := ev.(type) {
+		case StepStarted:
+			go func() {
+				time.Sleep(300 * time.Millisecond)
+				if ev.Step == 1 {
+					if err := r.SetLoad(Load{Concurrency: 6}); err != nil {
+						t.Error(err)
+					}
+				} else {
+					r.Stop()
+				}
+			}()
+		case Judged:
+			judged = append(judged, ev.Step)
+		}
+	})
+	if len(judged) != 2 || judged[0].Decision.Concurrency != 2 || judged[1].Decision.Concurrency != 6 {
+		t.Fatalf("steps %+v, want c=2 then c=6", judged)
+	}
+	if judged[0].Cut || judged[0].Decision.Hold >= s.StepDuration {
+		t.Errorf("the steered step held %v (cut %v), want it ended early and judged", judged[0].Decision.Hold, judged[0].Cut)
+	}
+	if !judged[1].Cut {
+		t.Error("the step Stop ended is not marked cut short")
+	}
+	if time.Since(begun) > 25*time.Second {
+		t.Errorf("the run took %v: neither SetLoad nor Stop ended a 10 s step", time.Since(begun))
+	}
+}
+
+// TestRunnerRefusesSteeringASearch: auto and scan set their own loads.
+func TestRunnerRefusesSteeringASearch(t *testing.T) {
+	for _, m := range []rundir.Mode{rundir.ModeAuto, rundir.ModeScan, rundir.ModeProfile} {
+		r := &Runner{spec: Spec{Mode: m}}
+		if err := r.SetLoad(Load{Rate: 10}); err == nil {
+			t.Errorf("%s took a load", m)
+		}
+	}
+}
+
+// TestNewRefusesBadInput: a spec that does not check, and a payload file
+// that does not exist, are input errors.
+func TestNewRefusesBadInput(t *testing.T) {
+	s := spec(t, "http://127.0.0.1:9/", rundir.ModeRate)
+	if _, err := New(s, Options{}); err == nil {
+		t.Error("a rate run without a rate was accepted")
+	}
+	s.Rate, s.DataFile = 10, filepath.Join(t.TempDir(), "missing")
+	_, err := New(s, Options{})
+	var in *InputError
+	if !errors.As(err, &in) {
+		t.Errorf("a missing data file gave %v, want an *InputError", err)
+	}
+}

@@ -1,0 +1,74 @@
+package rundir
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"time"
+)
+
+// The files of a run directory (DESIGN.md, "Run directory").
+const (
+	RunJSON     = "run.json"
+	SummaryJSON = "summary.json"
+	StepsFile   = "steps.parquet"
+	PartsDir    = "requests"
+	PlotsDir    = "plots"
+)
+
+// The key/value metadata of every request part.
+const (
+	MetaVersion = "capfinder.version"
+	MetaSchema  = "capfinder.schema"
+	MetaStart   = "run.start"
+	MetaURL     = "run.url"
+	MetaMode    = "run.mode"
+	MetaAPI     = "run.api"
+	MetaStreams = "run.streams"
+)
+
+// RecordSchema names the request columns the parts hold: MetaSchema's
+// value. The second version added seq.
+const RecordSchema = "request/2"
+
+// ErrNoSteps is returned by Source.Steps for a run that wrote no
+// steps.parquet: one that was killed.
+var ErrNoSteps = errors.New("rundir: no steps.parquet")
+
+// A Source is a recorded run as analysis reads it. Package store reads one
+// from a run directory.
+type Source interface {
+	// Dir is where the run lies, for messages.
+	Dir() string
+	// Meta is the run's key/value metadata (the Meta* keys).
+	Meta() map[string]string
+	// Steps returns the rows of steps.parquet, or ErrNoSteps.
+	Steps() ([]StepRow, error)
+	// Records streams every record to fn in batches, from one goroutine,
+	// in no particular order. fn must not keep a batch.
+	Records(fn func([]Record) error) error
+}
+
+// RunInfo is run.json: the resolved configuration and where it ran.
+type RunInfo struct {
+	Version string      `json:"version"`
+	Start   time.Time   `json:"start"`
+	Spec    Spec        `json:"config"`
+	Env     Environment `json:"environment"`
+}
+
+// Environment is the machine a run was made on.
+type Environment struct {
+	Go       string `json:"go"`
+	OS       string `json:"os"`
+	Arch     string `json:"arch"`
+	CPUs     int    `json:"cpus"`
+	Hostname string `json:"hostname"`
+}
+
+// ThisMachine describes the machine the process runs on.
+func ThisMachine() Environment {
+	e := Environment{Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU()}
+	e.Hostname, _ = os.Hostname()
+	return e
+}

@@ -1,0 +1,413 @@
+package rundir
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mode is how a run chooses its load.
+type Mode string
+
+// The modes (DESIGN.md, section 3).
+const (
+	ModeAuto        Mode = "auto"        // grow, bisect and confirm
+	ModeScan        Mode = "scan"        // EAS: add a rate every interval
+	ModeManual      Mode = "manual"      // fixed concurrency, changeable while running
+	ModeRate        Mode = "rate"        // a fixed open-loop rate
+	ModeConcurrency Mode = "concurrency" // a fixed closed loop
+	ModeThroughput  Mode = "throughput"  // everything at once, a large closed loop
+	ModeProfile     Mode = "profile"     // planned stages of rates and ramps
+)
+
+// Search reports whether the mode searches for the capacity, rather than
+// holding a load it was given.
+func (m Mode) Search() bool { return m == ModeAuto || m == ModeScan }
+
+// Steerable reports whether the load of a running run of this mode may
+// be changed (Runner.SetLoad): the fixed loads.
+func (m Mode) Steerable() bool {
+	return m == ModeManual || m == ModeRate || m == ModeConcurrency || m == ModeThroughput
+}
+
+// ClosedLoop reports whether the mode's load is a number of workers
+// rather than a rate.
+func (m Mode) ClosedLoop() bool {
+	return m == ModeManual || m == ModeConcurrency || m == ModeThroughput
+}
+
+// DefaultConcurrency is the in-flight default of a mode: the EAS manual
+// default, a small closed loop, a large throughput pool, and a generous
+// bound for open-loop modes.
+func (m Mode) DefaultConcurrency() int {
+	switch m {
+	case ModeManual:
+		return 2
+	case ModeConcurrency:
+		return 8
+	case ModeThroughput:
+		return 64
+	}
+	return 4096
+}
+
+func (m Mode) valid() bool {
+	switch m {
+	case ModeAuto, ModeScan, ModeManual, ModeRate, ModeConcurrency, ModeThroughput, ModeProfile:
+		return true
+	}
+	return false
+}
+
+// Arrival is the process spacing open-loop sends.
+type Arrival string
+
+// The arrival processes.
+const (
+	ArrivalConstant Arrival = "constant"
+	ArrivalPoisson  Arrival = "poisson"
+	ArrivalGamma    Arrival = "gamma" // shaped by Spec.Burstiness
+)
+
+// API names the protocol a client speaks.
+type API string
+
+// The APIs capfinder speaks.
+const (
+	APIHTTP              API = "http"
+	APIOpenAIChat        API = "openai-chat"
+	APIOpenAICompletions API = "openai-completions"
+	APISSE               API = "sse"
+)
+
+// Path returns the endpoint path of an OpenAI API.
+func (a API) Path() string {
+	if a == APIOpenAICompletions {
+		return "/v1/completions"
+	}
+	return "/v1/chat/completions"
+}
+
+// LLM reports whether the API is an OpenAI one, with token metrics.
+func (a API) LLM() bool { return a == APIOpenAIChat || a == APIOpenAICompletions }
+
+// FaultAction is what a search does after a limit breaks.
+type FaultAction string
+
+// The fault actions.
+const (
+	FaultRevise FaultAction = "revise" // back off until every limit holds, then track
+	FaultStop   FaultAction = "stop"   // hold the last passing load
+)
+
+// DataOrder is the order several request bodies are sent in.
+type DataOrder string
+
+// The data orders.
+const (
+	OrderRoundRobin DataOrder = "round-robin"
+	OrderRandom     DataOrder = "random" // seeded by Spec.Seed
+)
+
+// Spec is everything a run is made from, resolved: what the runner runs
+// and what run.json records (Redacted). Zero values are not defaults;
+// Check fills the few that depend on the mode.
+type Spec struct {
+	URL    string `json:"url"`
+	Mode   Mode   `json:"mode"`
+	Method string `json:"method,omitempty"`
+	// Header keeps the values as given; run.json gets a redacted copy.
+	Header map[string][]string `json:"header,omitempty"`
+	// Body is the literal body; BodyFile a file given as --body @FILE.
+	Body       string    `json:"-"`
+	BodyFile   string    `json:"body_file,omitempty"`
+	DataBase64 string    `json:"-"`
+	DataFile   string    `json:"data_file,omitempty"`
+	MultiLine  bool      `json:"multi_line,omitempty"`
+	DataOrder  DataOrder `json:"data_order,omitempty"`
+	// Config is the bench_desc file read, Service the service it names.
+	Config  string `json:"config_file,omitempty"`
+	Service string `json:"service,omitempty"`
+
+	MinQPS         float64       `json:"min_qps"`
+	MaxQPS         float64       `json:"max_qps"`
+	QPSGrowthDelta float64       `json:"qps_growth_delta"`
+	AdjustInterval time.Duration `json:"adjust_interval_ns"`
+	StepDuration   time.Duration `json:"step_duration_ns"`
+	Precision      float64       `json:"precision"`
+	Warmup         time.Duration `json:"warmup_ns"`
+	Duration       time.Duration `json:"duration_ns"`
+
+	MaxRT         time.Duration `json:"max_rt_ns"`
+	RTQuantile    float64       `json:"rt_quantile"`
+	FaultTolerate float64       `json:"fault_tolerate"`
+	FaultAction   FaultAction   `json:"fault_action"`
+	FailBelow     float64       `json:"fail_below,omitempty"`
+
+	Rate        float64 `json:"rate,omitempty"`
+	Concurrency int     `json:"concurrency"`
+	Requests    int64   `json:"requests,omitempty"`
+	Arrival     Arrival `json:"arrival"`
+	Burstiness  float64 `json:"burstiness"`
+	Seed        uint64  `json:"seed"`
+
+	Timeout time.Duration `json:"timeout_ns"`
+
+	API       API           `json:"api"`
+	Model     string        `json:"model,omitempty"`
+	Dataset   string        `json:"dataset,omitempty"`
+	MaxTokens int           `json:"max_tokens,omitempty"`
+	IgnoreEOS bool          `json:"ignore_eos,omitempty"`
+	NoStream  bool          `json:"no_stream,omitempty"`
+	MaxTTFT   time.Duration `json:"max_ttft_ns,omitempty"`
+	MaxTPOT   time.Duration `json:"max_tpot_ns,omitempty"`
+
+	// Profile is the load profile file; Stages what it plans.
+	Profile string  `json:"profile,omitempty"`
+	Stages  []Stage `json:"stages,omitempty"`
+
+	TargetQPS float64 `json:"target_qps,omitempty"`
+	Headroom  float64 `json:"headroom"`
+	Out       string  `json:"out"`
+}
+
+// Streams reports whether the run's requests stream tokens or events.
+func (s *Spec) Streams() bool { return (s.API.LLM() && !s.NoStream) || s.API == APISSE }
+
+// Check validates a spec and fills what depends on its mode: the data
+// order and the concurrency. Its errors name the flag at fault.
+func (s *Spec) Check() error {
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http:// or https:// URL", s.URL)
+	}
+	if !s.Mode.valid() {
+		return fmt.Errorf("unknown --mode %q (want auto, scan, manual, rate, concurrency or throughput, or --profile FILE)", s.Mode)
+	}
+	if s.Mode == ModeProfile && len(s.Stages) == 0 {
+		return fmt.Errorf("--mode profile needs --profile FILE")
+	}
+	if s.FaultAction != FaultRevise && s.FaultAction != FaultStop {
+		return fmt.Errorf("unknown --fault-action %q (want revise or stop)", s.FaultAction)
+	}
+	switch s.API {
+	case APIHTTP, APIOpenAIChat, APIOpenAICompletions, APISSE:
+	default:
+		return fmt.Errorf("unknown --api %q (want http, openai-chat, openai-completions or sse)", s.API)
+	}
+	if !s.API.LLM() && (s.Model != "" || s.MaxTokens != 0 || s.IgnoreEOS || s.NoStream) {
+		return fmt.Errorf("--model, --max-tokens, --ignore-eos and --stream need --api openai-chat or openai-completions")
+	}
+	var given []string
+	for _, d := range []struct{ name, v string }{
+		{"--body", s.Body + s.BodyFile}, {"--data-base64", s.DataBase64}, {"--data-file", s.DataFile}, {"--dataset", s.Dataset},
+	} {
+		if d.v != "" {
+			given = append(given, d.name)
+		}
+	}
+	if len(given) > 1 {
+		return fmt.Errorf("%s each give the requests; use one", strings.Join(given, " and "))
+	}
+	if s.MultiLine && s.DataFile == "" {
+		return fmt.Errorf("--multi-line splits the files of --data-file, which is not given")
+	}
+	if s.DataOrder == "" {
+		s.DataOrder = OrderRoundRobin
+	}
+	if s.DataOrder != OrderRoundRobin && s.DataOrder != OrderRandom {
+		return fmt.Errorf("unknown --data-order %q (want round-robin or random)", s.DataOrder)
+	}
+	switch s.Arrival {
+	case ArrivalConstant, ArrivalPoisson, ArrivalGamma:
+	default:
+		return fmt.Errorf("unknown --arrival %q (want constant, poisson or gamma)", s.Arrival)
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{
+		{"--min-qps", s.MinQPS}, {"--max-qps", s.MaxQPS},
+		{"--adjust-interval", s.AdjustInterval.Seconds()}, {"--step-duration", s.StepDuration.Seconds()},
+		{"--duration", s.Duration.Seconds()}, {"--timeout", s.Timeout.Seconds()},
+	} {
+		if !(p.v > 0) || math.IsInf(p.v, 0) {
+			return fmt.Errorf("%s must be positive", p.name)
+		}
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{
+		{"--qps-growth-delta", s.QPSGrowthDelta}, {"--warmup", s.Warmup.Seconds()},
+		{"--max-rt", s.MaxRT.Seconds()}, {"--rate", s.Rate}, {"--concurrency", float64(s.Concurrency)},
+		{"--requests", float64(s.Requests)}, {"--max-tokens", float64(s.MaxTokens)},
+		{"--max-ttft", s.MaxTTFT.Seconds()}, {"--max-tpot", s.MaxTPOT.Seconds()}, {"--target-qps", s.TargetQPS}, {"--fail-below", s.FailBelow},
+	} {
+		if p.v < 0 || math.IsNaN(p.v) {
+			return fmt.Errorf("%s must not be negative", p.name)
+		}
+	}
+	switch {
+	case s.MinQPS > s.MaxQPS:
+		return fmt.Errorf("--min-qps %g is above --max-qps %g", s.MinQPS, s.MaxQPS)
+	case !(s.RTQuantile > 0 && s.RTQuantile < 1):
+		return fmt.Errorf("--rt-quantile must be in (0,1), e.g. 0.99")
+	case !(s.FaultTolerate >= 0 && s.FaultTolerate < 1):
+		return fmt.Errorf("--fault-tolerate must be in [0,1), e.g. 0.001")
+	case !(s.Headroom >= 0 && s.Headroom < 1):
+		return fmt.Errorf("--headroom must be in [0,1), e.g. 0.3")
+	case !(s.Precision > 0 && s.Precision < 1):
+		return fmt.Errorf("--precision must be in (0,1), e.g. 0.02")
+	case s.Arrival == ArrivalGamma && !(s.Burstiness >= 0.1 && s.Burstiness <= 200):
+		return fmt.Errorf("--burstiness must be in [0.1,200]")
+	case s.Mode == ModeRate && s.Rate <= 0:
+		return fmt.Errorf("--mode rate needs --rate, e.g. --rate 50")
+	case s.Mode == ModeScan && s.QPSGrowthDelta <= 0:
+		return fmt.Errorf("--mode scan needs a positive --qps-growth-delta")
+	}
+	for i := range s.Stages {
+		if err := s.Stages[i].Check(); err != nil {
+			return fmt.Errorf("--profile: stage %d (%s): %v", i+1, s.Stages[i].Name, err)
+		}
+	}
+	if s.Concurrency == 0 {
+		s.Concurrency = s.Mode.DefaultConcurrency()
+	}
+	return nil
+}
+
+// Stage is one stage of a load profile: a constant rate, a linear ramp
+// from one rate to another, or a staircase of Steps equal steps between
+// them.
+type Stage struct {
+	Name     string  `json:"name,omitempty"`
+	Duration Seconds `json:"duration"`
+	Rate     float64 `json:"rate,omitempty"`
+	From     float64 `json:"from,omitempty"`
+	To       float64 `json:"to,omitempty"`
+	Steps    int     `json:"steps,omitempty"`
+}
+
+// MinStage is the shortest stage, or step of a staircase, a profile may
+// plan: shorter ones are over before a request's answer says anything.
+const MinStage = 100 * time.Millisecond
+
+// Check reports what makes a stage impossible to run.
+func (st *Stage) Check() error {
+	ramp := st.From != 0 || st.To != 0
+	bad := func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) || x < 0 }
+	d := time.Duration(st.Duration)
+	switch {
+	case d <= 0:
+		return errors.New("needs a positive duration")
+	case d < MinStage:
+		return fmt.Errorf("lasts %v, under the %v a stage or a step of its staircase needs", d, MinStage)
+	case bad(st.Rate) || bad(st.From) || bad(st.To):
+		return errors.New("rates must be finite and not negative")
+	case ramp && st.Rate != 0:
+		return errors.New(`give "rate" for a constant stage or "from" and "to" for a ramp, not both`)
+	case !ramp && st.Rate == 0:
+		return errors.New(`needs "rate", or "from" and "to"`)
+	case ramp && st.To == 0:
+		return errors.New(`a ramp must end above 0/s ("to")`)
+	case st.Steps < 0 || (st.Steps > 0 && !ramp):
+		return errors.New(`"steps" makes a staircase from "from" to "to" and must be positive`)
+	case st.Steps > 0 && st.From == 0:
+		return errors.New(`a staircase must start above 0/s ("from")`)
+	case st.Steps > 0 && d/time.Duration(st.Steps) < MinStage:
+		return fmt.Errorf("%d steps in %v last under the %v a step needs", st.Steps, d, MinStage)
+	}
+	return nil
+}
+
+// Seconds is a duration written in JSON as "90s", "2m" or a number of
+// seconds.
+type Seconds time.Duration
+
+// UnmarshalJSON reads "90s", "2m" or a number of seconds.
+func (s *Seconds) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case float64:
+		*s = Seconds(v * float64(time.Second))
+		return nil
+	case string:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("duration %q: want e.g. \"90s\", \"2m\" or a number of seconds", v)
+		}
+		*s = Seconds(d)
+		return nil
+	}
+	return fmt.Errorf("duration %s: want e.g. \"90s\", \"2m\" or a number of seconds", b)
+}
+
+// MarshalJSON writes the duration as Go writes it ("1m30s").
+func (s Seconds) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(time.Duration(s).String())), nil
+}
+
+// Redacted is the spec as capfinder writes and prints it: without the
+// values of secret-looking headers and query parameters.
+func (s Spec) Redacted() Spec {
+	s.URL = RedactURL(s.URL)
+	if s.Header != nil {
+		h := make(map[string][]string, len(s.Header))
+		for k, vs := range s.Header {
+			secret := SecretName(strings.ToLower(k))
+			for _, v := range vs {
+				if secret {
+					v = "REDACTED"
+				}
+				h[k] = append(h[k], v)
+			}
+		}
+		s.Header = h
+	}
+	return s
+}
+
+// SecretName reports whether a lower-cased header or query parameter
+// name looks like it carries a credential.
+func SecretName(lk string) bool {
+	switch lk {
+	case "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key":
+		return true
+	}
+	for _, w := range []string{"token", "secret", "key", "auth", "password", "signature", "credential", "session"} {
+		if strings.Contains(lk, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// RedactURL is u as capfinder writes and prints it: without a password,
+// and with the values of secret-looking query parameters replaced.
+func RedactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	q := p.Query()
+	changed := false
+	for k := range q {
+		if SecretName(strings.ToLower(k)) {
+			q[k] = []string{"REDACTED"}
+			changed = true
+		}
+	}
+	if changed {
+		p.RawQuery = q.Encode()
+	}
+	return p.Redacted()
+}

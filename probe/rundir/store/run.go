@@ -1,0 +1,148 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/capfinder/capfinder/probe/rundir"
+)
+
+// Run is a run directory opened for reading: a rundir.Source.
+type Run struct {
+	dir   string
+	parts []string
+	meta  map[string]string
+}
+
+var _ rundir.Source = (*Run)(nil)
+
+// Open opens the run in dir for reading. A directory without a closed
+// request part is an error that says so.
+func Open(dir string) (*Run, error) {
+	parts, err := Parts(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("store: %s holds no recorded requests (no %s/part-*.parquet)", dir, rundir.PartsDir)
+	}
+	meta, err := ReadMetadata(parts[0])
+	if err != nil {
+		return nil, err
+	}
+	return &Run{dir: dir, parts: parts, meta: meta}, nil
+}
+
+// Dir is the run directory.
+func (r *Run) Dir() string { return r.dir }
+
+// Meta is the key/value metadata of the run's first part.
+func (r *Run) Meta() map[string]string { return r.meta }
+
+// Steps reads steps.parquet; rundir.ErrNoSteps when the run wrote none.
+func (r *Run) Steps() ([]rundir.StepRow, error) {
+	path := filepath.Join(r.dir, rundir.StepsFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, rundir.ErrNoSteps
+	}
+	return ReadParquet[rundir.StepRow](path)
+}
+
+// batchRows is how many records a batch of Records holds.
+const batchRows = 8192
+
+// Records streams every record of the run's closed parts to fn, in
+// batches, from one goroutine: parts are decoded in parallel, but fn sees
+// one batch at a time, so whatever it accumulates needs no lock. Batches
+// come in no particular order, and fn must not keep one.
+func (r *Run) Records(fn func([]rundir.Record) error) error {
+	workers := min(runtime.GOMAXPROCS(0), len(r.parts))
+	next := make(chan string)
+	full := make(chan []rundir.Record, workers)
+	free := make(chan []rundir.Record, 2*workers)
+	for range 2 * workers {
+		free <- make([]rundir.Record, batchRows)
+	}
+	stop := make(chan struct{})
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for path := range next {
+				errs[w] = decode(path, free, full, stop)
+				if errs[w] != nil {
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(next)
+		for _, p := range r.parts {
+			select {
+			case next <- p:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(full) }()
+	var fnErr error
+	for b := range full {
+		if fnErr == nil {
+			if fnErr = fn(b); fnErr != nil {
+				close(stop)
+			}
+		}
+		free <- b[:cap(b)]
+	}
+	if fnErr != nil {
+		return fnErr
+	}
+	return errors.Join(errs...)
+}
+
+// decode reads the part at path into batches taken from free and handed
+// to full, until the part ends or stop closes.
+func decode(path string, free chan []rundir.Record, full chan<- []rundir.Record, stop <-chan struct{}) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	rd := parquet.NewGenericReader[rundir.Record](f)
+	defer rd.Close()
+	for {
+		var buf []rundir.Record
+		select {
+		case buf = <-free:
+		case <-stop:
+			return nil
+		}
+		n, err := rd.Read(buf)
+		if n > 0 {
+			select {
+			case full <- buf[:n]:
+			case <-stop:
+				return nil
+			}
+		} else {
+			free <- buf
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store: reading %s: %w", path, err)
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package probe
+
+import (
+	"context"
+
+	"github.com/capfinder/capfinder/probe/rundir"
+)
+
+// spawn starts a worker with its first job. Workers stay for the engine's
+// life, so the pool grows to the largest in-flight count seen.
+func (e *Engine) spawn(j job) {
+	sl := &slot{e: e}
+	sl.sched.Store(-1)
+	e.slotsMu.Lock()
+	e.slots = append(e.slots, sl)
+	e.slotsMu.Unlock()
+	e.workers.Add(1)
+	go e.work(j, sl)
+}
+
+func (e *Engine) work(j job, sl *slot) {
+	defer e.workers.Done()
+	ctx := context.WithValue(e.reqCtx, slotKey{}, sl)
+	for {
+		sl.first.Store(0)
+		sl.sched.Store(j.scheduled)
+		rec := rundir.Record{
+			Step:        j.step,
+			OfferedQPS:  j.offered,
+			ScheduledNs: j.scheduled,
+			Seq:         j.seq,
+			Payload:     j.payload.Index,
+			Agent:       e.cfg.Agent,
+			SentNs:      e.clock.Now(),
+		}
+		e.cfg.Client.Do(ctx, j.payload, &rec, e.clock)
+		e.handOver(&rec, sl)
+		e.inflight.Add(-1)
+		select {
+		case e.released <- struct{}{}:
+		default:
+		}
+		var ok bool
+		select {
+		case j, ok = <-e.jobs:
+		case <-e.schedDone:
+			// The scheduler has stopped: no job can come.
+			return
+		}
+		if !ok {
+			return
+		}
+	}
+}
