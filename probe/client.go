@@ -22,9 +22,6 @@ func (c Clock) Now() int64 { return int64(time.Since(c.zero)) }
 // Zero returns the wall-clock time of the clock's zero.
 func (c Clock) Zero() time.Time { return c.zero }
 
-// At returns the wall-clock time of a run offset in nanoseconds.
-func (c Clock) At(ns int64) time.Time { return c.zero.Add(time.Duration(ns)) }
-
 // A Client sends one request and fills the response side of its record:
 // FirstByteNs, FirstTokenNs, EndNs, Status, Error, BytesOut, BytesIn and,
 // for streams, tokens, events and ITLMaxNs. The engine has already set the
