@@ -48,13 +48,23 @@ lint:
 	$(GO) vet $(PKGS)
 	$(MAKE) deps-check
 
-# Package boundaries (DESIGN.md): the controller imports only the standard
-# library, the probe never links plotting or fitting code.
+# Package boundaries (DESIGN.md, section 1): the controller imports only
+# the standard library; the probe never imports the controller, analysis
+# or plots; the run-directory format imports neither the engine nor the
+# controller; analysis never links the engine (nor net/http); the CLI
+# drives runs through the runner, never the engine itself.
+M := github.com/capfinder/capfinder
 deps-check:
-	@bad=$$($(GO) list -deps ./controller | grep '\.' | grep -v '^github.com/capfinder/capfinder/controller$$' || true); \
+	@bad=$$($(GO) list -deps ./controller | grep '\.' | grep -v '^$(M)/controller$$' || true); \
 	  if [ -n "$$bad" ]; then echo "controller imports outside the standard library:"; echo "$$bad"; exit 1; fi
-	@bad=$$($(GO) list -deps ./probe/... | grep -E 'gonum.org|capfinder/(analysis|plots|controller|cmd)' || true); \
+	@bad=$$($(GO) list -deps ./probe/... | grep -E 'gonum.org|$(M)/(analysis|plots|controller|cmd)' || true); \
 	  if [ -n "$$bad" ]; then echo "probe imports what it must not:"; echo "$$bad"; exit 1; fi
+	@bad=$$($(GO) list -deps ./probe/rundir/... | grep -E '^$(M)/(probe|controller|datasets)$$' || true); \
+	  if [ -n "$$bad" ]; then echo "the run-directory format imports what it must not:"; echo "$$bad"; exit 1; fi
+	@bad=$$($(GO) list -deps ./analysis ./plots | grep -E '^net/http$$|^$(M)/(probe|probe/rundir/store|controller/runner|datasets)$$' || true); \
+	  if [ -n "$$bad" ]; then echo "analysis links the engine:"; echo "$$bad"; exit 1; fi
+	@bad=$$($(GO) list -f '{{join .Imports "\n"}}' ./cmd/... | grep -E '^$(M)/probe$$' || true); \
+	  if [ -n "$$bad" ]; then echo "the CLI drives the engine itself, not through the runner"; exit 1; fi
 
 # Test tools from the package registries: nginx (Debian) for the
 # end-to-end tests, chromium (Debian) to render the HTML report, and an

@@ -181,14 +181,22 @@ func TestAutoBeatsBisection(t *testing.T) {
 	}
 }
 
-func TestScanStopHoldsLastPass(t *testing.T) {
+// scanRateLimit scans for 300 s, from 100/s up by 50/s every 10 s, a
+// plant that fails over 420 req/s.
+func scanRateLimit(t *testing.T, action FaultAction) Result {
+	t.Helper()
 	p := &rateLimit{L: 420, rng: rand.New(rand.NewPCG(1, 1))}
 	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5}
-	sc := NewScan(ScanConfig{Min: 100, Delta: 50, Interval: 10 * time.Second, Action: Stop})
+	sc := NewScan(ScanConfig{Min: 100, Delta: 50, Interval: 10 * time.Second, Action: action})
 	res, err := Run(context.Background(), sc, lim, 300*time.Second, stepFunc(p), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return res
+}
+
+func TestScanStopHoldsLastPass(t *testing.T) {
+	res := scanRateLimit(t, Stop)
 	if res.Status != OutOfBudget {
 		t.Errorf("status %v: stop holds until the budget ends", res.Status)
 	}
@@ -209,13 +217,7 @@ func TestScanStopHoldsLastPass(t *testing.T) {
 }
 
 func TestScanReviseTracksTheLimit(t *testing.T) {
-	p := &rateLimit{L: 420, rng: rand.New(rand.NewPCG(1, 1))}
-	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5}
-	sc := NewScan(ScanConfig{Min: 100, Delta: 50, Interval: 10 * time.Second, Action: Revise})
-	res, err := Run(context.Background(), sc, lim, 300*time.Second, stepFunc(p), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scanRateLimit(t, Revise)
 	failed, backedOff := false, false
 	for _, s := range res.Steps {
 		if failed {

@@ -74,18 +74,10 @@ type Scan struct {
 
 // NewScan returns a scan with cfg's zero fields defaulted.
 func NewScan(cfg ScanConfig) *Scan {
-	if cfg.Min <= 0 {
-		cfg.Min = 100
-	}
-	if cfg.Max <= 0 {
-		cfg.Max = 10000
-	}
-	if cfg.Delta <= 0 {
-		cfg.Delta = 50
-	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = time.Minute
-	}
+	orDefault(&cfg.Min, 100)
+	orDefault(&cfg.Max, 10000)
+	orDefault(&cfg.Delta, 50)
+	orDefault(&cfg.Interval, time.Minute)
 	if cfg.Action == "" {
 		cfg.Action = Revise
 	}
@@ -197,24 +189,14 @@ const maxAllFailed = 2
 
 // NewAuto returns an auto search with cfg's zero fields defaulted.
 func NewAuto(cfg AutoConfig) *Auto {
-	if cfg.Start <= 0 {
-		cfg.Start = 100
-	}
-	if cfg.Max <= 0 {
-		cfg.Max = 10000
-	}
+	orDefault(&cfg.Start, 100)
+	orDefault(&cfg.Max, 10000)
 	if cfg.Growth <= 1 {
 		cfg.Growth = 2
 	}
-	if cfg.Precision <= 0 {
-		cfg.Precision = 0.02
-	}
-	if cfg.Hold <= 0 {
-		cfg.Hold = 5 * time.Second
-	}
-	if cfg.ConfirmHold <= 0 {
-		cfg.ConfirmHold = 2 * cfg.Hold
-	}
+	orDefault(&cfg.Precision, 0.02)
+	orDefault(&cfg.Hold, 5*time.Second)
+	orDefault(&cfg.ConfirmHold, 2*cfg.Hold)
 	return &Auto{cfg: cfg}
 }
 
@@ -408,3 +390,11 @@ var (
 	_ Controller = (*Scan)(nil)
 	_ Controller = (*Auto)(nil)
 )
+
+// orDefault sets *v to def when it is not positive: a zero field of a
+// configuration means its default.
+func orDefault[T float64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}

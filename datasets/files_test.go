@@ -9,24 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func makeZip(t *testing.T, files map[string]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for name, body := range files {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(body))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+	"github.com/capfinder/capfinder/datasets/datasetstest"
+)
 
 // take returns the next n payloads' bodies and indexes.
 func take(t *testing.T, src Source, n int) ([]string, []int64) {
@@ -76,7 +61,7 @@ func TestFilesMultiLine(t *testing.T) {
 }
 
 func TestFilesZip(t *testing.T) {
-	z := makeZip(t, map[string]string{"b/2.txt": "two", "a/1.txt": "one\nuno", "dir/": "", "__MACOSX/._a": "junk"})
+	z := datasetstest.Zip(t, map[string]string{"b/2.txt": "two", "a/1.txt": "one\nuno", "dir/": "", "__MACOSX/._a": "junk"})
 	// The archive is known by its content, whatever its name.
 	p := writeFile(t, "data.bin", string(z))
 	src, rep, err := Files(p, FileOptions{})
@@ -97,14 +82,14 @@ func TestFilesZip(t *testing.T) {
 
 func TestFilesRefusesUnsafeArchives(t *testing.T) {
 	for _, name := range []string{"../evil", "a/../../evil", `..\evil`, "/etc/passwd", `C:\evil`} {
-		p := writeFile(t, "bad.zip", string(makeZip(t, map[string]string{"ok.txt": "fine", name: "x"})))
+		p := writeFile(t, "bad.zip", string(datasetstest.Zip(t, map[string]string{"ok.txt": "fine", name: "x"})))
 		if _, _, err := Files(p, FileOptions{}); err == nil || !strings.Contains(err.Error(), "escapes the archive") {
 			t.Errorf("entry %q: %v", name, err)
 		}
 	}
 	// A small archive that unpacks past the limit (a zip bomb) stops at
 	// the limit rather than filling memory.
-	p := writeFile(t, "bomb.zip", string(makeZip(t, map[string]string{"big": strings.Repeat("0", 1<<20)})))
+	p := writeFile(t, "bomb.zip", string(datasetstest.Zip(t, map[string]string{"big": strings.Repeat("0", 1<<20)})))
 	if st, _ := os.Stat(p); st.Size() > 1<<14 {
 		t.Fatalf("the test archive is %d bytes; it should compress", st.Size())
 	}
@@ -114,7 +99,7 @@ func TestFilesRefusesUnsafeArchives(t *testing.T) {
 }
 
 func TestFilesFromURL(t *testing.T) {
-	z := makeZip(t, map[string]string{"1": "first", "2": "second"})
+	z := datasetstest.Zip(t, map[string]string{"1": "first", "2": "second"})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/data.zip":

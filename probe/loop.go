@@ -26,8 +26,9 @@ func (e *Engine) schedule(ctx context.Context) {
 	var (
 		l stepLoad
 		// held is set from a step's cut until the next step, or until the
-		// step is held longer: its sends end at its cut.
-		held bool
+		// step is held longer: its sends end at its cut. Nothing is sent
+		// before the first step.
+		held = true
 	)
 	take := func(nl stepLoad) {
 		switch {
@@ -44,12 +45,6 @@ func (e *Engine) schedule(ctx context.Context) {
 		}
 		l, held = nl, false
 		e.publishDue(p)
-	}
-	select {
-	case nl := <-e.loads:
-		take(nl)
-	case <-ctx.Done():
-		return
 	}
 loop:
 	for {
@@ -98,9 +93,7 @@ loop:
 		}
 		payload, ok := e.cfg.Source.Next()
 		if !ok {
-			e.due.Store(noDue)
-			close(e.exhausted)
-			e.idle(ctx)
+			e.exhaust(ctx)
 			return
 		}
 		seq, scheduled := p.take(e.clock.Now())
@@ -113,9 +106,7 @@ loop:
 			e.spawn(j)
 		}
 		if n := e.sent.Add(1); e.cfg.Requests > 0 && n >= e.cfg.Requests {
-			e.due.Store(noDue)
-			close(e.exhausted)
-			e.idle(ctx)
+			e.exhaust(ctx)
 			return
 		}
 		// A new load may have arrived while this one was being sent. At
@@ -141,9 +132,11 @@ func (e *Engine) publishDue(p *plan) {
 	}
 }
 
-// idle keeps accepting loads after the scheduler stopped sending, so that
-// Step never blocks, until the engine stops.
-func (e *Engine) idle(ctx context.Context) {
+// exhaust ends the sending for good: it tells Step, then keeps accepting
+// loads, so that Step never blocks, until the engine stops.
+func (e *Engine) exhaust(ctx context.Context) {
+	e.due.Store(noDue)
+	close(e.exhausted)
 	for {
 		select {
 		case <-e.loads:

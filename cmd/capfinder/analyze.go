@@ -53,29 +53,20 @@ report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 			if err != nil {
 				return usageError("analyze: %s has no recorded requests (requests/part-*.parquet)", dir)
 			}
-			if c.IsSet("max-rt") {
-				s.MaxRT = c.Duration("max-rt")
-			}
-			if c.IsSet("rt-quantile") {
-				s.RTQuantile = c.Float64("rt-quantile")
-			}
-			if c.IsSet("fault-tolerate") {
-				s.FaultTolerate = c.Float64("fault-tolerate")
-			}
-			if c.IsSet("max-ttft") {
-				s.MaxTTFT = c.Duration("max-ttft")
-			}
-			if c.IsSet("max-tpot") {
-				s.MaxTPOT = c.Duration("max-tpot")
-			}
-			if c.IsSet("target-qps") {
-				s.TargetQPS = c.Float64("target-qps")
-			}
-			if c.IsSet("headroom") {
-				s.Headroom = c.Float64("headroom")
-			}
-			if c.IsSet("seed") {
-				s.Seed = c.Uint64("seed")
+			// The limits and sizing given replace the run's own.
+			for name, set := range map[string]func(){
+				"max-rt":         func() { s.MaxRT = c.Duration("max-rt") },
+				"rt-quantile":    func() { s.RTQuantile = c.Float64("rt-quantile") },
+				"fault-tolerate": func() { s.FaultTolerate = c.Float64("fault-tolerate") },
+				"max-ttft":       func() { s.MaxTTFT = c.Duration("max-ttft") },
+				"max-tpot":       func() { s.MaxTPOT = c.Duration("max-tpot") },
+				"target-qps":     func() { s.TargetQPS = c.Float64("target-qps") },
+				"headroom":       func() { s.Headroom = c.Float64("headroom") },
+				"seed":           func() { s.Seed = c.Uint64("seed") },
+			} {
+				if c.IsSet(name) {
+					set()
+				}
 			}
 			if err := s.Check(); err != nil {
 				return usageError("analyze: %v", err)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"flag"
 	"os"
@@ -11,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfinder/capfinder/datasets/datasetstest"
 	"github.com/capfinder/capfinder/probe/probetest"
 	"github.com/capfinder/capfinder/probe/rundir"
 )
@@ -48,7 +47,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 	config := func(name, data string) []string { return []string{"run", "--config", file(name, data)} }
 	empty := file("empty.txt", "\n  \n")
 	emptyJSONL := file("empty.jsonl", "")
-	traversal := file("evil.zip", string(zipOf(t, map[string]string{"../../outside": "x"})))
+	traversal := file("evil.zip", string(datasetstest.Zip(t, map[string]string{"../../outside": "x"})))
 	for _, c := range []struct {
 		name string
 		args []string
@@ -288,24 +287,4 @@ func TestHelpMatchesGolden(t *testing.T) {
 			}
 		})
 	}
-}
-
-// zipOf returns a zip archive holding files.
-func zipOf(t *testing.T, files map[string]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for name, body := range files {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte(body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/capfinder/capfinder/controller/runner"
+	"github.com/capfinder/capfinder/datasets/datasetstest"
 	"github.com/capfinder/capfinder/probe/probetest"
 	"github.com/capfinder/capfinder/probe/rundir"
 )
@@ -84,12 +85,12 @@ func TestRunEASConfigs(t *testing.T) {
 		"test1.bin":      []byte("\x00\x01first"),
 		"test2.bin":      []byte("second\n"),
 		"warmup.tf.bin":  []byte("warm-up tensor"),
-		"batch.zip":      zipOf(t, map[string]string{"req/a.json": `{"a":1}`, "req/b.json": `{"b":2}`}),
+		"batch.zip":      datasetstest.Zip(t, map[string]string{"req/a.json": `{"a":1}`, "req/b.json": `{"b":2}`}),
 		"lines.txt":      []byte("{\"q\":1}\n{\"q\":2}\r\n\n{\"q\":3}\n"),
 		"unused-by-runs": []byte("never sent"),
 	}
 	localZip := filepath.Join(t.TempDir(), "local.zip")
-	if err := os.WriteFile(localZip, zipOf(t, map[string]string{"x": "from a local zip"}), 0o644); err != nil {
+	if err := os.WriteFile(localZip, datasetstest.Zip(t, map[string]string{"x": "from a local zip"}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	short := []string{"--duration", "2s", "--step-duration", "1s", "--warmup", "100ms", "--adjust-interval", "1s", "--min-qps", "40", "--max-qps", "80", "-q"}

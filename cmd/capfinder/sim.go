@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -60,8 +61,6 @@ so its capacity is exactly workers / service-time (or the rate limit).`,
 				Seed:         c.Uint64("seed"),
 			}
 			switch {
-			case c.NArg() > 0:
-				return usageError("sim http: unexpected argument %q", c.Args().First())
 			case cfg.Workers < 1:
 				return usageError("sim http: --workers must be at least 1")
 			case cfg.ServiceTime <= 0:
@@ -76,16 +75,11 @@ so its capacity is exactly workers / service-time (or the rate limit).`,
 				return usageError("sim http: --queue must be positive, or -1 for no limit")
 			}
 			q := probetest.NewQueue(cfg)
-			s, err := probetest.Serve(c.Context, c.String("listen"), q)
-			if err != nil {
-				return usageError("sim http: %v", err)
-			}
-			fmt.Fprintf(c.App.Writer, "sim http: listening on %s (capacity %.1f req/s: %d workers × %s %s)\n",
-				s.URL, q.Capacity(), cfg.Workers, cfg.ServiceTime, cfg.Distribution)
-			err = s.Wait()
-			st := q.Stats()
-			fmt.Fprintf(c.App.Writer, "sim http: stopped; served %d, 503 %d, 500 %d, 429 %d\n", st.Served, st.Rejected, st.Failed, st.Limited)
-			return err
+			return serveSim(c, "sim http", q, fmt.Sprintf("capacity %.1f req/s: %d workers × %s %s", q.Capacity(), cfg.Workers, cfg.ServiceTime, cfg.Distribution),
+				func() string {
+					st := q.Stats()
+					return fmt.Sprintf("served %d, 503 %d, 500 %d, 429 %d", st.Served, st.Rejected, st.Failed, st.Limited)
+				})
 		},
 	}
 }
@@ -135,8 +129,6 @@ B / (output × T + B × input × prefill-per-token) requests per second.`,
 				Seed:             c.Uint64("seed"),
 			}
 			switch {
-			case c.NArg() > 0:
-				return usageError("sim llm: unexpected argument %q", c.Args().First())
 			case cfg.MaxRunning < 1 || cfg.KVTokens < 1 || cfg.DefaultMaxTokens < 1:
 				return usageError("sim llm: --max-running, --kv-tokens and --default-max-tokens must be at least 1")
 			case cfg.DecodeTime <= 0 || cfg.DecodePerSeq < 0 || cfg.PrefillPerToken < 0:
@@ -148,16 +140,28 @@ B / (output × T + B × input × prefill-per-token) requests per second.`,
 			}
 			l := probetest.NewLLM(cfg)
 			defer l.Close()
-			s, err := probetest.Serve(c.Context, c.String("listen"), l)
-			if err != nil {
-				return usageError("sim llm: %v", err)
-			}
-			fmt.Fprintf(c.App.Writer, "sim llm: listening on %s (model %q; capacity %.2f req/s for %d input and %d output tokens)\n",
-				s.URL, cfg.Model, l.Config().Capacity(c.Int("input"), c.Int("output")), c.Int("input"), c.Int("output"))
-			err = s.Wait()
-			st := l.Stats()
-			fmt.Fprintf(c.App.Writer, "sim llm: stopped; served %d, failed %d, aborted %d\n", st.Served, st.Failed, st.Aborted)
-			return err
+			return serveSim(c, "sim llm", l, fmt.Sprintf("model %q; capacity %.2f req/s for %d input and %d output tokens",
+				cfg.Model, l.Config().Capacity(c.Int("input"), c.Int("output")), c.Int("input"), c.Int("output")),
+				func() string {
+					st := l.Stats()
+					return fmt.Sprintf("served %d, failed %d, aborted %d", st.Served, st.Failed, st.Aborted)
+				})
 		},
 	}
+}
+
+// serveSim serves a simulated target h on --listen until Ctrl-C, saying
+// where and what it is, and at the end what it served.
+func serveSim(c *cli.Context, name string, h http.Handler, what string, served func() string) error {
+	if c.NArg() > 0 {
+		return usageError("%s: unexpected argument %q", name, c.Args().First())
+	}
+	s, err := probetest.Serve(c.Context, c.String("listen"), h)
+	if err != nil {
+		return usageError("%s: %v", name, err)
+	}
+	fmt.Fprintf(c.App.Writer, "%s: listening on %s (%s)\n", name, s.URL, what)
+	err = s.Wait()
+	fmt.Fprintf(c.App.Writer, "%s: stopped; %s\n", name, served())
+	return err
 }

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/capfinder/capfinder/analysis"
-	"github.com/capfinder/capfinder/controller"
 	"github.com/capfinder/capfinder/datasets"
 	"github.com/capfinder/capfinder/probe"
 	"github.com/capfinder/capfinder/probe/rundir"
@@ -98,45 +96,4 @@ func makeRunDir(out string) (string, error) {
 		return "", fmt.Errorf("cannot create run directory: %v", err)
 	}
 	return out, nil
-}
-
-// newController returns the controller of the run's mode.
-func newController(s Spec) controller.Controller {
-	switch s.Mode {
-	case rundir.ModeAuto:
-		return controller.NewAuto(controller.AutoConfig{
-			Start: s.MinQPS, Max: s.MaxQPS, Precision: s.Precision,
-			Hold: s.StepDuration, Limits: analysis.LimitsOf(s),
-		})
-	case rundir.ModeScan:
-		return controller.NewScan(controller.ScanConfig{
-			Min: s.MinQPS, Max: s.MaxQPS, Delta: s.QPSGrowthDelta,
-			Interval: s.AdjustInterval, Action: controller.FaultAction(s.FaultAction),
-		})
-	case rundir.ModeRate:
-		return &controller.Fixed{D: controller.Decision{Rate: s.Rate, Concurrency: s.Concurrency, Hold: s.StepDuration}}
-	case rundir.ModeProfile:
-		return &controller.Profile{Steps: plan(s.Stages, s.StepDuration)}
-	}
-	// concurrency, manual and throughput: a closed loop of workers.
-	return &controller.Fixed{D: controller.Decision{Concurrency: s.Concurrency, Hold: s.StepDuration}}
-}
-
-// loadOf turns a controller decision into an engine step.
-func loadOf(s Spec, d controller.Decision) probe.Load {
-	l := probe.Load{
-		Rate:        d.Rate,
-		RateEnd:     d.RateEnd,
-		Concurrency: d.Concurrency,
-		Hold:        d.Hold,
-		Extend:      d.Extend,
-		Warmup:      min(s.Warmup, d.Hold/5),
-	}
-	if (l.Rate > 0 || l.RateEnd > 0) && l.Concurrency == 0 {
-		l.Concurrency = s.Concurrency
-	}
-	// Requests scheduled in the tail are not judged, so a judged request
-	// still in flight at the cut is at least as old as the latency limits.
-	l.Tail = min(max(s.MaxRT, s.MaxTTFT), d.Hold/4)
-	return l
 }

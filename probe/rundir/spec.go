@@ -134,21 +134,32 @@ type Spec struct {
 	Config  string `json:"config_file,omitempty"`
 	Service string `json:"service,omitempty"`
 
+	// The search: scan and auto offer rates between MinQPS and MaxQPS;
+	// scan adds QPSGrowthDelta every AdjustInterval.
 	MinQPS         float64       `json:"min_qps"`
 	MaxQPS         float64       `json:"max_qps"`
 	QPSGrowthDelta float64       `json:"qps_growth_delta"`
 	AdjustInterval time.Duration `json:"adjust_interval_ns"`
-	StepDuration   time.Duration `json:"step_duration_ns"`
-	Precision      float64       `json:"precision"`
-	Warmup         time.Duration `json:"warmup_ns"`
-	Duration       time.Duration `json:"duration_ns"`
+	// StepDuration is how long auto and the fixed loads hold a step;
+	// auto stops when its bracket is narrower than Precision.
+	StepDuration time.Duration `json:"step_duration_ns"`
+	Precision    float64       `json:"precision"`
+	// Warmup is the start of each step left out of its verdict; Duration
+	// the most load time the run may take.
+	Warmup   time.Duration `json:"warmup_ns"`
+	Duration time.Duration `json:"duration_ns"`
 
+	// The limits: latency at RTQuantile, the error budget, and what a
+	// search does when one breaks; FailBelow is the capacity under which
+	// the command fails.
 	MaxRT         time.Duration `json:"max_rt_ns"`
 	RTQuantile    float64       `json:"rt_quantile"`
 	FaultTolerate float64       `json:"fault_tolerate"`
 	FaultAction   FaultAction   `json:"fault_action"`
 	FailBelow     float64       `json:"fail_below,omitempty"`
 
+	// The load: a fixed Rate, the in-flight bound or workers, a request
+	// count, the arrival process and its seed.
 	Rate        float64 `json:"rate,omitempty"`
 	Concurrency int     `json:"concurrency"`
 	Requests    int64   `json:"requests,omitempty"`
@@ -158,14 +169,20 @@ type Spec struct {
 
 	Timeout time.Duration `json:"timeout_ns"`
 
-	API       API           `json:"api"`
-	Model     string        `json:"model,omitempty"`
-	Dataset   string        `json:"dataset,omitempty"`
-	MaxTokens int           `json:"max_tokens,omitempty"`
-	IgnoreEOS bool          `json:"ignore_eos,omitempty"`
-	NoStream  bool          `json:"no_stream,omitempty"`
-	MaxTTFT   time.Duration `json:"max_ttft_ns,omitempty"`
-	MaxTPOT   time.Duration `json:"max_tpot_ns,omitempty"`
+	// API is the protocol; an LLM API names a Model and takes prompts
+	// from a Dataset.
+	API     API    `json:"api"`
+	Model   string `json:"model,omitempty"`
+	Dataset string `json:"dataset,omitempty"`
+	// MaxTokens, IgnoreEOS and NoStream shape every LLM request: its
+	// output budget, whether to spend it all, whether to stream.
+	MaxTokens int  `json:"max_tokens,omitempty"`
+	IgnoreEOS bool `json:"ignore_eos,omitempty"`
+	NoStream  bool `json:"no_stream,omitempty"`
+	// MaxTTFT and MaxTPOT bound time to first token and time per output
+	// token at RTQuantile.
+	MaxTTFT time.Duration `json:"max_ttft_ns,omitempty"`
+	MaxTPOT time.Duration `json:"max_tpot_ns,omitempty"`
 
 	// Profile is the load profile file; Stages what it plans.
 	Profile string  `json:"profile,omitempty"`
@@ -228,28 +245,26 @@ func (s *Spec) Check() error {
 	default:
 		return fmt.Errorf("unknown --arrival %q (want constant, poisson or gamma)", s.Arrival)
 	}
+	// Durations and rates that must be positive, then those that must
+	// not be negative.
 	for _, p := range []struct {
-		name string
-		v    float64
+		name     string
+		v        float64
+		positive bool
 	}{
-		{"--min-qps", s.MinQPS}, {"--max-qps", s.MaxQPS},
-		{"--adjust-interval", s.AdjustInterval.Seconds()}, {"--step-duration", s.StepDuration.Seconds()},
-		{"--duration", s.Duration.Seconds()}, {"--timeout", s.Timeout.Seconds()},
+		{"--min-qps", s.MinQPS, true}, {"--max-qps", s.MaxQPS, true},
+		{"--adjust-interval", s.AdjustInterval.Seconds(), true}, {"--step-duration", s.StepDuration.Seconds(), true},
+		{"--duration", s.Duration.Seconds(), true}, {"--timeout", s.Timeout.Seconds(), true},
+		{"--qps-growth-delta", s.QPSGrowthDelta, false}, {"--warmup", s.Warmup.Seconds(), false},
+		{"--max-rt", s.MaxRT.Seconds(), false}, {"--rate", s.Rate, false}, {"--concurrency", float64(s.Concurrency), false},
+		{"--requests", float64(s.Requests), false}, {"--max-tokens", float64(s.MaxTokens), false},
+		{"--max-ttft", s.MaxTTFT.Seconds(), false}, {"--max-tpot", s.MaxTPOT.Seconds(), false},
+		{"--target-qps", s.TargetQPS, false}, {"--fail-below", s.FailBelow, false},
 	} {
-		if !(p.v > 0) || math.IsInf(p.v, 0) {
+		switch {
+		case p.positive && (!(p.v > 0) || math.IsInf(p.v, 0)):
 			return fmt.Errorf("%s must be positive", p.name)
-		}
-	}
-	for _, p := range []struct {
-		name string
-		v    float64
-	}{
-		{"--qps-growth-delta", s.QPSGrowthDelta}, {"--warmup", s.Warmup.Seconds()},
-		{"--max-rt", s.MaxRT.Seconds()}, {"--rate", s.Rate}, {"--concurrency", float64(s.Concurrency)},
-		{"--requests", float64(s.Requests)}, {"--max-tokens", float64(s.MaxTokens)},
-		{"--max-ttft", s.MaxTTFT.Seconds()}, {"--max-tpot", s.MaxTPOT.Seconds()}, {"--target-qps", s.TargetQPS}, {"--fail-below", s.FailBelow},
-	} {
-		if p.v < 0 || math.IsNaN(p.v) {
+		case !p.positive && (p.v < 0 || math.IsNaN(p.v)):
 			return fmt.Errorf("%s must not be negative", p.name)
 		}
 	}

@@ -1,10 +1,12 @@
 // Command genrun writes a synthetic recorded run of N requests, for
-// benchmarking `capfinder analyze` without sending them: ten steps of
-// constant arrivals from 10 % to 100 % of N's share, M/M/1-like latencies,
-// one failure in a thousand, run.json and steps.parquet as `run` writes
-// them.
+// benchmarking `capfinder analyze` without sending them and for the
+// golden tests of its answers: ten steps of constant arrivals from 10 % to
+// 100 % of N's share, M/M/1-like latencies, one failure in a thousand,
+// run.json and steps.parquet as `run` writes them. The same flags give the
+// same run.
 //
 //	go run ./scripts/genrun -n 10000000 -out /tmp/big
+//	go run ./scripts/genrun -n 6000 -mode auto -max-rt 1s -out cmd/capfinder/testdata/run
 package main
 
 import (
@@ -23,18 +25,20 @@ import (
 func main() {
 	n := flag.Int64("n", 10_000_000, "requests to write")
 	out := flag.String("out", "", "run directory to create")
+	mode := flag.String("mode", "rate", "the mode run.json records: rate (a sustained load) or auto (a search)")
+	maxRT := flag.Duration("max-rt", 0, "the latency limit run.json records")
 	flag.Parse()
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "genrun: -out is required")
 		os.Exit(2)
 	}
-	if err := generate(*out, *n); err != nil {
+	if err := generate(*out, *n, rundir.Mode(*mode), *maxRT); err != nil {
 		fmt.Fprintln(os.Stderr, "genrun:", err)
 		os.Exit(1)
 	}
 }
 
-func generate(dir string, n int64) error {
+func generate(dir string, n int64, mode rundir.Mode, maxRT time.Duration) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -43,7 +47,7 @@ func generate(dir string, n int64) error {
 	base := float64(n) / hold.Seconds() / 55
 	mu := 10.5 * base
 	rec, err := store.NewRecorder(dir, store.RecorderOptions{Metadata: map[string]string{
-		rundir.MetaMode: string(rundir.ModeRate), rundir.MetaSchema: rundir.RecordSchema, rundir.MetaStreams: "false",
+		rundir.MetaMode: string(mode), rundir.MetaSchema: rundir.RecordSchema, rundir.MetaStreams: "false",
 	}})
 	if err != nil {
 		return err
@@ -85,7 +89,7 @@ func generate(dir string, n int64) error {
 		return err
 	}
 	info := rundir.RunInfo{Version: "genrun", Start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Spec: rundir.Spec{
-		URL: "http://127.0.0.1/", Mode: rundir.ModeRate, MinQPS: 1, MaxQPS: math.Ceil(mu * 2), QPSGrowthDelta: 1,
+		URL: "http://127.0.0.1/", Mode: mode, MaxRT: maxRT, MinQPS: 1, MaxQPS: math.Ceil(mu * 2), QPSGrowthDelta: 1,
 		AdjustInterval: hold, StepDuration: hold, Precision: 0.02, Duration: hold * steps,
 		RTQuantile: 0.99, FaultTolerate: 0.01, FaultAction: rundir.FaultRevise, API: rundir.APIHTTP,
 		Rate: base, Concurrency: 4096, Arrival: rundir.ArrivalConstant, Burstiness: 1, Timeout: 20 * time.Second, Headroom: 0.3,
