@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/capfinder/capfinder/controller"
 	"github.com/capfinder/capfinder/controller/runner"
 	"github.com/urfave/cli/v2"
 )
@@ -30,7 +31,7 @@ func runFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "duration", Value: 10 * minute, Category: catSearch, Usage: "the most load time the run may take"},
 
 		&cli.DurationFlag{Name: "max-rt", Category: catLimits, Usage: "latency limit at --rt-quantile (e.g. 200ms); 0 = none"},
-		&cli.Float64Flag{Name: "rt-quantile", Value: 0.99, Category: catLimits, Usage: "quantile --max-rt applies to, in (0,1)"},
+		&cli.Float64Flag{Name: "rt-quantile", Value: controller.DefaultQuantile, Category: catLimits, Usage: "quantile --max-rt applies to, in (0,1)"},
 		&cli.Float64Flag{Name: "fault-tolerate", Value: 0.001, Category: catLimits, Usage: "error budget: the largest failing fraction a step may have"},
 		&cli.StringFlag{Name: "fault-action", Value: "revise", Category: catLimits, Usage: "after a limit breaks: revise (back off and track) or stop (hold the last passing rate)"},
 		&cli.DurationFlag{Name: "max-ttft", Category: catLimits, Usage: "LLM: time-to-first-token limit at --rt-quantile; 0 = none"},
