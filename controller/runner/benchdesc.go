@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,7 +77,7 @@ func ReadBenchDesc(path string) (*BenchDesc, error) {
 	}
 	var sections map[string]map[string]json.RawMessage
 	if err := json.Unmarshal(data, &sections); err != nil {
-		return nil, fmt.Errorf("--config %s: %s", path, JSONError(data, err))
+		return nil, fmt.Errorf("--config %s: %s", path, rundir.JSONError(data, err, "want an object of sections, each an object of fields"))
 	}
 	d := &BenchDesc{set: map[string]func(*Spec){}}
 	var unknown []string
@@ -204,27 +203,6 @@ func relativeTo(dir, list string) string {
 		parts[i] = p
 	}
 	return strings.Join(parts, ",")
-}
-
-// JSONError says where in data a decoding error lies, as line:column.
-func JSONError(data []byte, err error) string {
-	var off int64 = -1
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		off = syn.Offset
-	case errors.As(err, &typ):
-		off = typ.Offset
-		err = fmt.Errorf("want an object of sections, each an object of fields")
-	}
-	if off < 0 {
-		return err.Error()
-	}
-	before := data[:min(int(off), len(data))]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := len(before) - bytes.LastIndexByte(before, '\n')
-	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
 }
 
 // suggest returns ` (did you mean "x"?)` when name differs from a known

@@ -26,7 +26,7 @@ func ReadProfile(path string) ([]rundir.Stage, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("--profile %s: %s", path, JSONError(data, err))
+		return nil, fmt.Errorf("--profile %s: %s", path, rundir.JSONError(data, err, ""))
 	}
 	if len(p.Stages) == 0 {
 		return nil, fmt.Errorf("--profile %s: no stages; e.g. {\"stages\": [{\"duration\": \"1m\", \"from\": 10, \"to\": 100}]}", path)

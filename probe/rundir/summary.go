@@ -1,7 +1,9 @@
 package rundir
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -216,14 +218,40 @@ func WriteFileAtomic(path string, b []byte) error {
 	return nil
 }
 
-// ReadJSON decodes the JSON file at path into v.
+// ReadJSON decodes the JSON file at path into v; a decoding error says
+// where in the file it lies.
 func ReadJSON(path string, v any) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("rundir: %w", err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("rundir: %s: %w", path, err)
+		return fmt.Errorf("rundir: %s: %s", path, JSONError(b, err, ""))
 	}
 	return nil
+}
+
+// JSONError is a decoding error of data with where in data it lies, as
+// "line L, column C: …"; want, when given, replaces what a value of the
+// wrong type is said to be. An error from elsewhere is said as it is.
+func JSONError(data []byte, err error, want string) string {
+	var off int64 = -1
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		off = syn.Offset
+	case errors.As(err, &typ):
+		off = typ.Offset
+		if want != "" {
+			err = errors.New(want)
+		}
+	}
+	if off < 0 {
+		return err.Error()
+	}
+	before := data[:min(int(off), len(data))]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := len(before) - bytes.LastIndexByte(before, '\n')
+	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
 }
