@@ -102,10 +102,11 @@ type Engine struct {
 	judging rundir.Judging
 
 	// cutMu orders request ends against a step's cut: a worker hands its
-	// record over under the read lock, the cut takes its time, the
-	// requests in flight and the count handed over under the write lock.
-	// A request ends by the cut exactly when its record was handed over
-	// before it, which is the rule analysis applies to the records.
+	// record over under the read lock; the cut takes its time, the
+	// requests in flight and the count handed over, and has the collector
+	// summarise the step, under the write lock. A request ends by the cut
+	// exactly when its record was handed over before it, which is the rule
+	// analysis applies to the records.
 	cutMu  sync.RWMutex
 	cutAt  int64        // the last cut's time
 	handed atomic.Int64 // records handed over to the collector
@@ -246,13 +247,18 @@ func (e *Engine) Step(ctx context.Context, l Load) (*rundir.StepStats, error) {
 			limit = e.cfg.MaxInFlight
 		}
 		e.step++
-		e.stepStart = now
 		e.stepSent = e.sent.Load()
 		e.stepLimit = limit
 		e.waited.Store(false)
+		// The step begins between two hand-overs, as it is cut: a request
+		// ends in it exactly when its record is handed over after that.
+		e.cutMu.Lock()
+		now = e.clock.Now()
 		e.ctl <- ctl{kind: ctlBegin, step: int32(e.step), bounds: rundir.Bounds{
 			Start: now, End: rundir.Open, JudgedStart: now + int64(l.Warmup), JudgedEnd: planEnd(now, l.Hold, l.Tail),
 		}}
+		e.cutMu.Unlock()
+		e.stepStart = now
 		sl.step, sl.concurrency, sl.start = int32(e.step), limit, now
 		e.stepLoad = sl
 		e.setLoad(sl)
@@ -302,12 +308,13 @@ wait:
 		// Cut within its warm-up: nothing judged, nothing grew.
 		e.inFlightJudged = inFlight
 	}
+	// No request is handed over while the collector summarises the cut,
+	// so that it sees exactly the records handed over before it.
 	m := ctl{kind: ctlCut, reply: make(chan *rundir.StepStats, 1)}
 	e.cutMu.Lock()
 	m.at = e.clock.Now()
 	e.cutAt, m.handed = m.at, e.handed.Load()
 	m.pending = e.inFlightSince(e.stepStart)
-	e.cutMu.Unlock()
 	m.judgedEnd = m.at - int64(l.Tail)
 	if err != nil {
 		// A step cut short has no tail to wait for: judge all it sent.
@@ -316,6 +323,7 @@ wait:
 	at := m.at
 	e.ctl <- m
 	w := <-m.reply
+	e.cutMu.Unlock()
 	w.Sent = e.sent.Load() - e.stepSent
 	w.Offered, w.Concurrency = offeredRate(e.stepLoad), e.stepLimit
 	if l := e.stepLoad; l.slope != 0 {

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestAnalyzeGolden drives `capfinder analyze` over the recorded run in
+// testdata/run (written by scripts/genrun) with the run's own limits and
+// with others, and compares everything it says and writes with golden
+// files: its exit code, stdout, stderr, summary.json and report.md.
+func TestAnalyzeGolden(t *testing.T) {
+	run := filepath.Join("testdata", "run")
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"own-limits", nil},
+		{"other-limits", []string{"--max-rt", "500ms", "--rt-quantile", "0.9", "--target-qps", "100", "--headroom", "0.2"}},
+		{"warmup", []string{"--warmup", "20s", "--fault-tolerate", "0.002"}},
+		{"bad-quantile", []string{"--rt-quantile", "1.5"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := t.TempDir()
+			args := append(append([]string{"analyze", "--out", out}, c.args...), run)
+			code, stdout, stderr := runCLI(t, context.Background(), args...)
+			got := map[string]string{
+				"exit":   strconv.Itoa(code) + "\n",
+				"stdout": strings.ReplaceAll(stdout, out, "OUT"),
+				"stderr": strings.ReplaceAll(stderr, out, "OUT"),
+			}
+			for _, f := range []string{"summary.json", "report.md"} {
+				if b, err := os.ReadFile(filepath.Join(out, f)); err == nil {
+					got[f] = string(b)
+				}
+			}
+			dir := filepath.Join("testdata", "golden", c.name)
+			if *update {
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for f, b := range got {
+					if err := os.WriteFile(filepath.Join(dir, f), []byte(b), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			files, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestAnalyzeGolden -update)", err)
+			}
+			if len(files) != len(got) {
+				t.Errorf("analyze wrote %d of the outputs, the golden files hold %d", len(got), len(files))
+			}
+			for _, f := range files {
+				want, err := os.ReadFile(filepath.Join(dir, f.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got[f.Name()] != string(want) {
+					t.Errorf("%s changed; if on purpose, run go test -run TestAnalyzeGolden -update\ngot:\n%s\nwant:\n%s", f.Name(), got[f.Name()], want)
+				}
+			}
+		})
+	}
+}
