@@ -60,6 +60,7 @@ func Window(s *rundir.StepStats, lim controller.Limits) controller.Window {
 		Duration:      s.Judged(),
 		Samples:       int(s.Samples),
 		Failures:      int(s.Failed),
+		Pending:       int(s.Pending),
 		Latency:       rundir.Quantile(s.Latency, q),
 		TTFT:          rundir.Quantile(s.TTFT, q),
 		TPOT:          rundir.Quantile(s.TPOT, q),

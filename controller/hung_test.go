@@ -19,7 +19,7 @@ func (h *hung) step(d Decision) Window {
 	n := samplesOf(rate, d.Hold)
 	w := Window{
 		Offered: rate, Duration: time.Duration(float64(d.Hold) * judged), Warmup: time.Duration(float64(d.Hold) * (1 - judged)),
-		Samples: n, Latency: d.Hold / 2, OverRT: n, TTFT: d.Hold / 2, OverTTFT: n,
+		Samples: n, Pending: n, Latency: d.Hold / 2, OverRT: n, TTFT: d.Hold / 2, OverTTFT: n,
 		InFlightStart: h.inFlight + sent - n, InFlightEnd: h.inFlight + sent,
 	}
 	if n == 0 {

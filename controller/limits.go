@@ -69,6 +69,10 @@ func (l Limits) MaxSendLag() time.Duration {
 
 // Judge gives a step its verdict and, for a failure, the limit it broke.
 //
+// A step without a judged sample fails (LimitSamples) when judged anyway:
+// no evidence is never a pass; nor is a step none of whose judged
+// requests was answered (LimitSaturation).
+//
 // A step that did not send its load says nothing about the target unless
 // the target held every in-flight slot (Saturated), in which case a broken
 // limit is the target's. Late sends (Lagging) do not spoil a pass —
@@ -125,6 +129,14 @@ func (l Limits) judge(w Window, need int) (Verdict, Limit) {
 	}
 	if !enough {
 		return Short, LimitSamples
+	}
+	if n > 0 && w.Pending >= n {
+		// Not one judged request was answered: the target is not serving.
+		return Fail, LimitSaturation
+	}
+	if n == 0 {
+		// Nothing judged, however long the step: no evidence is no pass.
+		return Fail, LimitSamples
 	}
 	if w.Behind {
 		return Invalid, LimitGenerator

@@ -245,8 +245,10 @@ func (a *Auto) Next(last Step) (Decision, Status) {
 		// A saturated target completes no more than its good throughput:
 		// any rate above that grows a queue without bound and must fail,
 		// so the bracket closes down to it.
-		if good := goodput(last.Window); overloaded(last.Window) && good < a.hi {
-			a.hi = math.Max(good, a.lo*(1+a.cfg.Precision/2))
+		// A target that completed nothing bounds nothing: the failing
+		// rate stays the bracket's top.
+		if bound := math.Max(goodput(last.Window), a.lo*(1+a.cfg.Precision/2)); overloaded(last.Window) && bound > 0 && bound < a.hi {
+			a.hi = bound
 			a.hiSaturated = true
 		}
 	case Invalid:
@@ -263,7 +265,7 @@ func (a *Auto) Next(last Step) (Decision, Status) {
 		return a.at(math.Min(a.lo*a.cfg.Growth, a.cfg.Max), "grow"), Running
 	case a.lo == 0:
 		next := a.hi / a.cfg.Growth
-		if next < a.cfg.Start/1024 {
+		if next < a.floor() {
 			return Decision{}, NotFound
 		}
 		return a.at(next, "backoff"), Running
@@ -274,6 +276,17 @@ func (a *Auto) Next(last Step) (Decision, Status) {
 		return d, Running
 	}
 	return a.at(a.guess(), "bisect"), Running
+}
+
+// floor is the lowest rate auto backs off to: one at which a step still
+// judges a few requests (the samples its quantile wants beyond it), and
+// no lower than a thousandth of the start. Below it a step says nothing.
+func (a *Auto) floor() float64 {
+	tail := a.cfg.Limits.MinTail
+	if tail <= 0 {
+		tail = DefaultLimits().MinTail
+	}
+	return math.Max(a.cfg.Start/1024, float64(tail)/a.cfg.Hold.Seconds())
 }
 
 // moved notes which end of the bracket moved, to fall back to bisection

@@ -14,8 +14,9 @@ type Window struct {
 	// Duration is the judged length of the step (hold minus warm-up).
 	Duration time.Duration
 	// Samples is how many requests were judged; Failures how many of them
-	// failed (non-2xx, timeout, transport error).
-	Samples, Failures int
+	// failed (non-2xx, timeout, transport error); Pending how many had no
+	// answer yet when the step ended.
+	Samples, Failures, Pending int
 	// Latency is the end-to-end latency at Limits.Quantile, measured from
 	// the scheduled send time. TTFT and TPOT are at the same quantile and
 	// zero when the protocol does not measure them.

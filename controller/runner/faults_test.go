@@ -1,0 +1,61 @@
+package runner
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/capfinder/capfinder/controller"
+	"github.com/capfinder/capfinder/probe/rundir"
+)
+
+// hangs serves a target on loopback that accepts every request and never
+// answers it. It reads the body, so that the server notices the client
+// going away.
+func hangs(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// Auto against a target that never answers ends with no passing load,
+// no capacity and a complete summary, for plain HTTP and for an LLM API.
+func TestAutoAgainstAHungTarget(t *testing.T) {
+	url := hangs(t)
+	for _, api := range []rundir.API{rundir.APIHTTP, rundir.APIOpenAIChat} {
+		t.Run(string(api), func(t *testing.T) {
+			s := spec(t, url, rundir.ModeAuto)
+			s.API, s.MinQPS, s.StepDuration, s.Warmup, s.Timeout, s.Duration = api, 40, time.Second, 200*time.Millisecond, time.Second, time.Minute
+			s.MaxRT, s.RTQuantile = 200*time.Millisecond, 0.9
+			if api.LLM() {
+				s.MaxRT, s.MaxTTFT, s.MinQPS, s.Dataset = 0, time.Second, 1, "synthetic:input=8,output=4"
+			}
+			r, err := New(s, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs := watch(t, context.Background(), r, nil)
+			res := evs[len(evs)-1].(Done).Result
+			if res.Status != controller.NotFound || res.Summary.Capacity.QPS != 0 || res.Summary.Status != "no passing load" {
+				t.Errorf("status %v (%q), capacity %v: want no passing load and none", res.Status, res.Summary.Status, res.Summary.Capacity.QPS)
+			}
+			for _, st := range res.Summary.Steps {
+				if st.Verdict == "pass" {
+					t.Errorf("step %d at %g/s passed with %d samples", st.Step, st.OfferedQPS, st.Samples)
+				}
+			}
+			var sum rundir.Summary
+			if err := rundir.ReadJSON(filepath.Join(r.Dir(), rundir.SummaryJSON), &sum); err != nil || len(sum.Steps) == 0 {
+				t.Errorf("summary.json: %v, %d steps", err, len(sum.Steps))
+			}
+		})
+	}
+}
