@@ -59,3 +59,19 @@ func TestAutoAgainstAHungTarget(t *testing.T) {
 		})
 	}
 }
+
+// A fixed rate in steps sends what it offers: each step goes on with the
+// schedule's phase, without an extra send at its start.
+func TestFixedRateSendsWhatItOffers(t *testing.T) {
+	s := spec(t, serve(t), rundir.ModeRate)
+	s.Rate, s.StepDuration, s.Duration, s.Warmup = 20, 500*time.Millisecond, 3*time.Second, 100*time.Millisecond
+	r, err := New(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := watch(t, context.Background(), r, nil)
+	res := evs[len(evs)-1].(Done).Result
+	if n := res.Summary.Requests.Sent; n < 59 || n > 61 {
+		t.Errorf("%d requests in 3 s at 20/s, want 60 ± 1", n)
+	}
+}
