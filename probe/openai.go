@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/capfinder/capfinder/probe/rundir"
 
@@ -142,6 +143,7 @@ func (c *OpenAIClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.R
 		err = c.whole(cr, rec)
 	} else {
 		err = c.stream(ctx, cr, rec, clk)
+		defer drain(resp.Body, cancel)
 	}
 	rec.EndNs = clk.Now()
 	rec.BytesIn = cr.n
@@ -190,6 +192,24 @@ func (ch *chunk) finished() bool {
 		}
 	}
 	return false
+}
+
+// The rest of a stream after [DONE] is read for at most drainGrace and
+// drainBytes before its connection is given up.
+const (
+	drainGrace = 100 * time.Millisecond
+	drainBytes = 64 << 10
+)
+
+// drain reads what is left of a body after the answer ended, so that its
+// connection can carry the next request: net/http reuses a connection
+// only when its body was read to EOF, and a server may write the chunked
+// terminator apart from [DONE] (uvicorn does). A server that sends more,
+// or not soon, loses the connection: cancel ends the read.
+func drain(body io.Reader, cancel context.CancelFunc) {
+	t := time.AfterFunc(drainGrace, cancel)
+	defer t.Stop()
+	io.CopyN(io.Discard, body, drainBytes)
 }
 
 // errTruncated is a stream that ended before its end: no [DONE] and no
