@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"sync/atomic"
 )
 
 // Summary is summary.json: the answer, machine-readable. The keys DESIGN.md
@@ -196,27 +196,35 @@ func WriteJSON(path string, v any) error {
 	return WriteFileAtomic(path, append(b, '\n'))
 }
 
-// WriteFileAtomic writes b to path through a temporary file in the same
-// directory, renamed into place.
+// WriteFileAtomic writes b to path with the mode the run's parts get
+// (0644 under the usual umask), through a temporary file in the same
+// directory that is synced and renamed into place: a reader never sees
+// half a file, and a crash never leaves an empty one.
 func WriteFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	tmp := fmt.Sprintf("%s.tmp-%d-%d", path, os.Getpid(), tmpSeq.Add(1))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return fmt.Errorf("rundir: %w", err)
 	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("rundir: writing %s: %w", path, err)
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("rundir: writing %s: %w", path, err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rundir: %w", err)
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rundir: writing %s: %w", path, err)
 	}
 	return nil
 }
+
+// tmpSeq tells apart the temporary files of one process.
+var tmpSeq atomic.Int64
 
 // ReadJSON decodes the JSON file at path into v; a decoding error says
 // where in the file it lies.

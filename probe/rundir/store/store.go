@@ -214,6 +214,9 @@ func WriteParquet[T any](path string, rows []T, meta map[string]string) error {
 	if err == nil {
 		err = w.Close()
 	}
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
