@@ -71,3 +71,31 @@ func TestAnalyzeGolden(t *testing.T) {
 		})
 	}
 }
+
+// A damaged part (a disk that filled, a copy cut short) is skipped with a
+// warning that names it; the rest of the run is analysed.
+func TestAnalyzeSkipsADamagedPart(t *testing.T) {
+	run := t.TempDir()
+	if err := os.CopyFS(run, os.DirFS(filepath.Join("testdata", "run"))); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := os.ReadFile(filepath.Join(run, "requests", "part-00000.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := filepath.Join(run, "requests", "part-00001.parquet")
+	if err := os.WriteFile(damaged, whole[:len(whole)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, context.Background(), "analyze", run)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "part-00001.parquet") {
+		t.Errorf("stderr does not name the damaged part:\n%s", stderr)
+	}
+	sum := readSummary(t, run)
+	if !strings.Contains(strings.Join(sum.Warnings, "\n"), "part-00001.parquet") || sum.Requests.Recorded != 5995 {
+		t.Errorf("summary: %d requests, warnings %q; want the 5995 of the whole part and the damaged one named", sum.Requests.Recorded, sum.Warnings)
+	}
+}
