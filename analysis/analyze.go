@@ -299,7 +299,8 @@ func (a *Analysis) generatorBound(s *rundir.StepStats) bool {
 
 // warnings lists what the answer should not be trusted for.
 func (a *Analysis) warnings(lim controller.Limits) []string {
-	var out, tailed []string
+	out := append([]string(nil), a.Run.Skipped...)
+	var tailed []string
 	for i, s := range a.Run.Steps {
 		st := a.Steps[i]
 		n := fmt.Sprintf("step %d (%s)", s.Step, loadString(s))

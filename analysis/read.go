@@ -40,6 +40,8 @@ type Run struct {
 	// Meta is the key/value metadata of the first part (run start, URL,
 	// mode, version).
 	Meta map[string]string
+	// Skipped says which parts could not be read whole, and why.
+	Skipped []string
 }
 
 // ReadOptions tune how a run is read back.
@@ -111,6 +113,7 @@ func ReadRun(src rundir.Source, opt ReadOptions) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.Skipped = src.Skipped()
 	for i, a := range accs {
 		b := rows[i].Bounds()
 		s := a.Stats(b.End, b.JudgedEnd, nil)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -87,6 +88,9 @@ report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 			a, err := analysis.Explain(src, s, warmup, recordedStatus(dir))
 			if err != nil {
 				return err
+			}
+			for _, skipped := range a.Run.Skipped {
+				fmt.Fprintln(c.App.ErrWriter, "capfinder: warning:", skipped)
 			}
 			if err := rundir.WriteJSON(filepath.Join(out, rundir.SummaryJSON), a.Summary); err != nil {
 				return err

@@ -45,8 +45,11 @@ type Source interface {
 	// Steps returns the rows of steps.parquet, or ErrNoSteps.
 	Steps() ([]StepRow, error)
 	// Records streams every record to fn in batches, from one goroutine,
-	// in no particular order. fn must not keep a batch.
+	// in no particular order. fn must not keep a batch. A part that cannot
+	// be read whole is skipped, not an error.
 	Records(fn func([]Record) error) error
+	// Skipped says which parts the last Records skipped, and why.
+	Skipped() []string
 }
 
 // RunInfo is run.json: the resolved configuration and where it ran.

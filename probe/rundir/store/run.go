@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"sync"
 
 	"github.com/parquet-go/parquet-go"
@@ -19,12 +20,15 @@ type Run struct {
 	dir   string
 	parts []string
 	meta  map[string]string
+	// skipped says which parts the last Records could not read whole.
+	skipped []string
 }
 
 var _ rundir.Source = (*Run)(nil)
 
 // Open opens the run in dir for reading. A directory without a closed
-// request part is an error that says so.
+// request part is an error that says so; the metadata is the first
+// readable part's.
 func Open(dir string) (*Run, error) {
 	parts, err := Parts(dir)
 	if err != nil {
@@ -33,12 +37,18 @@ func Open(dir string) (*Run, error) {
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("store: %s holds no recorded requests (no %s/part-*.parquet)", dir, rundir.PartsDir)
 	}
-	meta, err := ReadMetadata(parts[0])
-	if err != nil {
-		return nil, err
+	r := &Run{dir: dir, parts: parts}
+	for _, p := range parts {
+		if r.meta, err = ReadMetadata(p); err == nil {
+			return r, nil
+		}
 	}
-	return &Run{dir: dir, parts: parts, meta: meta}, nil
+	return nil, fmt.Errorf("store: %s: no request part is readable: %w", dir, err)
 }
+
+// Skipped says which parts the last Records could not read whole, and
+// why.
+func (r *Run) Skipped() []string { return r.skipped }
 
 // Dir is the run directory.
 func (r *Run) Dir() string { return r.dir }
@@ -72,14 +82,26 @@ func (r *Run) Records(fn func([]rundir.Record) error) error {
 	}
 	stop := make(chan struct{})
 	errs := make([]error, workers)
-	var wg sync.WaitGroup
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+	)
+	r.skipped = nil
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for path := range next {
-				errs[w] = decode(path, free, full, stop)
-				if errs[w] != nil {
+				err := decode(path, free, full, stop)
+				var d *DamagedError
+				if errors.As(err, &d) {
+					// The rest of the run is still worth its answer.
+					mu.Lock()
+					r.skipped = append(r.skipped, d.Error()+"; the rows read before the damage are kept, the rest of the part is skipped")
+					mu.Unlock()
+					continue
+				}
+				if errs[w] = err; err != nil {
 					return
 				}
 			}
@@ -108,18 +130,34 @@ func (r *Run) Records(fn func([]rundir.Record) error) error {
 	if fnErr != nil {
 		return fnErr
 	}
+	sort.Strings(r.skipped)
 	return errors.Join(errs...)
 }
 
 // decode reads the part at path into batches taken from free and handed
-// to full, until the part ends or stop closes.
-func decode(path string, free chan []rundir.Record, full chan<- []rundir.Record, stop <-chan struct{}) error {
+// to full, until the part ends or stop closes. A part that cannot be read
+// is an error of type *DamagedError; parquet-go's panics on damaged files
+// are turned into one.
+func decode(path string, free chan []rundir.Record, full chan<- []rundir.Record, stop <-chan struct{}) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &DamagedError{Part: path, Err: fmt.Errorf("%v", p)}
+		}
+	}()
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer f.Close()
-	rd := parquet.NewGenericReader[rundir.Record](f)
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return &DamagedError{Part: path, Err: err}
+	}
+	rd := parquet.NewGenericReader[rundir.Record](pf)
 	defer rd.Close()
 	for {
 		var buf []rundir.Record
@@ -142,7 +180,19 @@ func decode(path string, free chan []rundir.Record, full chan<- []rundir.Record,
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("store: reading %s: %w", path, err)
+			return &DamagedError{Part: path, Err: err}
 		}
 	}
 }
+
+// DamagedError is a part that could not be read to its end.
+type DamagedError struct {
+	Part string
+	Err  error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("%s/%s is damaged (%v)", rundir.PartsDir, filepath.Base(e.Part), e.Err)
+}
+
+func (e *DamagedError) Unwrap() error { return e.Err }

@@ -171,7 +171,12 @@ func Parts(dir string) ([]string, error) {
 }
 
 // ReadMetadata returns the key/value metadata of a Parquet file.
-func ReadMetadata(path string) (map[string]string, error) {
+func ReadMetadata(path string) (meta map[string]string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &DamagedError{Part: path, Err: fmt.Errorf("%v", p)}
+		}
+	}()
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -185,7 +190,7 @@ func ReadMetadata(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: reading %s: %w", path, err)
 	}
-	meta := map[string]string{}
+	meta = map[string]string{}
 	for _, kv := range pf.Metadata().KeyValueMetadata {
 		meta[kv.Key] = kv.Value
 	}
