@@ -75,3 +75,26 @@ func TestFixedRateSendsWhatItOffers(t *testing.T) {
 		t.Errorf("%d requests in 3 s at 20/s, want 60 ± 1", n)
 	}
 }
+
+// --duration bounds the whole run, the drains after failing steps
+// included: against a target that never answers, whose every failed step
+// is followed by a drain as long as the timeout.
+func TestDurationBoundsDrains(t *testing.T) {
+	s := spec(t, hangs(t), rundir.ModeAuto)
+	s.MinQPS, s.StepDuration, s.Warmup, s.Timeout, s.Duration = 1000, time.Second, 200*time.Millisecond, 2*time.Second, 3*time.Second
+	s.MaxRT, s.RTQuantile = 200*time.Millisecond, 0.9
+	r, err := New(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	begun := time.Now()
+	evs := watch(t, context.Background(), r, nil)
+	// Unbounded, the steps at 1000, 500, 250, 125, 62.5, … /s and their
+	// drains take over 15 s; bounded, 3 s and the end of the run.
+	if took := time.Since(begun); took > 2*s.Duration {
+		t.Errorf("a run of --duration %v took %v", s.Duration, took)
+	}
+	if res := evs[len(evs)-1].(Done).Result; res.Summary.Capacity.QPS != 0 {
+		t.Errorf("capacity %v against a target that never answers", res.Summary.Capacity.QPS)
+	}
+}
