@@ -128,7 +128,7 @@ const maxExtend = 4
 const maxRetries = 2
 
 // Run drives c step by step through step until c is done, the budget of
-// hold time is spent, ctx ends or step returns ErrDone. A step with too
+// hold and drain time is spent, ctx ends or step returns ErrDone. A step with too
 // few samples is held longer (Decision.Extend) before it is judged, and
 // one the generator spoiled (Invalid) is repeated up to maxRetries times
 // before the controller sees it — unless the step was Planned. A
@@ -157,7 +157,7 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 			// Ended early: it took what it ran.
 			held = w.Warmup + w.Duration
 		}
-		used += held
+		used += held + w.Drained
 		v, l := lim.Judge(w)
 		for v == Short && !d.Planned && err == nil && held < maxExtend*d.Hold && used < budget {
 			ext := extension(w, lim.MinSamples(), d.Hold)

@@ -40,6 +40,9 @@ type Window struct {
 	// judged part began and at the step's end: their growth is the
 	// backlog of a target that could not keep up (see Limits.Judge).
 	InFlightStart, InFlightEnd int
+	// Drained is how long the caller waited, before the step began, for
+	// the last step's backlog to drain: it counts against Run's budget.
+	Drained time.Duration
 }
 
 // Decision is the load for the next step.

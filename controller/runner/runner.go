@@ -240,13 +240,17 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 	var (
 		windows    []*rundir.StepStats
 		lastFailed bool
+		// The run's load, drains included, ends by its duration.
+		deadline = time.Now().Add(s.Duration)
 	)
 	cres, runErr := controller.Run(ctx, steered{newController(s), r}, lim, s.Duration,
 		func(ctx context.Context, d controller.Decision) (controller.Window, error) {
+			var drained time.Duration
 			if lastFailed && !d.Extend {
 				// Let the backlog of an overloaded step drain, so the next
 				// step does not inherit its latency.
-				events <- Drained{Waited: eng.Pause(ctx, s.Timeout)}
+				drained = eng.Pause(ctx, max(0, min(s.Timeout, time.Until(deadline))))
+				events <- Drained{Waited: drained}
 			}
 			if !d.Extend {
 				events <- StepStarted{Step: len(windows) + 1, Decision: d}
@@ -279,7 +283,9 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 			case err != nil && ctx.Err() != nil:
 				err = ctx.Err()
 			}
-			return analysis.Window(w, lim), err
+			cw := analysis.Window(w, lim)
+			cw.Drained = drained
+			return cw, err
 		},
 		func(st controller.Step) {
 			lastFailed = st.Verdict == controller.Fail
