@@ -19,10 +19,34 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		// The run stops and writes what it recorded; the exit code says
+		// which signal stopped it.
+		cancel(stoppedBy{s.(syscall.Signal)})
+	}()
 	err := run(ctx, os.Stdout, os.Stderr, os.Args)
-	stop()
+	signal.Stop(sigs)
 	os.Exit(exitCode(err, os.Stderr))
+}
+
+// stoppedBy is the cause of a run stopped by a signal.
+type stoppedBy struct{ sig syscall.Signal }
+
+func (s stoppedBy) Error() string { return s.sig.String() }
+
+// interruptedCode is the exit code of a command stopped by ctx's signal:
+// the shell's 128 + the signal, 130 for Ctrl-C (and for a context
+// cancelled otherwise, as in tests), 143 for SIGTERM.
+func interruptedCode(ctx context.Context) int {
+	var s stoppedBy
+	if errors.As(context.Cause(ctx), &s) {
+		return 128 + int(s.sig)
+	}
+	return exitInterrupted
 }
 
 // Exit codes, as DESIGN.md fixes them; exitFailed is for a run that could
@@ -34,7 +58,8 @@ const (
 	exitUsage   = 2
 	exitFailed  = 3
 	// exitInterrupted is the shell's code for a process ended by Ctrl-C
-	// (128 + SIGINT): the run was cut short, its partial result written.
+	// (128 + SIGINT): the run was cut short, its partial result written;
+	// SIGTERM exits 143 (interruptedCode).
 	exitInterrupted = 130
 )
 

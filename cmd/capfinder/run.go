@@ -97,5 +97,5 @@ func interrupted(c *cli.Context, dir string) error {
 	if c.Context.Err() == nil {
 		return nil
 	}
-	return cli.Exit("interrupted; the partial run is in "+dir, exitInterrupted)
+	return cli.Exit("interrupted; the partial run is in "+dir, interruptedCode(c.Context))
 }
