@@ -238,7 +238,12 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 	eng.Start()
 
 	var (
-		windows    []*rundir.StepStats
+		// cur is the running step's latest window, n its number; a judged
+		// step is kept only as its steps.parquet row, so memory does not
+		// grow with the steps' histograms.
+		cur        *rundir.StepStats
+		n          int
+		rows       []rundir.StepRow
 		lastFailed bool
 		// The run's load, drains included, ends by its duration.
 		deadline = time.Now().Add(s.Duration)
@@ -253,7 +258,7 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 				events <- Drained{Waited: drained}
 			}
 			if !d.Extend {
-				events <- StepStarted{Step: len(windows) + 1, Decision: d}
+				events <- StepStarted{Step: n + 1, Decision: d}
 			}
 			stepCtx, cut := context.WithCancel(ctx)
 			r.mu.Lock()
@@ -269,12 +274,11 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 				return controller.Window{}, err
 			}
 			w.Phase = d.Phase
-			if d.Extend && len(windows) > 0 {
-				windows[len(windows)-1] = w
-			} else {
-				windows = append(windows, w)
+			if !d.Extend || cur == nil {
+				n++
 			}
-			events <- Window{Step: len(windows), Stats: w}
+			cur = w
+			events <- Window{Step: n, Stats: w}
 			switch {
 			case errors.Is(err, probe.ErrExhausted):
 				err = controller.ErrDone
@@ -289,7 +293,8 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 		},
 		func(st controller.Step) {
 			lastFailed = st.Verdict == controller.Fail
-			events <- Judged{Step: st, Stats: windows[len(windows)-1]}
+			rows = append(rows, cur.Row(st.Verdict.String(), string(st.Limit)))
+			events <- Judged{Step: st, Stats: cur}
 			if st.Verdict == controller.Invalid {
 				events <- Warning{Message: fmt.Sprintf("step %d: the generator fell behind its schedule; the step says nothing of the target", st.Index)}
 			}
@@ -302,12 +307,6 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 	}
 	if err := errors.Join(stopErr, closeErr); err != nil {
 		return res, fmt.Errorf("runner: recording %s: %w", r.dir, err)
-	}
-	rows := make([]rundir.StepRow, 0, len(cres.Steps))
-	for i, st := range cres.Steps {
-		if i < len(windows) {
-			rows = append(rows, windows[i].Row(st.Verdict.String(), string(st.Limit)))
-		}
 	}
 	if err := store.WriteParquet(filepath.Join(r.dir, rundir.StepsFile), rows, nil); err != nil {
 		return res, err
