@@ -283,3 +283,28 @@ func open(t testing.TB, dir string) rundir.Source {
 	}
 	return r
 }
+
+// A killed run's steps, recovered from the records alone, end where the
+// next step began: the requests of a step whose queue was building are
+// judged at their real age then, not cut short at the step's last send.
+func TestRecoveredStepsEndWhereTheyEnded(t *testing.T) {
+	dir := writeRun(t, []float64{100, 1200, 100})
+	want, err := ReadRun(open(t, dir), ReadOptions{Warmup: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "steps.parquet")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadRun(open(t, dir), ReadOptions{Warmup: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		g, w := got.Steps[i], want.Steps[i]
+		if g.End != w.End || g.Pending != w.Pending || rundir.Quantile(g.Latency, 0.99) != rundir.Quantile(w.Latency, 0.99) {
+			t.Errorf("step %d recovered: end %v, %d pending, p99 %v; recorded: end %v, %d pending, p99 %v", i+1,
+				g.End, g.Pending, rundir.Quantile(g.Latency, 0.99), w.End, w.Pending, rundir.Quantile(w.Latency, 0.99))
+		}
+	}
+}
