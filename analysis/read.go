@@ -153,7 +153,9 @@ func (r *Run) count(rec *rundir.Record) {
 }
 
 // stepsFromRecords bounds each recorded step number by its requests'
-// scheduled times, for a run that died before writing steps.parquet.
+// scheduled times, for a run that died before writing steps.parquet: a
+// step is judged on the requests scheduled in it and ends where the next
+// began.
 func stepsFromRecords(src rundir.Source) ([]rundir.StepRow, error) {
 	type span struct {
 		lo, hi  int64
@@ -163,8 +165,10 @@ func stepsFromRecords(src rundir.Source) ([]rundir.StepRow, error) {
 		last, lastLag int64
 	}
 	spans := map[int32]*span{}
+	var lastEnd int64
 	err := src.Records(func(batch []rundir.Record) error {
 		for _, r := range batch {
+			lastEnd = max(lastEnd, r.EndNs)
 			sp := spans[r.Step]
 			if sp == nil {
 				sp = &span{lo: math.MaxInt64, hi: math.MinInt64, offered: r.OfferedQPS}
@@ -185,8 +189,17 @@ func stepsFromRecords(src rundir.Source) ([]rundir.StepRow, error) {
 		// Closed-loop records carry the concurrency as their offer.
 		rows = append(rows, rundir.StepRow{
 			Step: n, Phase: "recovered", OfferedQPS: sp.offered, ScheduleLagNs: sp.lastLag,
-			StartNs: sp.lo, EndNs: sp.hi + 1, JudgedStartNs: sp.lo, JudgedEndNs: sp.hi + 1,
+			StartNs: sp.lo, JudgedStartNs: sp.lo, JudgedEndNs: sp.hi + 1,
 		})
+	}
+	// A step ended where the next began, the last where the last record
+	// did: its requests still running then are judged at that age.
+	sort.Slice(rows, func(i, j int) bool { return rows[i].StartNs < rows[j].StartNs })
+	for i := range rows {
+		rows[i].EndNs = max(lastEnd, rows[i].JudgedEndNs)
+		if i+1 < len(rows) {
+			rows[i].EndNs = max(rows[i+1].StartNs, rows[i].JudgedEndNs)
+		}
 	}
 	return rows, nil
 }
