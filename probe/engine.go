@@ -18,6 +18,10 @@ import (
 // ran dry. The window returned with it is still valid.
 var ErrExhausted = errors.New("probe: requests exhausted")
 
+// ErrRecording is returned by Engine.Step once the writer failed: the
+// records are no longer kept, so the load must stop.
+var ErrRecording = errors.New("probe: recording failed")
+
 // RecordWriter receives every record, in batches, from one goroutine.
 // A store.Recorder is one.
 type RecordWriter interface {

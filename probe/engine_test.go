@@ -584,3 +584,33 @@ func TestEngineRefusesBadRamps(t *testing.T) {
 		}
 	}
 }
+
+// fullDisk accepts one batch and fails every later one, as a disk that
+// filled up.
+type fullDisk struct{ n atomic.Int64 }
+
+var errDiskFull = errors.New("no space left on device")
+
+func (f *fullDisk) Write([]rundir.Record) error {
+	if f.n.Add(1) > 1 {
+		return errDiskFull
+	}
+	return nil
+}
+
+// A failing writer ends the step at once, with an error that says so:
+// load sent after the records stop being kept is load nobody can judge.
+func TestEngineStopsOnAWriteError(t *testing.T) {
+	e := newTestEngine(t, &fakeClient{delay: time.Millisecond}, &fullDisk{}, 0)
+	begun := time.Now()
+	_, err := e.Step(context.Background(), Load{Rate: 200, Hold: 20 * time.Second})
+	if !errors.Is(err, ErrRecording) || !errors.Is(err, errDiskFull) {
+		t.Errorf("step ended with %v, want a recording error naming the cause", err)
+	}
+	if took := time.Since(begun); took > 10*time.Second {
+		t.Errorf("the step ran %v of its 20 s after the writer failed", took)
+	}
+	if _, err := e.Stop(); !errors.Is(err, errDiskFull) {
+		t.Errorf("Stop returned %v, want the write error", err)
+	}
+}
