@@ -127,14 +127,16 @@ func (e *Engine) collect() {
 	}
 }
 
-// write is the writer goroutine. After a write error it keeps draining so
-// workers never block, and Stop reports the error.
+// write is the writer goroutine. After a write error it tells Step, which
+// ends the step, and keeps draining so workers never block; Stop reports
+// the error too.
 func (e *Engine) write(batches <-chan []rundir.Record, free chan<- []rundir.Record, done chan<- struct{}) {
 	defer close(done)
 	for b := range batches {
 		if e.cfg.Writer != nil && e.writeErr == nil {
 			if err := e.cfg.Writer.Write(b); err != nil {
 				e.writeErr = err
+				close(e.writeFailed)
 			} else {
 				e.totals.Recorded += int64(len(b))
 			}

@@ -126,9 +126,12 @@ type Engine struct {
 	slots   []*slot // each worker's request in flight
 
 	exhausted chan struct{} // closed when the scheduler stops by itself
-	reqCtx    context.Context
-	cancelReq context.CancelFunc
-	stopSched context.CancelFunc
+	// writeFailed is closed when the writer first fails; writeErr, set
+	// before, says why.
+	writeFailed chan struct{}
+	reqCtx      context.Context
+	cancelReq   context.CancelFunc
+	stopSched   context.CancelFunc
 
 	schedDone chan struct{}
 	workers   sync.WaitGroup
@@ -194,17 +197,18 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		cfg.Clock = NewClock()
 	}
 	e := &Engine{
-		cfg:       cfg,
-		clock:     cfg.Clock,
-		loads:     make(chan stepLoad),
-		jobs:      make(chan job),
-		records:   make(chan rundir.Record, 16384),
-		ctl:       make(chan ctl),
-		released:  make(chan struct{}, 1),
-		exhausted: make(chan struct{}),
-		schedDone: make(chan struct{}),
-		collDone:  make(chan struct{}),
-		judging:   cfg.Judging,
+		cfg:         cfg,
+		clock:       cfg.Clock,
+		loads:       make(chan stepLoad),
+		jobs:        make(chan job),
+		records:     make(chan rundir.Record, 16384),
+		ctl:         make(chan ctl),
+		released:    make(chan struct{}, 1),
+		exhausted:   make(chan struct{}),
+		writeFailed: make(chan struct{}),
+		schedDone:   make(chan struct{}),
+		collDone:    make(chan struct{}),
+		judging:     cfg.Judging,
 	}
 	e.judging.KeepTail = true
 	e.due.Store(noDue)
@@ -288,6 +292,10 @@ wait:
 		case <-ctx.Done():
 			t.Stop()
 			err = ctx.Err()
+			break wait
+		case <-e.writeFailed:
+			t.Stop()
+			err = fmt.Errorf("%w: %w", ErrRecording, e.writeErr)
 			break wait
 		case <-e.exhausted:
 			t.Stop()

@@ -302,19 +302,31 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 	tot, stopErr := eng.Stop()
 	closeErr := rec.Close()
 	res.Status, res.Stopped = cres.Status, ctx.Err() != nil
-	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+	var failed error
+	switch {
+	case errors.Is(runErr, probe.ErrRecording) || stopErr != nil || closeErr != nil:
+		// The records stopped being kept: the load stopped, and what was
+		// recorded is still explained before the run fails.
+		failed = fmt.Errorf("runner: recording %s: %w", r.dir, errors.Join(stopErr, closeErr))
+		res.Status = controller.Stopped
+		cres.Status = controller.Stopped
+	case runErr != nil && !errors.Is(runErr, context.Canceled):
 		return res, runErr
 	}
-	if err := errors.Join(stopErr, closeErr); err != nil {
-		return res, fmt.Errorf("runner: recording %s: %w", r.dir, err)
-	}
+	res, err = r.conclude(res, cres.Status, rows, tot.Sent, events)
+	return res, errors.Join(failed, err)
+}
+
+// conclude writes steps.parquet and the summary of what was recorded.
+func (r *Runner) conclude(res Result, status controller.Status, rows []rundir.StepRow, sent int64, events chan<- Event) (Result, error) {
+	s := r.spec
 	if err := store.WriteParquet(filepath.Join(r.dir, rundir.StepsFile), rows, nil); err != nil {
 		return res, err
 	}
 	sumPath := filepath.Join(r.dir, rundir.SummaryJSON)
-	if tot.Sent == 0 {
+	if sent == 0 {
 		// Nothing was recorded (stopped before the first send).
-		res.Summary = rundir.Summary{Mode: string(s.Mode), Status: cres.Status.String(), Steps: []rundir.SummaryStep{}, Warnings: []string{"no request was sent"}}
+		res.Summary = rundir.Summary{Mode: string(s.Mode), Status: status.String(), Steps: []rundir.SummaryStep{}, Warnings: []string{"no request was sent"}}
 		return res, rundir.WriteJSON(sumPath, res.Summary)
 	}
 	// The answer comes from what was recorded, by the same code as
@@ -323,7 +335,7 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 	if err != nil {
 		return res, err
 	}
-	a, err := analysis.Explain(src, s, -1, cres.Status)
+	a, err := analysis.Explain(src, s, -1, status)
 	if err != nil {
 		return res, err
 	}
