@@ -155,15 +155,22 @@ func TestRunRedactsSecretHeaders(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	// Secrets on the command line, from the environment, from a config
 	// file, and in the URL's password and query.
-	secrets := []string{"s3cr3t-flag", "s3cr3t-env", "s3cr3t-file", "s3cr3t-cookie", "s3cr3t-pass", "s3cr3t-query"}
+	// Also under names that look harmless: a header from the config file,
+	// one from ${VAR} under an ordinary name, a presigned data-file URL
+	// and an Azure Functions key in the target's query.
+	secrets := []string{"s3cr3t-flag", "s3cr3t-env", "s3cr3t-file", "s3cr3t-cookie", "s3cr3t-pass", "s3cr3t-query",
+		"s3cr3t-check", "s3cr3t-agent", "s3cr3t-presigned", "s3cr3t-azure"}
 	t.Setenv("CAPFINDER_TEST_TOKEN", secrets[1])
+	t.Setenv("CAPFINDER_TEST_AGENT", secrets[7])
 	cfg := filepath.Join(t.TempDir(), "bench.json")
-	if err := os.WriteFile(cfg, []byte(`{"http": {"headers": ["X-Api-Key:`+secrets[2]+`", "Cookie: session=`+secrets[3]+`", "X-Trace: visible"]}}`), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(`{"http": {"headers": ["X-Api-Key:`+secrets[2]+`", "Cookie: session=`+secrets[3]+`", "X-Check: `+secrets[6]+`", "Content-Type: text/visible"]}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	url := strings.Replace(base, "http://", "http://user:"+secrets[4]+"@", 1) + "/?api_key=" + secrets[5] + "&model=m1"
+	url := strings.Replace(base, "http://", "http://user:"+secrets[4]+"@", 1) + "/?api_key=" + secrets[5] + "&code=" + secrets[9] + "&model=m1"
+	data := base + "/data.txt?X-Amz-Expires=300&X-Amz-Signature=" + secrets[8]
 	code, stdout, stderr := runCLI(t, context.Background(), "run", "--config", cfg, "--mode", "rate", "--rate", "100", "--requests", "10",
-		"-H", "Authorization: Bearer "+secrets[0], "-H", "Proxy-Authorization: ${CAPFINDER_TEST_TOKEN}", "--out", out, url)
+		"-H", "Authorization: Bearer "+secrets[0], "-H", "Proxy-Authorization: ${CAPFINDER_TEST_TOKEN}",
+		"-H", "User-Agent: ${CAPFINDER_TEST_AGENT}", "--data-file", data, "--out", out, url)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -196,7 +203,7 @@ func TestRunRedactsSecretHeaders(t *testing.T) {
 		}
 	}
 	rj := files[filepath.Join(out, "run.json")]
-	if !strings.Contains(rj, "visible") || !strings.Contains(rj, "REDACTED") || !strings.Contains(rj, "model=m1") {
+	if !strings.Contains(rj, "text/visible") || !strings.Contains(rj, "REDACTED") || !strings.Contains(rj, "model=m1") {
 		t.Errorf("run.json should keep ordinary headers and query parameters and mark redacted ones:\n%s", rj)
 	}
 }
