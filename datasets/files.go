@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -57,7 +58,11 @@ func Files(list string, opt FileOptions) (Source, *Report, error) {
 	if len(names) == 0 {
 		return nil, nil, errors.New("data: no file named")
 	}
-	rep := &Report{Name: "files " + strings.Join(names, ",")}
+	shownNames := make([]string, len(names))
+	for i, n := range names {
+		shownNames[i] = shown(n)
+	}
+	rep := &Report{Name: "files " + strings.Join(shownNames, ",")}
 	r := reader{max: opt.MaxBytes}
 	if r.max <= 0 {
 		r.max = MaxDataBytes
@@ -68,15 +73,15 @@ func Files(list string, opt FileOptions) (Source, *Report, error) {
 			return nil, nil, err
 		}
 		if isZip(data) {
-			if err := r.unzip(name, data, opt.MultiLine, rep); err != nil {
+			if err := r.unzip(shown(name), data, opt.MultiLine, rep); err != nil {
 				return nil, nil, err
 			}
 			continue
 		}
-		r.add(filepath.Base(name), data, opt.MultiLine, rep)
+		r.add(filepath.Base(shown(name)), data, opt.MultiLine, rep)
 	}
 	if len(r.bodies) == 0 {
-		return nil, nil, fmt.Errorf("data: %s hold no payloads", list)
+		return nil, nil, fmt.Errorf("data: %s hold no payloads", strings.Join(shownNames, ","))
 	}
 	rep.Loaded = len(r.bodies)
 	return Bodies(r.bodies, opt.Random, opt.Seed), rep, nil
@@ -109,7 +114,7 @@ func (r *reader) load(name string) ([]byte, error) {
 		return r.fetch(name)
 	}
 	if strings.Contains(name, "://") {
-		return nil, fmt.Errorf("data: %s: only local paths and http(s) URLs can be read", name)
+		return nil, fmt.Errorf("data: %s: only local paths and http(s) URLs can be read", shown(name))
 	}
 	f, err := os.Open(name)
 	if err != nil {
@@ -122,22 +127,45 @@ func (r *reader) load(name string) ([]byte, error) {
 	return r.readAll(name, f)
 }
 
-func (r *reader) fetch(url string) ([]byte, error) {
+func (r *reader) fetch(u string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("data: %s: %w", url, err)
+		return nil, fmt.Errorf("data: %s: %w", shown(u), err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
+		// A *url.Error would say the URL, secrets and all.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("data: %s: %w", shown(u), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("data: %s answered %s", url, resp.Status)
+		return nil, fmt.Errorf("data: %s answered %s", shown(u), resp.Status)
 	}
-	return r.readAll(url, resp.Body)
+	return r.readAll(shown(u), resp.Body)
+}
+
+// shown is a data file's name as capfinder prints it: a URL without its
+// password or the values of its query, which for a presigned URL are
+// credentials (X-Amz-Signature, sig, token…).
+func shown(name string) string {
+	u, err := url.Parse(name)
+	if err != nil || u.Host == "" {
+		return name
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"REDACTED"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 // add keeps data as one payload, or each of its non-blank lines.

@@ -9,7 +9,9 @@ import (
 
 // ParseHeaders reads "Name: value" headers into h. A value may name
 // environment variables as ${NAME}, so that secrets stay out of command
-// lines and files; an unset one is an error.
+// lines and files: the value is kept as written, ${NAME} and all, and
+// read from the environment only when the run sends it (so a spec, and
+// run.json, never holds it); an unset variable is an error now.
 func ParseHeaders(h map[string][]string, hs []string) error {
 	for _, kv := range hs {
 		k, v, ok := strings.Cut(kv, ":")
@@ -17,13 +19,29 @@ func ParseHeaders(h map[string][]string, hs []string) error {
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
 			return fmt.Errorf("header %q is not \"Name: value\"", kv)
 		}
-		v, err := expandEnv(strings.TrimSpace(v))
-		if err != nil {
+		v = strings.TrimSpace(v)
+		if _, err := expandEnv(v); err != nil {
 			return fmt.Errorf("header %s: %v", k, err)
 		}
 		http.Header(h).Add(k, v)
 	}
 	return nil
+}
+
+// expandHeaders returns h with the environment variables its values name
+// put in.
+func expandHeaders(h map[string][]string) (http.Header, error) {
+	out := http.Header{}
+	for k, vs := range h {
+		for _, v := range vs {
+			v, err := expandEnv(v)
+			if err != nil {
+				return nil, fmt.Errorf("header %s: %v", k, err)
+			}
+			out.Add(k, v)
+		}
+	}
+	return out, nil
 }
 
 // expandEnv replaces each ${NAME} in s with the environment variable's

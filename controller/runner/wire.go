@@ -3,7 +3,6 @@ package runner
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,7 +15,11 @@ import (
 
 // newClient returns the client of the run's API.
 func newClient(s Spec) (probe.Client, error) {
-	cfg := probe.HTTPConfig{URL: s.URL, Method: s.Method, Header: http.Header(s.Header), Timeout: s.Timeout, MaxConns: s.Concurrency}
+	header, err := expandHeaders(s.Header)
+	if err != nil {
+		return nil, err
+	}
+	cfg := probe.HTTPConfig{URL: s.URL, Method: s.Method, Header: header, Timeout: s.Timeout, MaxConns: s.Concurrency}
 	switch s.API {
 	case rundir.APIOpenAIChat, rundir.APIOpenAICompletions:
 		return probe.NewOpenAIClient(probe.OpenAIConfig{

@@ -371,16 +371,19 @@ func (s Seconds) MarshalJSON() ([]byte, error) {
 	return []byte(strconv.Quote(time.Duration(s).String())), nil
 }
 
-// Redacted is the spec as capfinder writes and prints it: without the
-// values of secret-looking headers and query parameters.
+// Redacted is the spec as capfinder writes and prints it: a header's
+// value only when its name is on a short list of headers that carry no
+// credential (a value taken from ${VAR} stays written as ${VAR}); the
+// target URL without its password or the values of query keys off a
+// short list; the data-file URLs without any query value (a presigned
+// URL's are its credentials).
 func (s Spec) Redacted() Spec {
 	s.URL = RedactURL(s.URL)
 	if s.Header != nil {
 		h := make(map[string][]string, len(s.Header))
 		for k, vs := range s.Header {
-			secret := SecretName(strings.ToLower(k))
 			for _, v := range vs {
-				if secret {
+				if !harmlessHeaders[strings.ToLower(k)] {
 					v = "REDACTED"
 				}
 				h[k] = append(h[k], v)
@@ -388,40 +391,50 @@ func (s Spec) Redacted() Spec {
 		}
 		s.Header = h
 	}
+	if s.DataFile != "" {
+		files := strings.Split(s.DataFile, ",")
+		for i, f := range files {
+			files[i] = redactURL(f, nil)
+		}
+		s.DataFile = strings.Join(files, ",")
+	}
 	return s
 }
 
-// SecretName reports whether a lower-cased header or query parameter
-// name looks like it carries a credential.
-func SecretName(lk string) bool {
-	switch lk {
-	case "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key":
-		return true
-	}
-	for _, w := range []string{"token", "secret", "key", "auth", "password", "signature", "credential", "session"} {
-		if strings.Contains(lk, w) {
-			return true
-		}
-	}
-	return false
+// harmlessHeaders are the headers whose values capfinder writes.
+var harmlessHeaders = map[string]bool{
+	"accept": true, "accept-encoding": true, "accept-language": true, "cache-control": true,
+	"connection": true, "content-encoding": true, "content-type": true, "user-agent": true,
 }
 
-// RedactURL is u as capfinder writes and prints it: without a password,
-// and with the values of secret-looking query parameters replaced.
+// harmlessQuery are the query keys of a target URL whose values capfinder
+// writes; an API's version and model say what was measured.
+var harmlessQuery = map[string]bool{
+	"api-version": true, "api_version": true, "version": true, "model": true, "format": true, "stream": true,
+}
+
+// RedactURL is a target URL as capfinder writes and prints it: without a
+// password, and with the values of its query keys replaced unless they
+// are on a short list (api-version, model, …).
 func RedactURL(u string) string {
+	return redactURL(u, func(k string) bool { return harmlessQuery[strings.ToLower(k)] })
+}
+
+// redactURL replaces the password of u and the values of the query keys
+// keep does not keep (all, when keep is nil). What is not a URL is left
+// as it is.
+func redactURL(u string, keep func(key string) bool) string {
 	p, err := url.Parse(u)
-	if err != nil {
+	if err != nil || p.Host == "" {
 		return u
 	}
-	q := p.Query()
-	changed := false
-	for k := range q {
-		if SecretName(strings.ToLower(k)) {
-			q[k] = []string{"REDACTED"}
-			changed = true
+	if p.RawQuery != "" {
+		q := p.Query()
+		for k := range q {
+			if keep == nil || !keep(k) {
+				q[k] = []string{"REDACTED"}
+			}
 		}
-	}
-	if changed {
 		p.RawQuery = q.Encode()
 	}
 	return p.Redacted()
