@@ -8,7 +8,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 READER   := tools/parquet-reader
 
-.PHONY: all build test test-short e2e demo bench bench-llm lint tools deps-check clean
+.PHONY: all build test test-short e2e demo bench bench-llm lint tools deps-check fuzz clean
 
 all: build
 
@@ -23,6 +23,18 @@ test: tools
 	$(GO) vet $(PKGS)
 	$(MAKE) deps-check
 	$(GO) test -race -p 1 -count=1 -timeout 30m $(PKGS)
+	$(MAKE) fuzz
+
+# Every fuzz target (the parsers: SSE, datasets, payload files, bench_desc
+# and profiles) for a short budget each, one after another.
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$pkg/*_test.go); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	  done; \
+	done
 
 # Unit tests only: no nginx, no node.
 test-short:
