@@ -33,6 +33,9 @@ type HTTPConfig struct {
 	MaxConns int
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// MaxBody bounds the bytes read of one answer; default 16 MiB. An
+	// answer over it fails with class rundir.ErrTooLarge.
+	MaxBody int64
 }
 
 // HTTPClient sends plain HTTP requests and records their outcome. It is

@@ -62,6 +62,7 @@ const (
 	ErrCanceled  = "canceled"  // the run was stopped while the request was in flight
 	ErrNetwork   = "network"   // any other transport failure
 	ErrMidStream = "midstream" // an error object arrived inside a stream
+	ErrTooLarge  = "too_large" // the answer was larger than the body limit
 )
 
 // Latency is what a user waiting on the schedule saw: end minus scheduled,
