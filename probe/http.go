@@ -38,6 +38,11 @@ type HTTPConfig struct {
 	MaxBody int64
 }
 
+// DefaultMaxBody is the largest answer read by default: far over any
+// inference answer or API response, and with 4,096 requests in flight
+// still a bound on the generator's memory.
+const DefaultMaxBody = 16 << 20
+
 // HTTPClient sends plain HTTP requests and records their outcome. It is
 // safe for concurrent use.
 type HTTPClient struct {
@@ -58,6 +63,9 @@ func NewHTTPClient(cfg HTTPConfig) (*HTTPClient, error) {
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("probe: %q is not an http:// or https:// URL", cfg.URL)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 20 * time.Second
@@ -107,14 +115,25 @@ func (c *HTTPClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.Rec
 		return
 	}
 	bp := c.bufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{resp.Body}, *bp)
+	cr := countingReader{r: resp.Body, max: c.cfg.MaxBody}
+	_, err := io.CopyBuffer(io.Discard, &cr, *bp)
 	c.bufs.Put(bp)
 	resp.Body.Close()
 	rec.EndNs = clk.Now()
-	rec.BytesIn = n
+	rec.BytesIn = cr.n
 	if err != nil {
-		rec.Status, rec.Error = Classify(ctx, err)
+		fail(ctx, err, rec)
 	}
+}
+
+// fail records why a request failed after its answer began: too large
+// (its connection is dropped with the unread rest), or what Classify says.
+func fail(ctx context.Context, err error, rec *rundir.Record) {
+	if errors.Is(err, errTooLarge) {
+		rec.Error = rundir.ErrTooLarge
+		return
+	}
+	rec.Status, rec.Error = Classify(ctx, err)
 }
 
 // send sends body and returns the response once its headers are in,

@@ -138,7 +138,7 @@ func (c *OpenAIClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.R
 		return
 	}
 	defer resp.Body.Close()
-	cr := &countingReader{r: resp.Body}
+	cr := &countingReader{r: resp.Body, max: c.http.cfg.MaxBody}
 	if rec.Error != "" || c.cfg.NoStream {
 		err = c.whole(cr, rec)
 	} else {
@@ -152,7 +152,7 @@ func (c *OpenAIClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.R
 	case errors.Is(err, errTruncated):
 		rec.Error = rundir.ErrProtocol
 	case err != nil:
-		rec.Status, rec.Error = Classify(ctx, err)
+		fail(ctx, err, rec)
 	}
 }
 
@@ -294,17 +294,25 @@ func (c *OpenAIClient) whole(r io.Reader, rec *rundir.Record) error {
 	return nil
 }
 
-// countingReader counts the bytes read through it.
+// countingReader counts the bytes read through it, and fails with
+// errTooLarge past max.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	max int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if c.n > c.max {
+		return n, errTooLarge
+	}
 	return n, err
 }
+
+// errTooLarge is an answer over HTTPConfig.MaxBody.
+var errTooLarge = errors.New("probe: answer over the body limit")
 
 // SSEClient sends plain requests to a service that answers with a stream
 // of server-sent events (workflow APIs). It records the first event's
@@ -334,7 +342,7 @@ func (c *SSEClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.Reco
 		return
 	}
 	defer resp.Body.Close()
-	cr := &countingReader{r: resp.Body}
+	cr := &countingReader{r: resp.Body, max: c.http.cfg.MaxBody}
 	var err error
 	if rec.Error != "" {
 		_, err = io.Copy(io.Discard, cr)
@@ -344,7 +352,7 @@ func (c *SSEClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.Reco
 	rec.EndNs = clk.Now()
 	rec.BytesIn = cr.n
 	if err != nil && rec.Error == "" {
-		rec.Status, rec.Error = Classify(ctx, err)
+		fail(ctx, err, rec)
 	}
 }
 

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"maps"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +62,11 @@ func specFromFlags(c *cli.Context) (runner.Spec, error) {
 		Headroom:       c.Float64("headroom"),
 		Out:            c.String("out"),
 	}
+	maxBody, err := parseSize(c.String("max-body"))
+	if err != nil {
+		return s, usageError("run: --max-body: %v", err)
+	}
+	s.MaxBody = maxBody
 	// A config file sets what the command line does not; given is what
 	// either set.
 	given := c.IsSet
@@ -149,3 +157,24 @@ const (
 	llmStep   = 15 * time.Second
 	llmWarmup = 3 * time.Second
 )
+
+// parseSize reads a size in bytes: a number, optionally with a unit
+// (B, KB, MB, GB in powers of 1000; KiB, MiB, GiB in powers of 1024).
+func parseSize(v string) (int64, error) {
+	units := []struct {
+		suffix string
+		mul    float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	num, mul := strings.TrimSpace(v), 1.0
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mul = strings.TrimSpace(n), u.mul
+			break
+		}
+	}
+	x, err := strconv.ParseFloat(num, 64)
+	if err != nil || !(x*mul >= 1) || math.IsInf(x, 0) {
+		return 0, fmt.Errorf("%q is not a size; e.g. 512KiB, 16MiB or 1048576", v)
+	}
+	return int64(x * mul), nil
+}

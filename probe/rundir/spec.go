@@ -168,6 +168,9 @@ type Spec struct {
 	Seed        uint64  `json:"seed"`
 
 	Timeout time.Duration `json:"timeout_ns"`
+	// MaxBody bounds the bytes read of one answer; one larger fails as
+	// too_large.
+	MaxBody int64 `json:"max_body,omitempty"`
 
 	// API is the protocol; an LLM API names a Model and takes prompts
 	// from a Dataset.
@@ -259,7 +262,7 @@ func (s *Spec) Check() error {
 		{"--max-rt", s.MaxRT.Seconds(), false}, {"--rate", s.Rate, false}, {"--concurrency", float64(s.Concurrency), false},
 		{"--requests", float64(s.Requests), false}, {"--max-tokens", float64(s.MaxTokens), false},
 		{"--max-ttft", s.MaxTTFT.Seconds(), false}, {"--max-tpot", s.MaxTPOT.Seconds(), false},
-		{"--target-qps", s.TargetQPS, false}, {"--fail-below", s.FailBelow, false},
+		{"--target-qps", s.TargetQPS, false}, {"--fail-below", s.FailBelow, false}, {"--max-body", float64(s.MaxBody), false},
 	} {
 		switch {
 		case p.positive && (!(p.v > 0) || math.IsInf(p.v, 0)):
