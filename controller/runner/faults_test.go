@@ -98,3 +98,30 @@ func TestDurationBoundsDrains(t *testing.T) {
 		t.Errorf("capacity %v against a target that never answers", res.Summary.Capacity.QPS)
 	}
 }
+
+// A second interrupt cuts the work after the first one short: the summary
+// is written from the engine's counts, without reading the run back.
+func TestAbortSkipsTheAnalysis(t *testing.T) {
+	s := spec(t, serve(t), rundir.ModeRate)
+	s.Rate, s.Duration = 100, time.Minute
+	abort := make(chan struct{})
+	r, err := New(s, Options{Abort: abort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	evs := watch(t, ctx, r, func(ev Event) {
+		if j, ok := ev.(Judged); ok && j.Step.Index == 1 {
+			close(abort)
+			cancel()
+		}
+	})
+	res := evs[len(evs)-1].(Done).Result
+	var sum rundir.Summary
+	if err := rundir.ReadJSON(filepath.Join(r.Dir(), rundir.SummaryJSON), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Requests.Sent == 0 || sum.Status != "stopped" || res.Analysis != nil || len(sum.Warnings) == 0 {
+		t.Errorf("summary of %d requests, status %q, warnings %q; want the engine's counts, stopped, and why the analysis is missing", sum.Requests.Sent, sum.Status, sum.Warnings)
+	}
+}

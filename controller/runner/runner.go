@@ -32,6 +32,10 @@ func (e *InputError) Unwrap() error { return e.Err }
 type Options struct {
 	// Version is recorded in run.json and every part.
 	Version string
+	// Abort, when closed, cuts short the work a stopped run still does:
+	// the summary is then written from the engine's counts, without
+	// reading the run back (a second Ctrl-C).
+	Abort <-chan struct{}
 }
 
 // Runner runs one spec: the closed loop of controller and engine, every
