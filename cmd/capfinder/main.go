@@ -20,6 +20,8 @@ var version = "dev"
 
 func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
+	abort := make(chan struct{})
+	ctx = context.WithValue(ctx, abortKey{}, (<-chan struct{})(abort))
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -27,11 +29,18 @@ func main() {
 		// The run stops and writes what it recorded; the exit code says
 		// which signal stopped it.
 		cancel(stoppedBy{s.(syscall.Signal)})
+		// A second signal cuts that work short too.
+		<-sigs
+		close(abort)
 	}()
 	err := run(ctx, os.Stdout, os.Stderr, os.Args)
 	signal.Stop(sigs)
 	os.Exit(exitCode(err, os.Stderr))
 }
+
+// abortKey carries, in the context of a command, the channel a second
+// signal closes.
+type abortKey struct{}
 
 // stoppedBy is the cause of a run stopped by a signal.
 type stoppedBy struct{ sig syscall.Signal }

@@ -57,7 +57,8 @@ Exit status: 0 done, 1 capacity under --fail-below, 2 bad usage or input,
 // execute runs s through the runner, printing its progress on stderr
 // unless --quiet, and draws the report of a run that ended by itself.
 func execute(c *cli.Context, s runner.Spec) (runner.Result, error) {
-	r, err := runner.New(s, runner.Options{Version: version})
+	abort, _ := c.Context.Value(abortKey{}).(<-chan struct{})
+	r, err := runner.New(s, runner.Options{Version: version, Abort: abort})
 	if err != nil {
 		return runner.Result{}, usageError("run: %v", err)
 	}

@@ -317,21 +317,29 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 	case runErr != nil && !errors.Is(runErr, context.Canceled):
 		return res, runErr
 	}
-	res, err = r.conclude(res, cres.Status, rows, tot.Sent, events)
+	res, err = r.conclude(res, cres.Status, rows, tot, events)
 	return res, errors.Join(failed, err)
 }
 
 // conclude writes steps.parquet and the summary of what was recorded.
-func (r *Runner) conclude(res Result, status controller.Status, rows []rundir.StepRow, sent int64, events chan<- Event) (Result, error) {
+func (r *Runner) conclude(res Result, status controller.Status, rows []rundir.StepRow, tot probe.Totals, events chan<- Event) (Result, error) {
 	s := r.spec
 	if err := store.WriteParquet(filepath.Join(r.dir, rundir.StepsFile), rows, nil); err != nil {
 		return res, err
 	}
 	sumPath := filepath.Join(r.dir, rundir.SummaryJSON)
-	if sent == 0 {
-		// Nothing was recorded (stopped before the first send).
-		res.Summary = rundir.Summary{Mode: string(s.Mode), Status: status.String(), Steps: []rundir.SummaryStep{}, Warnings: []string{"no request was sent"}}
+	// countsOnly is the summary of a run not read back: the engine's
+	// counts and why.
+	countsOnly := func(why string) (Result, error) {
+		res.Summary = rundir.Summary{
+			Mode: string(s.Mode), Status: status.String(), Steps: []rundir.SummaryStep{}, Warnings: []string{why},
+			Requests: rundir.Requests{Sent: tot.Sent, Recorded: tot.Recorded, OK: tot.OK, Failed: tot.Failed, Canceled: tot.Canceled},
+		}
 		return res, rundir.WriteJSON(sumPath, res.Summary)
+	}
+	if tot.Sent == 0 {
+		// Nothing was recorded (stopped before the first send).
+		return countsOnly("no request was sent")
 	}
 	// The answer comes from what was recorded, by the same code as
 	// `capfinder analyze`.
@@ -339,7 +347,10 @@ func (r *Runner) conclude(res Result, status controller.Status, rows []rundir.St
 	if err != nil {
 		return res, err
 	}
-	a, err := analysis.Explain(src, s, -1, status)
+	a, err := analysis.Explain(abortable{src, r.opt.Abort}, s, -1, status)
+	if errors.Is(err, errAborted) {
+		return countsOnly("interrupted again before the run was read back; capfinder analyze " + r.dir + " explains it")
+	}
 	if err != nil {
 		return res, err
 	}
@@ -348,6 +359,25 @@ func (r *Runner) conclude(res Result, status controller.Status, rows []rundir.St
 		events <- Warning{Message: w}
 	}
 	return res, rundir.WriteJSON(sumPath, a.Summary)
+}
+
+// abortable is a recorded run whose reading stops when abort closes.
+type abortable struct {
+	rundir.Source
+	abort <-chan struct{}
+}
+
+var errAborted = errors.New("runner: aborted")
+
+func (a abortable) Records(fn func([]rundir.Record) error) error {
+	return a.Source.Records(func(b []rundir.Record) error {
+		select {
+		case <-a.abort:
+			return errAborted
+		default:
+			return fn(b)
+		}
+	})
 }
 
 // newController returns the controller of the run's mode.
