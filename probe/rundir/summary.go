@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"reflect"
 	"sync/atomic"
 )
 
@@ -186,10 +188,12 @@ type SummaryStep struct {
 	LimitedBy     string  `json:"limited_by,omitempty"`
 }
 
-// WriteJSON writes v as indented JSON to path through a temporary file, so
+// WriteJSON writes v as indented JSON, non-finite numbers as 0, to path through a temporary file, so
 // a reader never sees half a file.
 func WriteJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	// JSON has no NaN or infinity: such a value is written as 0 rather
+	// than losing the file.
+	b, err := json.MarshalIndent(finite(reflect.ValueOf(v)).Interface(), "", "  ")
 	if err != nil {
 		return fmt.Errorf("rundir: %w", err)
 	}
@@ -262,4 +266,49 @@ func JSONError(data []byte, err error, want string) string {
 	line := bytes.Count(before, []byte("\n")) + 1
 	col := len(before) - bytes.LastIndexByte(before, '\n')
 	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
+}
+
+// finite returns a copy of v in which every NaN or infinite float is 0.
+func finite(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			return reflect.Zero(v.Type())
+		}
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			c := reflect.New(v.Elem().Type())
+			c.Elem().Set(finite(v.Elem()))
+			if v.Kind() == reflect.Pointer {
+				return c
+			}
+			return c.Elem()
+		}
+	case reflect.Struct:
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		for i := range v.NumField() {
+			if c.Field(i).CanSet() {
+				c.Field(i).Set(finite(v.Field(i)))
+			}
+		}
+		return c
+	case reflect.Slice:
+		if !v.IsNil() {
+			c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+			for i := range v.Len() {
+				c.Index(i).Set(finite(v.Index(i)))
+			}
+			return c
+		}
+	case reflect.Map:
+		if !v.IsNil() {
+			c := reflect.MakeMapWithSize(v.Type(), v.Len())
+			for it := v.MapRange(); it.Next(); {
+				c.SetMapIndex(it.Key(), finite(it.Value()))
+			}
+			return c
+		}
+	}
+	return v
 }
