@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +124,29 @@ func TestAbortSkipsTheAnalysis(t *testing.T) {
 	}
 	if sum.Requests.Sent == 0 || sum.Status != "stopped" || res.Analysis != nil || len(sum.Warnings) == 0 {
 		t.Errorf("summary of %d requests, status %q, warnings %q; want the engine's counts, stopped, and why the analysis is missing", sum.Requests.Sent, sum.Status, sum.Warnings)
+	}
+}
+
+// TLS certificates are verified unless the run says --insecure, and then
+// its answer says so.
+func TestTLSIsVerifiedUnlessInsecure(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	for _, insecure := range []bool{false, true} {
+		s := spec(t, srv.URL, rundir.ModeRate)
+		s.Rate, s.Requests, s.Insecure = 50, 20, insecure
+		r, err := New(s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs := watch(t, context.Background(), r, nil)
+		sum := evs[len(evs)-1].(Done).Result.Summary
+		warned := strings.Contains(strings.Join(sum.Warnings, "\n"), "not verified")
+		switch {
+		case !insecure && (sum.Requests.OK != 0 || sum.Steps[0].Errors["tls"] == 0):
+			t.Errorf("a self-signed certificate was accepted: %d ok, errors %v", sum.Requests.OK, sum.Steps[0].Errors)
+		case insecure && (sum.Requests.OK != 20 || !warned):
+			t.Errorf("--insecure: %d of 20 ok, warnings %q", sum.Requests.OK, sum.Warnings)
+		}
 	}
 }

@@ -171,6 +171,8 @@ type Spec struct {
 	// MaxBody bounds the bytes read of one answer; one larger fails as
 	// too_large.
 	MaxBody int64 `json:"max_body,omitempty"`
+	// Insecure skips TLS certificate verification; the answer says so.
+	Insecure bool `json:"insecure,omitempty"`
 
 	// API is the protocol; an LLM API names a Model and takes prompts
 	// from a Dataset.
