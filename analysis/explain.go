@@ -37,5 +37,11 @@ func Explain(src rundir.Source, s rundir.Spec, warmup time.Duration, status cont
 		TargetQPS: s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
 	})
 	a.Summary.Mode, a.Summary.Status = string(s.Mode), status.String()
+	if s.Insecure {
+		a.Summary.Warnings = append([]string{InsecureWarning}, a.Summary.Warnings...)
+	}
 	return a, nil
 }
+
+// InsecureWarning is said of every run made with --insecure.
+const InsecureWarning = "TLS certificates were not verified (--insecure): the answer holds for whatever server answered, not one proven to be the target"

@@ -61,6 +61,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "data-order", Value: "round-robin", Category: catReq, Usage: "order of several bodies: round-robin or random (seeded by --seed)"},
 		&cli.StringFlag{Name: "config", Category: catReq, Usage: "an EAS bench_desc JSON file (with service.url); flags given override it"},
 		&cli.DurationFlag{Name: "timeout", Value: 20 * second, Category: catReq, Usage: "per-request timeout; a timed-out request is recorded with status 512"},
+		&cli.BoolFlag{Name: "insecure", Category: catReq, Usage: "skip TLS certificate verification (the answer and the report say so)"},
 		&cli.StringFlag{Name: "max-body", Value: "16MiB", Category: catReq, Usage: "largest answer read (e.g. 512KiB, 64MiB); a larger one fails as too_large"},
 
 		&cli.Float64Flag{Name: "target-qps", Category: catOut, Usage: "load to size replicas for"},

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/capfinder/capfinder/analysis"
 	"github.com/capfinder/capfinder/controller"
 	"github.com/capfinder/capfinder/controller/runner"
 	"github.com/capfinder/capfinder/probe/rundir"
@@ -33,6 +34,10 @@ func (p *progress) start(ev runner.Started) {
 	}
 	p.printf("capfinder: %s against %s, recording to %s\n", p.spec.Mode, rundir.RedactURL(p.spec.URL), ev.Dir)
 	p.printf("capfinder: limits: %s\n", describeLimits(p.spec))
+	if p.spec.Insecure {
+		// Said even with --quiet: it qualifies the answer.
+		fmt.Fprintf(p.w, "capfinder: warning: %s\n", analysis.InsecureWarning)
+	}
 }
 
 // step prints the line of a judged step; w is what the engine measured

@@ -61,6 +61,7 @@ func specFromFlags(c *cli.Context) (runner.Spec, error) {
 		TargetQPS:      c.Float64("target-qps"),
 		Headroom:       c.Float64("headroom"),
 		Out:            c.String("out"),
+		Insecure:       c.Bool("insecure"),
 	}
 	maxBody, err := parseSize(c.String("max-body"))
 	if err != nil {

@@ -19,7 +19,7 @@ func newClient(s Spec) (probe.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := probe.HTTPConfig{URL: s.URL, Method: s.Method, Header: header, Timeout: s.Timeout, MaxConns: s.Concurrency, MaxBody: s.MaxBody}
+	cfg := probe.HTTPConfig{URL: s.URL, Method: s.Method, Header: header, Timeout: s.Timeout, MaxConns: s.Concurrency, MaxBody: s.MaxBody, Insecure: s.Insecure}
 	switch s.API {
 	case rundir.APIOpenAIChat, rundir.APIOpenAICompletions:
 		return probe.NewOpenAIClient(probe.OpenAIConfig{
