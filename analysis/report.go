@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	htmltemplate "html/template"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,10 +61,16 @@ func WriteReport(dir string, a *Analysis, figs []Figure) error {
 	if err := htmlReport.Execute(&html, d); err != nil {
 		return fmt.Errorf("analysis: report: %w", err)
 	}
-	if err := rundir.WriteFileAtomic(filepath.Join(dir, "report.md"), md.Bytes()); err != nil {
-		return err
+	for name, b := range map[string]*bytes.Buffer{"report.md": &md, "report.html": &html} {
+		err := rundir.WriteFileAtomic(filepath.Join(dir, name), func(w io.Writer) error {
+			_, err := b.WriteTo(w)
+			return err
+		})
+		if err != nil {
+			return err
+		}
 	}
-	return rundir.WriteFileAtomic(filepath.Join(dir, "report.html"), html.Bytes())
+	return nil
 }
 
 // answerLines is the answer in a few sentences, for both reports and the

@@ -151,21 +151,19 @@ func (r *reader) fetch(u string) ([]byte, error) {
 }
 
 // shown is a data file's name as capfinder prints it: a URL without its
-// password or the values of its query, which for a presigned URL are
-// credentials (X-Amz-Signature, sig, token…).
+// password or query, which for a presigned URL are credentials
+// (X-Amz-Signature, sig, token…); "?…" says there was one.
 func shown(name string) string {
 	u, err := url.Parse(name)
 	if err != nil || u.Host == "" {
 		return name
 	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			q[k] = []string{"REDACTED"}
-		}
-		u.RawQuery = q.Encode()
+	query := u.RawQuery != ""
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	if query {
+		return u.String() + "?…"
 	}
-	return u.Redacted()
+	return u.String()
 }
 
 // add keeps data as one payload, or each of its non-blank lines.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"reflect"
@@ -197,20 +198,20 @@ func WriteJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("rundir: %w", err)
 	}
-	return WriteFileAtomic(path, append(b, '\n'))
+	return writeBytes(path, append(b, '\n'))
 }
 
-// WriteFileAtomic writes b to path with the mode the run's parts get
-// (0644 under the usual umask), through a temporary file in the same
-// directory that is synced and renamed into place: a reader never sees
-// half a file, and a crash never leaves an empty one.
-func WriteFileAtomic(path string, b []byte) error {
+// WriteFileAtomic writes to path what write writes, with the mode the
+// run's parts get (0644 under the usual umask), through a temporary file
+// in the same directory that is synced and renamed into place: a reader
+// never sees half a file, and a crash never leaves an empty one.
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
 	tmp := fmt.Sprintf("%s.tmp-%d-%d", path, os.Getpid(), tmpSeq.Add(1))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return fmt.Errorf("rundir: %w", err)
 	}
-	_, err = f.Write(b)
+	err = write(f)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -311,4 +312,12 @@ func finite(v reflect.Value) reflect.Value {
 		}
 	}
 	return v
+}
+
+// writeBytes writes b to path as WriteFileAtomic does.
+func writeBytes(path string, b []byte) error {
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -209,28 +210,11 @@ func ReadParquet[T any](path string) ([]T, error) {
 // WriteParquet writes rows to a small Parquet file at path in one go,
 // through a temporary file, so a reader never sees it half written.
 func WriteParquet[T any](path string, rows []T, meta map[string]string) error {
-	tmp := path + ".open"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	w := parquet.NewGenericWriter[T](f, writerOptions(meta, 65536)...)
-	_, err = w.Write(rows)
-	if err == nil {
-		err = w.Close()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("store: writing %s: %w", filepath.Base(path), err)
-	}
-	return nil
+	return rundir.WriteFileAtomic(path, func(f io.Writer) error {
+		w := parquet.NewGenericWriter[T](f, writerOptions(meta, 65536)...)
+		if _, err := w.Write(rows); err != nil {
+			return err
+		}
+		return w.Close()
+	})
 }
