@@ -177,15 +177,15 @@ func (s *StepStats) judge(r *Record, j *Judging) {
 	good := r.OK() && (j.MaxRT <= 0 || lat <= int64(j.MaxRT))
 	if r.FirstTokenNs > 0 {
 		ttft := r.FirstTokenNs - r.ScheduledNs
-		RecordNs(s.TTFT, ttft)
+		RecordNs(lazy(&s.TTFT), ttft)
 		good = good && (j.MaxTTFT <= 0 || ttft <= int64(j.MaxTTFT))
 		if r.OutputTokens > 1 {
 			tpot := (r.EndNs - r.FirstTokenNs) / int64(r.OutputTokens-1)
-			RecordNs(s.TPOT, tpot)
+			RecordNs(lazy(&s.TPOT), tpot)
 			good = good && (j.MaxTPOT <= 0 || tpot <= int64(j.MaxTPOT))
 		}
 		if r.ITLMaxNs > 0 {
-			RecordNs(s.ITL, r.ITLMaxNs)
+			RecordNs(lazy(&s.ITL), r.ITLMaxNs)
 		}
 	}
 	if good {
@@ -201,9 +201,9 @@ func (s *StepStats) pending(p Pending, end int64, j *Judging) {
 	s.Pending++
 	switch {
 	case p.FirstToken > 0:
-		RecordNs(s.TTFT, p.FirstToken-p.Scheduled)
+		RecordNs(lazy(&s.TTFT), p.FirstToken-p.Scheduled)
 	case j.Streams:
-		RecordNs(s.TTFT, age)
+		RecordNs(lazy(&s.TTFT), age)
 	}
 	s.sample(p.Scheduled, age)
 }
@@ -229,10 +229,23 @@ func (s *StepStats) clone() *StepStats {
 	return &c
 }
 
+// copyHist returns a copy of h; nil for nil.
 func copyHist(h *hdrhistogram.Histogram) *hdrhistogram.Histogram {
+	if h == nil {
+		return nil
+	}
 	c := NewHistogram()
 	c.Merge(h)
 	return c
+}
+
+// lazy returns *h, made on first use: a run that does not stream keeps no
+// histograms of tokens.
+func lazy(h **hdrhistogram.Histogram) *hdrhistogram.Histogram {
+	if *h == nil {
+		*h = NewHistogram()
+	}
+	return *h
 }
 
 // merge adds o's counts and histograms into s.
@@ -257,7 +270,9 @@ func (s *StepStats) merge(o *StepStats) error {
 	var dropped int64
 	oh := o.hists()
 	for i, h := range s.hists() {
-		dropped += h.Merge(oh[i])
+		if *oh[i] != nil {
+			dropped += lazy(h).Merge(*oh[i])
+		}
 	}
 	if dropped > 0 {
 		return fmt.Errorf("rundir: merging step %d dropped %d histogram values: histograms of another geometry", s.Step, dropped)
@@ -298,9 +313,12 @@ func (a *Acc) Export() (AccSnapshot, error) {
 		snap.Counts[k] = *p
 	}
 	for _, h := range s.hists() {
-		b, err := h.EncodeV2()
-		if err != nil {
-			return AccSnapshot{}, fmt.Errorf("rundir: encoding a histogram: %w", err)
+		var b []byte
+		if *h != nil {
+			var err error
+			if b, err = (*h).EncodeV2(); err != nil {
+				return AccSnapshot{}, fmt.Errorf("rundir: encoding a histogram: %w", err)
+			}
 		}
 		snap.Histograms = append(snap.Histograms, b)
 	}
@@ -321,6 +339,9 @@ func ImportAcc(snap AccSnapshot, j Judging) (*Acc, error) {
 	maps.Copy(s.Errors, snap.Errors)
 	hs := s.hists()
 	for i, b := range snap.Histograms {
+		if len(b) == 0 {
+			continue
+		}
 		h, err := hdrhistogram.Decode(b)
 		if err != nil {
 			return nil, fmt.Errorf("rundir: decoding a histogram: %w", err)
@@ -328,7 +349,7 @@ func ImportAcc(snap AccSnapshot, j Judging) (*Acc, error) {
 		if h.LowestTrackableValue() != histMin || h.HighestTrackableValue() != histMax || h.SignificantFigures() != histSigFigs {
 			return nil, errors.New("rundir: a step snapshot's histograms have another geometry")
 		}
-		hs[i].Merge(h)
+		lazy(hs[i]).Merge(h)
 	}
 	return a, nil
 }

@@ -93,7 +93,7 @@ func same(t *testing.T, what string, got, want *StepStats) {
 	t.Helper()
 	gh, wh := got.hists(), want.hists()
 	for i := range gh {
-		if !reflect.DeepEqual(gh[i].Export(), wh[i].Export()) {
+		if (*gh[i] == nil) != (*wh[i] == nil) || *gh[i] != nil && !reflect.DeepEqual((*gh[i]).Export(), (*wh[i]).Export()) {
 			t.Errorf("%s: histogram %d differs", what, i)
 		}
 	}

@@ -56,7 +56,8 @@ type StepStats struct {
 	// scheduled) of the step's requests that had ended by End; TTFT
 	// (first token − scheduled), TPOT ((end − first token) / (output
 	// tokens − 1)) and ITL (each request's largest gap between tokens) of
-	// the judged requests that streamed. All in microseconds.
+	// the judged requests that streamed, nil when none did. All in
+	// microseconds.
 	Latency, Early, Late, SendLag, TTFT, TPOT, ITL *hdrhistogram.Histogram
 
 	// PromptTokens and OutputTokens sum the tokens of the responses that
@@ -69,18 +70,18 @@ type StepStats struct {
 	Busy time.Duration
 }
 
-// newStepStats returns empty statistics with their histograms.
+// newStepStats returns empty statistics with their histograms; those of
+// streams (TTFT, TPOT, ITL) are made when first used.
 func newStepStats() StepStats {
 	return StepStats{
 		Errors:  map[string]int64{},
 		Latency: NewHistogram(), Early: NewHistogram(), Late: NewHistogram(), SendLag: NewHistogram(),
-		TTFT: NewHistogram(), TPOT: NewHistogram(), ITL: NewHistogram(),
 	}
 }
 
 // hists lists the histograms of s, in a fixed order.
-func (s *StepStats) hists() []*hdrhistogram.Histogram {
-	return []*hdrhistogram.Histogram{s.Latency, s.Early, s.Late, s.SendLag, s.TTFT, s.TPOT, s.ITL}
+func (s *StepStats) hists() []**hdrhistogram.Histogram {
+	return []**hdrhistogram.Histogram{&s.Latency, &s.Early, &s.Late, &s.SendLag, &s.TTFT, &s.TPOT, &s.ITL}
 }
 
 // Duration is the step's length.
