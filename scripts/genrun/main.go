@@ -7,6 +7,7 @@
 //
 //	go run ./scripts/genrun -n 10000000 -out /tmp/big
 //	go run ./scripts/genrun -n 6000 -mode auto -max-rt 1s -out cmd/capfinder/testdata/run
+//	go run ./scripts/genrun -n 2000000 -steps 2000 -hold 1s -out /tmp/steps
 package main
 
 import (
@@ -27,25 +28,36 @@ func main() {
 	out := flag.String("out", "", "run directory to create")
 	mode := flag.String("mode", "rate", "the mode run.json records: rate (a sustained load) or auto (a search)")
 	maxRT := flag.Duration("max-rt", 0, "the latency limit run.json records")
+	steps := flag.Int("steps", 10, "steps, at 10 %, 20 %, … 100 % of the top rate and round again")
+	hold := flag.Duration("hold", time.Minute, "the length of a step")
 	flag.Parse()
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "genrun: -out is required")
 		os.Exit(2)
 	}
-	if err := generate(*out, *n, rundir.Mode(*mode), *maxRT); err != nil {
+	if *steps < 1 || *hold < 100*time.Millisecond {
+		fmt.Fprintln(os.Stderr, "genrun: -steps must be at least 1 and -hold at least 100ms")
+		os.Exit(2)
+	}
+	if err := generate(*out, *n, *steps, *hold, rundir.Mode(*mode), *maxRT); err != nil {
 		fmt.Fprintln(os.Stderr, "genrun:", err)
 		os.Exit(1)
 	}
 }
 
-func generate(dir string, n int64, mode rundir.Mode, maxRT time.Duration) error {
+func generate(dir string, n int64, steps int, hold time.Duration, mode rundir.Mode, maxRT time.Duration) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	const steps, hold = 10, 60 * time.Second
-	// Rates 1..10 × base, summing to n requests over the steps.
-	base := float64(n) / hold.Seconds() / 55
+	// Rates 1..10 × base, over and over, summing to n requests.
+	level := func(s int) float64 { return float64(1 + (s-1)%10) }
+	sum := 0.0
+	for s := 1; s <= steps; s++ {
+		sum += level(s)
+	}
+	base := float64(n) / hold.Seconds() / sum
 	mu := 10.5 * base
+	warmup := min(time.Second, hold/5)
 	rec, err := store.NewRecorder(dir, store.RecorderOptions{Metadata: map[string]string{
 		rundir.MetaMode: string(mode), rundir.MetaSchema: rundir.RecordSchema, rundir.MetaStreams: "false",
 	}})
@@ -57,7 +69,7 @@ func generate(dir string, n int64, mode rundir.Mode, maxRT time.Duration) error 
 	var at, seq int64
 	batch := make([]rundir.Record, 0, 8192)
 	for s := 1; s <= steps; s++ {
-		rate := base * float64(s)
+		rate := base * level(s)
 		count := int64(rate * hold.Seconds())
 		for k := int64(0); k < count; k++ {
 			sched := at + int64(float64(k)/rate*1e9)
@@ -76,7 +88,7 @@ func generate(dir string, n int64, mode rundir.Mode, maxRT time.Duration) error 
 			}
 		}
 		rows = append(rows, rundir.StepRow{Step: int32(s), Phase: "fixed", OfferedQPS: rate, StartNs: at, EndNs: at + int64(hold),
-			JudgedStartNs: at + int64(time.Second), JudgedEndNs: at + int64(hold)})
+			JudgedStartNs: at + int64(warmup), JudgedEndNs: at + int64(hold)})
 		at += int64(hold)
 	}
 	if err := rec.Write(batch); err != nil {
@@ -90,7 +102,7 @@ func generate(dir string, n int64, mode rundir.Mode, maxRT time.Duration) error 
 	}
 	info := rundir.RunInfo{Version: "genrun", Start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Spec: rundir.Spec{
 		URL: "http://127.0.0.1/", Mode: mode, MaxRT: maxRT, MinQPS: 1, MaxQPS: math.Ceil(mu * 2), QPSGrowthDelta: 1,
-		AdjustInterval: hold, StepDuration: hold, Precision: 0.02, Duration: hold * steps,
+		AdjustInterval: hold, StepDuration: hold, Precision: 0.02, Duration: hold * time.Duration(steps), Warmup: warmup,
 		RTQuantile: 0.99, FaultTolerate: 0.01, FaultAction: rundir.FaultRevise, API: rundir.APIHTTP,
 		Rate: base, Concurrency: 4096, Arrival: rundir.ArrivalConstant, Burstiness: 1, Timeout: 20 * time.Second, Headroom: 0.3,
 	}}
