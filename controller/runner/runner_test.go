@@ -3,7 +3,9 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -386,5 +388,153 @@ func TestTLSIsVerifiedUnlessInsecure(t *testing.T) {
 		case insecure && (sum.Requests.OK != 20 || !warned):
 			t.Errorf("--insecure: %d of 20 ok, warnings %q", sum.Requests.OK, sum.Warnings)
 		}
+	}
+}
+
+// rawTarget serves connections on loopback with handle, for faults an
+// HTTP server would not commit.
+func rawTarget(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Read(make([]byte, 4096))
+				handle(c)
+			}()
+		}
+	}()
+	return "http://" + l.Addr().String()
+}
+
+// Every fault at the target is survived and recorded: the run ends with
+// its summary, every request sent has its row with the failure's class,
+// and a target that failed them all is credited with nothing.
+func TestFaultsAtTheTarget(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + closed.Addr().String()
+	closed.Close()
+	served := func(h http.HandlerFunc) string {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	for _, c := range []struct {
+		name, url, class string
+		api              rundir.API
+	}{
+		{"refused", refused, rundir.ErrRefused, rundir.APIHTTP},
+		{"reset", rawTarget(t, func(c net.Conn) { c.(*net.TCPConn).SetLinger(0) }), rundir.ErrReset, rundir.APIHTTP},
+		{"not HTTP", rawTarget(t, func(c net.Conn) { io.WriteString(c, "NOT HTTP AT ALL\r\n\r\n") }), rundir.ErrProtocol, rundir.APIHTTP},
+		{"5xx", served(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }), "status 503", rundir.APIHTTP},
+		{"slow drip", served(func(w http.ResponseWriter, r *http.Request) {
+			for range 20 {
+				w.Write([]byte("x"))
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		}), rundir.ErrTimeout, rundir.APIHTTP},
+		{"endless stream", served(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			for {
+				fmt.Fprint(w, "data: tick\n\n")
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}), rundir.ErrTimeout, rundir.APISSE},
+		{"broken SSE", served(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choices\":[{\"de")
+		}), rundir.ErrProtocol, rundir.APIOpenAIChat},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := spec(t, c.url, rundir.ModeRate)
+			s.API, s.Rate, s.Requests, s.Timeout, s.MaxRT = c.api, 50, 20, time.Second, 0
+			if c.api.LLM() {
+				s.Dataset = "synthetic:input=4,output=4"
+			}
+			r, err := New(s, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs := watch(t, context.Background(), r, nil)
+			sum := evs[len(evs)-1].(Done).Result.Summary
+			q := sum.Requests
+			if q.Sent != 20 || q.Recorded != 20 || q.Failed != 20 {
+				t.Errorf("%d sent, %d recorded, %d failed; want 20 of each", q.Sent, q.Recorded, q.Failed)
+			}
+			errs := map[string]int64{}
+			for _, st := range sum.Steps {
+				for k, v := range st.Errors {
+					errs[k] += v
+				}
+			}
+			if errs[c.class] == 0 || sum.Capacity.QPS != 0 {
+				t.Errorf("failures %v, capacity %v; want class %q and no capacity", errs, sum.Capacity.QPS, c.class)
+			}
+		})
+	}
+}
+
+// A target killed mid-run and started again on the same address costs
+// the requests sent while it was down, recorded as refused or reset, and
+// no more: the run goes on and the requests after it succeed.
+func TestTargetRestartedMidRun(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	first, again := &http.Server{Handler: h}, &http.Server{Handler: h}
+	go first.Serve(l)
+	restarted := make(chan struct{})
+	defer func() {
+		<-restarted
+		first.Close()
+		again.Close()
+	}()
+	go func() {
+		defer close(restarted)
+		time.Sleep(700 * time.Millisecond)
+		first.Close()
+		time.Sleep(500 * time.Millisecond)
+		l2, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		go again.Serve(l2)
+	}()
+	s := spec(t, "http://"+addr, rundir.ModeRate)
+	s.Rate, s.Requests, s.Timeout, s.MaxRT, s.Duration = 100, 250, time.Second, 0, time.Minute
+	r, err := New(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := watch(t, context.Background(), r, nil)
+	q := evs[len(evs)-1].(Done).Result.Summary.Requests
+	if q.Sent != 250 || q.Recorded != 250 || q.Failed == 0 || q.OK < 150 {
+		t.Errorf("%d sent, %d recorded, %d ok, %d failed; want every one recorded, those of the half second down failed", q.Sent, q.Recorded, q.OK, q.Failed)
 	}
 }
