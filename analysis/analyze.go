@@ -61,6 +61,7 @@ func Window(s *rundir.StepStats, lim controller.Limits) controller.Window {
 		Samples:       int(s.Samples),
 		Failures:      int(s.Failed),
 		Pending:       int(s.Pending),
+		LocalFailures: int(s.Errors[rundir.ErrLocal]),
 		Latency:       rundir.Quantile(s.Latency, q),
 		TTFT:          rundir.Quantile(s.TTFT, q),
 		TPOT:          rundir.Quantile(s.TPOT, q),
@@ -310,7 +311,10 @@ func (a *Analysis) warnings(lim controller.Limits) []string {
 		case st.Short:
 			out = append(out, fmt.Sprintf("%s had %d samples, under the %d its quantile needs; its verdict rests on thin evidence (hold steps longer)", n, s.Samples, lim.MinSamples()))
 		}
-		if st.Verdict == controller.Invalid {
+		switch {
+		case st.Verdict == controller.Invalid && s.Errors[rundir.ErrLocal] > 0:
+			out = append(out, fmt.Sprintf("%s is invalid: the generator ran out of file descriptors or local ports (%d requests failed for it); raise ulimit -n or lower --concurrency", n, s.Errors[rundir.ErrLocal]))
+		case st.Verdict == controller.Invalid:
 			out = append(out, fmt.Sprintf("%s is invalid: the generator fell behind its schedule (send lag p99 %s); the limit found may be the generator's, not the target's", n, rundir.Quantile(s.SendLag, 0.99)))
 		}
 		p50, p99 := rundir.Quantile(s.Latency, 0.5), rundir.Quantile(s.Latency, 0.99)

@@ -73,6 +73,9 @@ func (l Limits) MaxSendLag() time.Duration {
 // no evidence is never a pass; nor is a step none of whose judged
 // requests was answered (LimitSaturation).
 //
+// A step in which the generator ran out of descriptors or ports
+// (LocalFailures) is Invalid: those failures are the generator's.
+//
 // A step that did not send its load says nothing about the target unless
 // the target held every in-flight slot (Saturated), in which case a broken
 // limit is the target's. Late sends (Lagging) do not spoil a pass —
@@ -93,7 +96,7 @@ func (l Limits) JudgeAnyway(w Window) (Verdict, Limit) { return l.judge(w, 0) }
 
 // judge judges with need samples required; zero judges what there is.
 func (l Limits) judge(w Window, need int) (Verdict, Limit) {
-	if w.Behind && !w.Saturated {
+	if w.Behind && !w.Saturated || w.LocalFailures > 0 {
 		return Invalid, LimitGenerator
 	}
 	n := w.Samples

@@ -17,6 +17,9 @@ type Window struct {
 	// failed (non-2xx, timeout, transport error); Pending how many had no
 	// answer yet when the step ended.
 	Samples, Failures, Pending int
+	// LocalFailures counts the failures that were the generator's: it ran
+	// out of file descriptors or local ports.
+	LocalFailures int
 	// Latency is the end-to-end latency at Limits.Quantile, measured from
 	// the scheduled send time. TTFT and TPOT are at the same quantile and
 	// zero when the protocol does not measure them.

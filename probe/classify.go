@@ -36,6 +36,9 @@ func Classify(ctx context.Context, err error) (status int32, class string) {
 		netErr  net.Error
 	)
 	switch {
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE), errors.Is(err, syscall.EADDRNOTAVAIL):
+		// Out of descriptors or local ports: the generator's limit.
+		return 0, rundir.ErrLocal
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return rundir.StatusTimeout, rundir.ErrTimeout
 	case errors.As(err, &dnsErr):

@@ -479,6 +479,11 @@ func (e *Engine) Stop() (Totals, error) {
 		<-done
 	}
 	e.cancelReq()
+	// The connections kept for reuse give their descriptors back, for the
+	// files still to be written.
+	if c, ok := e.cfg.Client.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 	close(e.records)
 	<-e.collDone
 	return e.totals, e.writeErr

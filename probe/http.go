@@ -126,6 +126,10 @@ func (c *HTTPClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.Rec
 	}
 }
 
+// CloseIdleConnections closes the connections kept for reuse, giving
+// their descriptors back.
+func (c *HTTPClient) CloseIdleConnections() { c.client.CloseIdleConnections() }
+
 // fail records why a request failed after its answer began: too large
 // (its connection is dropped with the unread rest), or what Classify says.
 func fail(ctx context.Context, err error, rec *rundir.Record) {

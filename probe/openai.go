@@ -156,6 +156,9 @@ func (c *OpenAIClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.R
 	}
 }
 
+// CloseIdleConnections closes the connections kept for reuse.
+func (c *OpenAIClient) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
 // chunk is what the client reads of a streamed or whole answer.
 type chunk struct {
 	Choices []struct {
@@ -355,6 +358,9 @@ func (c *SSEClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.Reco
 		fail(ctx, err, rec)
 	}
 }
+
+// CloseIdleConnections closes the connections kept for reuse.
+func (c *SSEClient) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // readEvents times the events of a stream until it ends.
 func readEvents(ctx context.Context, r io.Reader, rec *rundir.Record, clk Clock) error {

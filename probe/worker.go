@@ -2,9 +2,14 @@ package probe
 
 import (
 	"context"
+	"time"
 
 	"github.com/capfinder/capfinder/probe/rundir"
 )
+
+// localBackoff is how long a worker waits after the generator ran out of
+// a local resource.
+const localBackoff = 10 * time.Millisecond
 
 // spawn starts a worker with its first job. Workers stay for the engine's
 // life, so the pool grows to the largest in-flight count seen.
@@ -35,6 +40,11 @@ func (e *Engine) work(j job, sl *slot) {
 		}
 		e.cfg.Client.Do(ctx, j.payload, &rec, e.clock)
 		e.handOver(&rec, sl)
+		if rec.Error == rundir.ErrLocal {
+			// Out of descriptors or ports, a request fails at once: wait
+			// a little before the next rather than spin.
+			time.Sleep(localBackoff)
+		}
 		e.inflight.Add(-1)
 		select {
 		case e.released <- struct{}{}:

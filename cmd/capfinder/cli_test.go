@@ -350,3 +350,30 @@ func TestRunTerminatedExits143(t *testing.T) {
 		t.Errorf("summary %q with %d sent; want the partial run, stopped", sum.Status, sum.Requests.Sent)
 	}
 }
+
+// A generator out of file descriptors is the limit itself: its steps are
+// invalid, its failures of class local, never the target's.
+func TestOutOfFileDescriptorsIsTheGenerators(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	url := serveQueue(t, probetest.QueueConfig{Workers: 64, ServiceTime: 20 * time.Millisecond, Seed: 1})
+	out := filepath.Join(t.TempDir(), "run")
+	// In a shell of its own with 40 descriptors: 100 connections cannot
+	// all be opened.
+	cmd := exec.Command("sh", "-c", `ulimit -n 40 && exec "$0" "$@"`, capfinderBin(t),
+		"run", "--mode", "concurrency", "--concurrency", "100", "--step-duration", "1s", "--duration", "3s", "--out", out, "-q", url)
+	dieWithTest(cmd)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	sum := readSummary(t, out)
+	for _, st := range sum.Steps {
+		if st.Verdict != "invalid" || st.Errors[rundir.ErrLocal] == 0 {
+			t.Errorf("step %d: %s with failures %v; want invalid, its failures local", st.Step, st.Verdict, st.Errors)
+		}
+	}
+	if len(sum.Steps) == 0 {
+		t.Error("no step recorded")
+	}
+}

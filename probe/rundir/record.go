@@ -63,6 +63,7 @@ const (
 	ErrNetwork   = "network"   // any other transport failure
 	ErrMidStream = "midstream" // an error object arrived inside a stream
 	ErrTooLarge  = "too_large" // the answer was larger than the body limit
+	ErrLocal     = "local"     // the generator ran out of a local resource (descriptors, ports)
 )
 
 // Latency is what a user waiting on the schedule saw: end minus scheduled,

@@ -45,6 +45,7 @@ type Recorder struct {
 	opened time.Time
 	inPart int64
 	rows   int64
+	spare  []*os.File
 }
 
 // NewRecorder creates DIR/requests and returns a recorder writing there.
@@ -64,7 +65,33 @@ func NewRecorder(dir string, opts RecorderOptions) (*Recorder, error) {
 	if err := os.MkdirAll(filepath.Join(dir, rundir.PartsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &Recorder{dir: dir, opts: opts}, nil
+	r := &Recorder{dir: dir, opts: opts}
+	r.reserve()
+	return r, nil
+}
+
+// spares is how many descriptors a recorder holds in reserve: a generator
+// that runs out of descriptors (its connections take them all) must still
+// open its next part, and write steps.parquet and the summary at the end.
+const spares = 2
+
+// reserve takes up to spares descriptors in reserve, as far as it can.
+func (r *Recorder) reserve() {
+	for len(r.spare) < spares {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			return
+		}
+		r.spare = append(r.spare, f)
+	}
+}
+
+// release gives the descriptors in reserve back, for a file to be opened.
+func (r *Recorder) release() {
+	for _, f := range r.spare {
+		f.Close()
+	}
+	r.spare = r.spare[:0]
 }
 
 func (r *Recorder) partPath(n int) string {
@@ -89,7 +116,9 @@ func writerOptions(meta map[string]string, rowGroup int64) []parquet.WriterOptio
 }
 
 func (r *Recorder) open() error {
+	r.release()
 	f, err := os.Create(r.partPath(r.part) + ".open")
+	r.reserve()
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -155,8 +184,12 @@ func (r *Recorder) Write(recs []rundir.Record) error {
 	return nil
 }
 
-// Close closes the open part. A recorder that wrote nothing leaves no part.
-func (r *Recorder) Close() error { return r.closePart() }
+// Close closes the open part, and gives back the descriptors held in
+// reserve. A recorder that wrote nothing leaves no part.
+func (r *Recorder) Close() error {
+	r.release()
+	return r.closePart()
+}
 
 // Rows returns how many records were written.
 func (r *Recorder) Rows() int64 { return r.rows }
