@@ -88,8 +88,10 @@ func NewHTTPClient(cfg HTTPConfig) (*HTTPClient, error) {
 		// bytes_in must be what crossed the wire, not a decompressed size.
 		DisableCompression: true,
 		TLSClientConfig:    &tls.Config{InsecureSkipVerify: cfg.Insecure},
-		// HTTP/2 multiplexes requests on one connection, which changes what
-		// a concurrency means; plain HTTP/1.1 unless the target is TLS.
+		// HTTP/1.1 always, TLS or not: HTTP/2 multiplexes requests on one
+		// connection, which changes what a concurrency and a connection
+		// mean (a custom TLS config without ForceAttemptHTTP2 never
+		// negotiates h2).
 		ForceAttemptHTTP2: false,
 	}
 	c := &HTTPClient{

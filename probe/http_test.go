@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,5 +198,19 @@ func BenchmarkHTTPClientDo(b *testing.B) {
 		if rec.Error != "" {
 			b.Fatal(rec.Error)
 		}
+	}
+}
+
+// capfinder speaks HTTP/1.1 over TLS too, even to a server that offers
+// HTTP/2: one request per connection at a time, as the concurrency says.
+func TestHTTPClientSpeaksHTTP11OverTLS(t *testing.T) {
+	var proto atomic.Value
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { proto.Store(r.Proto) }))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	r := do(t, HTTPConfig{URL: srv.URL, Timeout: 2 * time.Second, Insecure: true}, context.Background(), nil)
+	if !r.OK() || proto.Load() != "HTTP/1.1" {
+		t.Errorf("status %d %q over %v, want HTTP/1.1", r.Status, r.Error, proto.Load())
 	}
 }
