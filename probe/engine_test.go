@@ -614,3 +614,26 @@ func TestEngineStopsOnAWriteError(t *testing.T) {
 		t.Errorf("Stop returned %v, want the write error", err)
 	}
 }
+
+// slowDisk takes its time with every batch, as a disk that cannot keep
+// up with the generator.
+type slowDisk struct{}
+
+func (slowDisk) Write([]rundir.Record) error { time.Sleep(300 * time.Millisecond); return nil }
+
+// A writer that cannot keep up holds the workers handing records over:
+// the slots they keep are the generator's backpressure, not the target's,
+// so the step is not saturated.
+func TestEngineBackpressureIsNotTheTargets(t *testing.T) {
+	e := newTestEngine(t, &fakeClient{}, slowDisk{}, 0)
+	w, err := e.Step(context.Background(), Load{Rate: 20000, Concurrency: 64, Hold: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if w.Saturated {
+		t.Errorf("a slow writer made the step saturated (the target blamed): sent %d, schedule lag %v", w.Sent, w.ScheduleLag)
+	}
+}
