@@ -114,13 +114,18 @@ type Engine struct {
 	cutMu  sync.RWMutex
 	cutAt  int64        // the last cut's time
 	handed atomic.Int64 // records handed over to the collector
+	// handing counts the workers waiting to hand a record over: their
+	// slots are held by the generator's own backpressure.
+	handing atomic.Int64
 
 	released chan struct{} // a worker freed a slot (capacity 1, never blocks)
 	inflight atomic.Int64
 	sent     atomic.Int64
 	// due is the scheduled time of the next open-loop send, or noDue.
 	due    atomic.Int64
-	waited atomic.Bool // the scheduler waited for a slot since the step began
+	// waited is how long, since the step began, the scheduler waited for
+	// a slot the target held (in nanoseconds).
+	waited atomic.Int64
 
 	slotsMu sync.Mutex
 	slots   []*slot // each worker's request in flight
@@ -257,7 +262,7 @@ func (e *Engine) Step(ctx context.Context, l Load) (*rundir.StepStats, error) {
 		e.step++
 		e.stepSent = e.sent.Load()
 		e.stepLimit = limit
-		e.waited.Store(false)
+		e.waited.Store(0)
 		// The step begins between two hand-overs, as it is cut: a request
 		// ends in it exactly when its record is handed over after that.
 		e.cutMu.Lock()
@@ -346,7 +351,9 @@ wait:
 	if due := e.due.Load(); due != noDue && due < at {
 		w.ScheduleLag = time.Duration(at - due)
 	}
-	w.Saturated = e.waited.Load()
+	// The target held every slot for more than a hundredth of the step,
+	// not for the instant a burst of sends fills them.
+	w.Saturated = e.waited.Load()*100 > at-e.stepStart
 	w.InFlightStart, w.InFlightEnd = e.inFlightJudged, inFlight
 	return w, err
 }
@@ -420,7 +427,8 @@ type slot struct {
 func (e *Engine) after(ns int64) int64 { return max(ns, e.cutAt+1) }
 
 // handOver passes a finished request's record to the collector and frees
-// its slot, in one step as far as a cut can tell.
+// its slot, in one step as far as a cut can tell: the request leaves the
+// in-flight count once its record is with the collector.
 func (e *Engine) handOver(rec *rundir.Record, sl *slot) {
 	e.cutMu.RLock()
 	rec.EndNs = e.after(rec.EndNs)
@@ -428,7 +436,17 @@ func (e *Engine) handOver(rec *rundir.Record, sl *slot) {
 	// counts a request both as pending and as done.
 	sl.sched.Store(-1)
 	e.handed.Add(1)
-	e.records <- *rec
+	select {
+	case e.records <- *rec:
+		e.inflight.Add(-1)
+	default:
+		// The collector (or the writer behind it) is behind: the slot is
+		// held by the generator until the record is taken.
+		e.handing.Add(1)
+		e.records <- *rec
+		e.inflight.Add(-1)
+		e.handing.Add(-1)
+	}
 	e.cutMu.RUnlock()
 }
 

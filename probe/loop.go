@@ -81,7 +81,12 @@ loop:
 		}
 		// Wait for a slot under the current bound.
 		for e.inflight.Load() >= int64(l.concurrency) {
-			e.waited.Store(true)
+			// A slot held by a worker that cannot hand its record over is
+			// the generator's backpressure, not the target's: a wait counts
+			// for the target when none was handing over as it began and
+			// ended.
+			target := e.inflight.Load()-e.handing.Load() >= int64(l.concurrency)
+			since := e.clock.Now()
 			select {
 			case <-e.released:
 			case nl := <-e.loads:
@@ -89,6 +94,9 @@ loop:
 				continue loop
 			case <-ctx.Done():
 				return
+			}
+			if target && e.handing.Load() == 0 {
+				e.waited.Add(e.clock.Now() - since)
 			}
 		}
 		payload, ok := e.cfg.Source.Next()

@@ -45,7 +45,6 @@ func (e *Engine) work(j job, sl *slot) {
 			// a little before the next rather than spin.
 			time.Sleep(localBackoff)
 		}
-		e.inflight.Add(-1)
 		select {
 		case e.released <- struct{}{}:
 		default:
