@@ -122,7 +122,7 @@ type Engine struct {
 	inflight atomic.Int64
 	sent     atomic.Int64
 	// due is the scheduled time of the next open-loop send, or noDue.
-	due    atomic.Int64
+	due atomic.Int64
 	// waited is how long, since the step began, the scheduler waited for
 	// a slot the target held (in nanoseconds).
 	waited atomic.Int64

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfinder/capfinder/probe/probetest"
 	"github.com/capfinder/capfinder/probe/rundir"
 
 	"github.com/capfinder/capfinder/datasets"
@@ -91,39 +92,23 @@ func TestHTTPClientRecordsOutcomes(t *testing.T) {
 }
 
 // rawServer accepts connections on loopback and hands each to handle.
+// rawServer serves handle on loopback for the test: a target that breaks
+// HTTP.
 func rawServer(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	url, err := probetest.ServeRaw(t.Context(), "127.0.0.1:0", handle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go handle(c)
-		}
-	}()
-	return "http://" + l.Addr().String() + "/"
+	return url + "/"
 }
 
 func TestHTTPClientClassifiesBrokenServers(t *testing.T) {
 	reset := rawServer(t, func(c net.Conn) {
-		buf := make([]byte, 4096)
-		c.Read(buf)
 		// Linger 0 makes Close send a RST.
 		c.(*net.TCPConn).SetLinger(0)
-		c.Close()
 	})
-	garbage := rawServer(t, func(c net.Conn) {
-		buf := make([]byte, 4096)
-		c.Read(buf)
-		io.WriteString(c, "NOT HTTP AT ALL\r\n\r\n")
-		c.Close()
-	})
+	garbage := rawServer(t, func(c net.Conn) { io.WriteString(c, "NOT HTTP AT ALL\r\n\r\n") })
 	for _, tc := range []struct{ name, url, class string }{
 		{"reset", reset, rundir.ErrReset},
 		{"garbage", garbage, rundir.ErrProtocol},

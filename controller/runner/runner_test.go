@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -391,29 +390,32 @@ func TestTLSIsVerifiedUnlessInsecure(t *testing.T) {
 	}
 }
 
-// rawTarget serves connections on loopback with handle, for faults an
-// HTTP server would not commit.
+// rawTarget serves handle on loopback for the test: a target that breaks
+// HTTP.
 func rawTarget(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	url, err := probetest.ServeRaw(t.Context(), "127.0.0.1:0", handle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
+	return url
+}
+
+// ticking answers with chunk every gap, n times (forever when n < 0),
+// until the client goes away: a slow drip or an endless stream.
+func ticking(chunk, contentType string, gap time.Duration, n int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		for i := 0; n < 0 || i < n; i++ {
+			io.WriteString(w, chunk)
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
 				return
+			case <-time.After(gap):
 			}
-			go func() {
-				defer c.Close()
-				c.Read(make([]byte, 4096))
-				handle(c)
-			}()
 		}
-	}()
-	return "http://" + l.Addr().String()
+	}
 }
 
 // Every fault at the target is survived and recorded: the run ends with
@@ -439,29 +441,8 @@ func TestFaultsAtTheTarget(t *testing.T) {
 		{"reset", rawTarget(t, func(c net.Conn) { c.(*net.TCPConn).SetLinger(0) }), rundir.ErrReset, rundir.APIHTTP},
 		{"not HTTP", rawTarget(t, func(c net.Conn) { io.WriteString(c, "NOT HTTP AT ALL\r\n\r\n") }), rundir.ErrProtocol, rundir.APIHTTP},
 		{"5xx", served(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }), "status 503", rundir.APIHTTP},
-		{"slow drip", served(func(w http.ResponseWriter, r *http.Request) {
-			for range 20 {
-				w.Write([]byte("x"))
-				w.(http.Flusher).Flush()
-				select {
-				case <-r.Context().Done():
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
-			}
-		}), rundir.ErrTimeout, rundir.APIHTTP},
-		{"endless stream", served(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/event-stream")
-			for {
-				fmt.Fprint(w, "data: tick\n\n")
-				w.(http.Flusher).Flush()
-				select {
-				case <-r.Context().Done():
-					return
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
-		}), rundir.ErrTimeout, rundir.APISSE},
+		{"slow drip", served(ticking("x", "text/plain", 100*time.Millisecond, 20)), rundir.ErrTimeout, rundir.APIHTTP},
+		{"endless stream", served(ticking("data: tick\n\n", "text/event-stream", 50*time.Millisecond, -1)), rundir.ErrTimeout, rundir.APISSE},
 		{"broken SSE", served(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/event-stream")
 			io.WriteString(w, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choices\":[{\"de")

@@ -6,7 +6,9 @@
 //   - LLM, an OpenAI-compatible inference replica with continuous batching:
 //     a batch of running sequences, a prefill cost per prompt token and a
 //     decode step that slows as the batch grows, streaming its tokens as
-//     server-sent events with a usage report.
+//     server-sent events with a usage report;
+//   - ServeRaw, a target that breaks HTTP itself (resets, garbled answers),
+//     for fault tests.
 //
 // The targets are for tests, demos and dry runs; their capacity follows from
 // their parameters, so a search can be checked against the truth.
