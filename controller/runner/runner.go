@@ -300,22 +300,23 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 			rows = append(rows, cur.Row(st.Verdict.String(), string(st.Limit)))
 			events <- Judged{Step: st, Stats: cur}
 			if st.Verdict == controller.Invalid {
-				events <- Warning{Message: fmt.Sprintf("step %d: the generator fell behind its schedule; the step says nothing of the target", st.Index)}
+				events <- Warning{Message: fmt.Sprintf("step %d: the generator was the limit (it fell behind its schedule or ran out of descriptors or ports); the step says nothing of the target", st.Index)}
 			}
 		})
 	tot, stopErr := eng.Stop()
 	closeErr := rec.Close()
 	res.Status, res.Stopped = cres.Status, ctx.Err() != nil
+	// A run that failed still explains what it recorded before it says so.
 	var failed error
 	switch {
 	case errors.Is(runErr, probe.ErrRecording) || stopErr != nil || closeErr != nil:
-		// The records stopped being kept: the load stopped, and what was
-		// recorded is still explained before the run fails.
+		// The records stopped being kept, and so did the load.
 		failed = fmt.Errorf("runner: recording %s: %w", r.dir, errors.Join(stopErr, closeErr))
-		res.Status = controller.Stopped
-		cres.Status = controller.Stopped
 	case runErr != nil && !errors.Is(runErr, context.Canceled):
-		return res, runErr
+		failed = runErr
+	}
+	if failed != nil {
+		res.Status, cres.Status = controller.Stopped, controller.Stopped
 	}
 	res, err = r.conclude(res, cres.Status, rows, tot, events)
 	return res, errors.Join(failed, err)
