@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,6 +152,7 @@ type Engine struct {
 	stepSent  int64
 	stepLoad  stepLoad
 	stepLimit int
+	stepCPU   time.Duration
 	// inFlightJudged is the requests in flight as the step's judged part
 	// began; -1 until then.
 	inFlightJudged int64
@@ -271,7 +273,7 @@ func (e *Engine) Step(ctx context.Context, l Load) (*rundir.StepStats, error) {
 			Start: now, End: rundir.Open, JudgedStart: now + int64(l.Warmup), JudgedEnd: planEnd(now, l.Hold, l.Tail),
 		}}
 		e.cutMu.Unlock()
-		e.stepStart = now
+		e.stepStart, e.stepCPU = now, processCPU()
 		sl.step, sl.concurrency, sl.start = int32(e.step), limit, now
 		e.stepLoad = sl
 		e.setLoad(sl)
@@ -355,6 +357,7 @@ wait:
 	// not for the instant a burst of sends fills them.
 	w.Saturated = e.waited.Load()*100 > at-e.stepStart
 	w.InFlightStart, w.InFlightEnd = e.inFlightJudged, inFlight
+	w.GenCPU, w.Goroutines = processCPU()-e.stepCPU, runtime.NumGoroutine()
 	return w, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -247,6 +248,15 @@ func TestEngineClosedLoopHoldsConcurrency(t *testing.T) {
 	}
 	if w.Sent < w.Completed {
 		t.Errorf("sent %d < completed %d", w.Sent, w.Completed)
+	}
+	// The generator reports what it cost: some CPU, never more than the
+	// machine's cores over the step, and its goroutines (at least the
+	// scheduler, the collector and the 4 workers).
+	if w.GenCPU <= 0 || w.GenCPU > time.Duration(runtime.NumCPU())*w.Duration() {
+		t.Errorf("generator CPU %v over a %v step", w.GenCPU, w.Duration())
+	}
+	if w.Goroutines < 6 {
+		t.Errorf("goroutines %d, want at least 6", w.Goroutines)
 	}
 }
 

@@ -129,4 +129,8 @@ type StepRow struct {
 	// judged part began and at the step's end.
 	InFlightStart int64 `parquet:"in_flight_start"`
 	InFlightEnd   int64 `parquet:"in_flight_end"`
+	// GenCPUNs is the CPU time capfinder used during the step; Goroutines
+	// its goroutines at the step's end.
+	GenCPUNs   int64 `parquet:"gen_cpu_ns"`
+	Goroutines int32 `parquet:"goroutines"`
 }

@@ -34,6 +34,12 @@ type StepStats struct {
 	// step) as the judged part began and at the step's end. A target that
 	// keeps up holds their number steady.
 	InFlightStart, InFlightEnd int64
+	// GenCPU is the CPU time the whole process used during the step (user
+	// and system), and Goroutines its goroutines at the cut: what the
+	// generator cost, so that a generator-bound step says so and a leak
+	// shows over a long run.
+	GenCPU     time.Duration
+	Goroutines int
 
 	// Start and End are the step's times since the run's zero; the
 	// judged requests were scheduled in [JudgedStart, JudgedEnd), and Mid

@@ -20,6 +20,7 @@ func (s *StepStats) Row(verdict, limitedBy string) StepRow {
 		ErrorRate: s.ErrorRate(), SendLagP99Ms: ms(Quantile(s.SendLag, 0.99)),
 		Verdict: verdict, LimitedBy: limitedBy,
 		RateEndQPS: s.RateEnd, InFlightStart: s.InFlightStart, InFlightEnd: s.InFlightEnd,
+		GenCPUNs: int64(s.GenCPU), Goroutines: int32(s.Goroutines),
 	}
 }
 
@@ -39,6 +40,7 @@ func (row *StepRow) SetFacts(s *StepStats) {
 	s.Phase, s.Offered, s.RateEnd, s.Concurrency = row.Phase, row.OfferedQPS, row.RateEndQPS, int(row.Concurrency)
 	s.Saturated, s.ScheduleLag = row.Saturated, time.Duration(row.ScheduleLagNs)
 	s.InFlightStart, s.InFlightEnd = row.InFlightStart, row.InFlightEnd
+	s.GenCPU, s.Goroutines = time.Duration(row.GenCPUNs), int(row.Goroutines)
 }
 
 // Summary is the step as summary.json shows it, with its verdict and the
@@ -71,7 +73,9 @@ func (s *StepStats) Summary(verdict, limitedBy string) SummaryStep {
 	if d := s.Duration().Seconds(); d > 0 {
 		st.NewConnsPS = float64(s.NewConns) / d
 		st.EventsPS = float64(s.Events) / d
+		st.GenCPUShare = s.GenCPU.Seconds() / d
 	}
+	st.GenCPUMs, st.Goroutines = ms(s.GenCPU), s.Goroutines
 	st.TTFTP50Ms, st.TTFTP99Ms = ms(Quantile(s.TTFT, 0.5)), ms(Quantile(s.TTFT, 0.99))
 	st.TPOTP50Ms, st.TPOTP99Ms = ms(Quantile(s.TPOT, 0.5)), ms(Quantile(s.TPOT, 0.99))
 	st.ITLMaxP99Ms = ms(Quantile(s.ITL, 0.99))

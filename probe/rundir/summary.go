@@ -185,8 +185,14 @@ type SummaryStep struct {
 	RateEndQPS    float64 `json:"rate_end_qps,omitempty"`
 	InFlightStart int64   `json:"in_flight_start"`
 	InFlightEnd   int64   `json:"in_flight_end"`
-	Verdict       string  `json:"verdict"`
-	LimitedBy     string  `json:"limited_by,omitempty"`
+	// GenCPUMs is the CPU time capfinder used during the step, GenCPUShare
+	// the same in cores (1 is a whole core), Goroutines its goroutines at
+	// the step's end.
+	GenCPUMs    float64 `json:"gen_cpu_ms"`
+	GenCPUShare float64 `json:"gen_cpu_cores"`
+	Goroutines  int     `json:"goroutines"`
+	Verdict     string  `json:"verdict"`
+	LimitedBy   string  `json:"limited_by,omitempty"`
 }
 
 // WriteJSON writes v as indented JSON, non-finite numbers as 0, to path through a temporary file, so
