@@ -105,3 +105,47 @@ func TestStreamsKeepTheirConnections(t *testing.T) {
 		}
 	})
 }
+
+// A server that closes idle connections after a short time (uvicorn and
+// Node close theirs after about 5 s) does not make the requests after a
+// pause fail: the client notices a connection closed while idle and does
+// not send on it. The pauses straddle the server's idle timeout, where a
+// request and the server's close can cross.
+func TestRequestsAfterAPauseDoNotFail(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok"))
+	}))
+	srv.Config.IdleTimeout = 40 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	cl, err := NewHTTPClient(HTTPConfig{URL: srv.URL, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := NewClock()
+	failed, sent := 0, 0
+	for i := range 60 {
+		var wg sync.WaitGroup
+		recs := make([]rundir.Record, 4)
+		for k := range recs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cl.Do(context.Background(), datasets.Payload{Body: []byte("x")}, &recs[k], clk)
+			}()
+		}
+		wg.Wait()
+		for _, r := range recs {
+			sent++
+			if !r.OK() {
+				failed++
+				t.Logf("round %d: %s (status %d)", i, r.Error, r.Status)
+			}
+		}
+		// 30 to 50 ms: before, at and after the server's 40 ms.
+		time.Sleep(time.Duration(30+i%21) * time.Millisecond)
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d requests after pauses failed", failed, sent)
+	}
+}
