@@ -154,28 +154,35 @@ func (c *HTTPClient) send(ctx context.Context, body []byte, rec *rundir.Record, 
 			method = http.MethodPost
 		}
 	}
-	var r io.Reader = http.NoBody
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
+	var reused bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) { rec.NewConn = !info.Reused },
+		GotConn: func(info httptrace.GotConnInfo) { reused, rec.NewConn = info.Reused, !info.Reused },
 	})
-	req, err := http.NewRequestWithContext(ctx, method, c.cfg.URL, r)
-	if err != nil {
-		rec.EndNs = clk.Now()
-		rec.Error = rundir.ErrProtocol
-		return nil, false
-	}
-	req.ContentLength = int64(len(body))
-	for k, vs := range c.cfg.Header {
-		req.Header[k] = vs
-	}
-	if req.Header.Get("Host") != "" {
-		req.Host = req.Header.Get("Host")
-	}
 	rec.BytesOut = int64(len(body))
-	resp, err := c.client.Do(req)
+	var (
+		resp *http.Response
+		err  error
+	)
+	for attempt := 1; ; attempt++ {
+		req, rerr := c.request(ctx, method, body)
+		if rerr != nil {
+			rec.EndNs = clk.Now()
+			rec.Error = rundir.ErrProtocol
+			return nil, false
+		}
+		resp, err = c.client.Do(req)
+		// A kept-alive connection the server closed as idle (uvicorn and
+		// Node close theirs after about 5 s) can cross a request being
+		// written on it; the server never read that request. It goes again
+		// on another connection, as a browser would send it, and its
+		// latency, counted from its schedule, carries the cost.
+		if err == nil || !reused || attempt == maxStaleRetries+1 || ctx.Err() != nil {
+			break
+		}
+		if _, class := Classify(ctx, err); class != rundir.ErrReset {
+			break
+		}
+	}
 	if err != nil {
 		rec.EndNs = clk.Now()
 		rec.Status, rec.Error = Classify(ctx, err)
@@ -189,6 +196,31 @@ func (c *HTTPClient) send(ctx context.Context, body []byte, rec *rundir.Record, 
 		rec.Error = rundir.ErrStatus
 	}
 	return resp, true
+}
+
+// maxStaleRetries bounds how many times a request that failed on a
+// kept-alive connection before any answer goes again: each try takes
+// another idle connection, or opens one.
+const maxStaleRetries = 3
+
+// request builds the request of one try, with a fresh reader of body.
+func (c *HTTPClient) request(ctx context.Context, method string, body []byte) (*http.Request, error) {
+	var r io.Reader = http.NoBody
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.cfg.URL, r)
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = int64(len(body))
+	for k, vs := range c.cfg.Header {
+		req.Header[k] = vs
+	}
+	if req.Header.Get("Host") != "" {
+		req.Host = req.Header.Get("Host")
+	}
+	return req, nil
 }
 
 // errTimeout is the cause set on a request's context when the client

@@ -14,8 +14,6 @@ SECS=${1:-15}
 CONC=${2:-64}
 VEGETA_VERSION=v12.12.0
 
-./scripts/install-debian.sh nginx:nginx-light
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 TOOLS=$PWD/bin/tools
 if [ ! -x "$TOOLS/vegeta" ]; then
 	GOBIN=$TOOLS go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
@@ -23,40 +21,9 @@ fi
 [ -x bin/capfinder ] || make build >/dev/null
 
 WORK=$(mktemp -d)
-trap 'kill "$NGINX_PID" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
-# A loopback port nothing answers on.
-while :; do
-	PORT=$((20000 + RANDOM % 20000))
-	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
-done
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  keepalive_requests 10000000;
-  server {
-    listen 127.0.0.1:$PORT;
-    location / { return 200 "ok\n"; }
-  }
-}
-CONF
-taskset -c 1 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
-NGINX_PID=$!
-URL="http://127.0.0.1:$PORT/"
-for _ in $(seq 50); do
-	curl -fs -o /dev/null "$URL" 2>/dev/null && break
-	sleep 0.1
-done
+trap 'kill "${NGINX_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
+. scripts/nginx.sh
+nginx_start 1
 
 echo "one core each: generator on cpu 0 (GOMAXPROCS=1), nginx on cpu 1; $SECS s at $CONC in flight"
 

@@ -1,0 +1,44 @@
+# Sourced by the benchmark scripts: nginx_start CPU starts nginx (installed
+# from Debian if missing) on 127.0.0.1, pinned to CPU, serving a fixed 200
+# with a 3-byte body, and sets URL and NGINX_PID. It needs WORK (a scratch
+# directory the caller removes) and leaves stopping nginx to the caller.
+nginx_start() {
+	./scripts/install-debian.sh nginx:nginx-light
+	local nginx port
+	nginx=$(command -v nginx || echo /usr/sbin/nginx)
+	# A loopback port nothing answers on.
+	while :; do
+		port=$((20000 + RANDOM % 20000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+	done
+	mkdir -p "$WORK/nginx"
+	cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  keepalive_requests 10000000;
+  server {
+    listen 127.0.0.1:$port;
+    location / { return 200 "ok\n"; }
+  }
+}
+CONF
+	taskset -c "$1" "$nginx" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
+	NGINX_PID=$!
+	URL="http://127.0.0.1:$port/"
+	for _ in $(seq 50); do
+		curl -fs -o /dev/null "$URL" 2>/dev/null && return
+		sleep 0.1
+	done
+	echo "nginx did not start; see $WORK/nginx/error.log" >&2
+	return 1
+}
