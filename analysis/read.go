@@ -116,7 +116,7 @@ func ReadRun(src rundir.Source, opt ReadOptions) (*Run, error) {
 	r.Skipped = src.Skipped()
 	for i, a := range accs {
 		b := rows[i].Bounds()
-		s := a.Stats(b.End, b.JudgedEnd, nil)
+		s := a.Final(b.End, b.JudgedEnd, nil)
 		rows[i].SetFacts(s)
 		r.Steps = append(r.Steps, s)
 	}

@@ -129,7 +129,18 @@ func judgeTail(s *StepStats, tail []Record, judgedEnd int64, j *Judging) []Recor
 // again later. Mid, when not fixed at creation, is the middle of the
 // judged stretch the step was created with.
 func (a *Acc) Stats(end, judgedEnd int64, pending []Pending) *StepStats {
-	c := a.s.clone()
+	return a.finish(a.s.clone(), end, judgedEnd, pending)
+}
+
+// Final is Stats for a step that is over: it returns the accumulator's
+// own statistics, without copying its histograms, and the accumulator
+// must not be used again.
+func (a *Acc) Final(end, judgedEnd int64, pending []Pending) *StepStats {
+	return a.finish(&a.s, end, judgedEnd, pending)
+}
+
+// finish completes c, the step's statistics, as of end.
+func (a *Acc) finish(c *StepStats, end, judgedEnd int64, pending []Pending) *StepStats {
 	c.End, c.JudgedEnd = time.Duration(end), time.Duration(judgedEnd)
 	for i := range a.tail {
 		if a.tail[i].ScheduledNs < judgedEnd {
@@ -234,7 +245,7 @@ func copyHist(h *hdrhistogram.Histogram) *hdrhistogram.Histogram {
 	if h == nil {
 		return nil
 	}
-	c := NewHistogram()
+	c := hdrhistogram.New(h.LowestTrackableValue(), h.HighestTrackableValue(), int(h.SignificantFigures()))
 	c.Merge(h)
 	return c
 }
@@ -326,7 +337,7 @@ func (a *Acc) Export() (AccSnapshot, error) {
 }
 
 // ImportAcc rebuilds an accumulator from a snapshot, to Merge into
-// another. Its histograms must have the geometry of NewHistogram.
+// another. Its histograms must have the geometry of the accumulator's own.
 func ImportAcc(snap AccSnapshot, j Judging) (*Acc, error) {
 	a := NewAcc(snap.Step, snap.Bounds, j)
 	s := &a.s
@@ -346,7 +357,12 @@ func ImportAcc(snap AccSnapshot, j Judging) (*Acc, error) {
 		if err != nil {
 			return nil, fmt.Errorf("rundir: decoding a histogram: %w", err)
 		}
-		if h.LowestTrackableValue() != histMin || h.HighestTrackableValue() != histMax || h.SignificantFigures() != histSigFigs {
+		want := *hs[i]
+		if want == nil {
+			want = NewHistogram()
+		}
+		if h.LowestTrackableValue() != want.LowestTrackableValue() || h.HighestTrackableValue() != want.HighestTrackableValue() ||
+			h.SignificantFigures() != want.SignificantFigures() {
 			return nil, errors.New("rundir: a step snapshot's histograms have another geometry")
 		}
 		lazy(hs[i]).Merge(h)

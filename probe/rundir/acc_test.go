@@ -82,6 +82,8 @@ func TestAccMergesAndTravels(t *testing.T) {
 		t.Fatal(err)
 	}
 	same(t, "imported", x.Stats(bounds.End, bounds.JudgedEnd, nil), whole)
+	// A step that is over is read without copying its histograms.
+	same(t, "final", accOf(recs).Final(bounds.End, bounds.JudgedEnd, nil), whole)
 	if whole.Pending == 0 || whole.Failed == 0 || whole.TTFT.TotalCount() == 0 || whole.Good == 0 || whole.Good == whole.OK {
 		t.Errorf("the test's step lacks pending, failed, streamed or slow requests: %+v", whole)
 	}

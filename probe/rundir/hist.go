@@ -15,6 +15,18 @@ const (
 	histSigFigs = 3
 )
 
+// coarseSigFigs is the precision of the histograms that are compared or
+// checked against a loose bound rather than judged against a limit: the
+// halves of a step (Early, Late) and the send lag. Two digits keep a
+// tenth of the memory of three.
+const coarseSigFigs = 2
+
+// newCoarseHistogram returns a histogram of NewHistogram's range at
+// coarseSigFigs.
+func newCoarseHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(histMin, histMax, coarseSigFigs)
+}
+
 // NewHistogram returns a latency histogram of microseconds, from 1 µs to
 // an hour at three significant digits: the one every window and analysis
 // uses.

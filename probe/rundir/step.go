@@ -63,7 +63,8 @@ type StepStats struct {
 	// (first token − scheduled), TPOT ((end − first token) / (output
 	// tokens − 1)) and ITL (each request's largest gap between tokens) of
 	// the judged requests that streamed, nil when none did. All in
-	// microseconds.
+	// microseconds; the halves and the send lag at two significant digits
+	// (they are compared, not judged against a limit), the rest at three.
 	Latency, Early, Late, SendLag, TTFT, TPOT, ITL *hdrhistogram.Histogram
 
 	// PromptTokens and OutputTokens sum the tokens of the responses that
@@ -81,7 +82,7 @@ type StepStats struct {
 func newStepStats() StepStats {
 	return StepStats{
 		Errors:  map[string]int64{},
-		Latency: NewHistogram(), Early: NewHistogram(), Late: NewHistogram(), SendLag: NewHistogram(),
+		Latency: NewHistogram(), Early: newCoarseHistogram(), Late: newCoarseHistogram(), SendLag: newCoarseHistogram(),
 	}
 }
 
