@@ -20,6 +20,9 @@ type Options struct {
 	// Search is set for runs that searched for the capacity (auto, scan);
 	// fixed loads report the throughput sustained instead.
 	Search bool
+	// Sequential is set for auto runs, whose steps were held until their
+	// evidence decided and may pass far inside the limits as "higher".
+	Sequential bool
 	// Status is how the run ended. GeneratorBound (the generator could
 	// not offer the load) names the generator as the limit when nothing
 	// failed above the capacity. Stopped (interrupted) in a search means
@@ -84,17 +87,6 @@ func Window(s *rundir.StepStats, lim controller.Limits) controller.Window {
 	return w
 }
 
-// Judge judges a step against lim as the live run does: Short when it
-// has too few samples for its quantile, then on the evidence there is.
-func Judge(w controller.Window, lim controller.Limits) (v controller.Verdict, l controller.Limit, short bool) {
-	v, l = lim.Judge(w)
-	if v == controller.Short {
-		v, l = lim.JudgeAnyway(w)
-		return v, l, true
-	}
-	return v, l, false
-}
-
 // Analyze judges every step of r with opt's limits and explains the run:
 // capacity, the fitted latency curve with an interval for where it meets
 // MaxRT, knee, saturation, recommendation and warnings.
@@ -112,10 +104,10 @@ func Analyze(r *Run, opt Options) *Analysis {
 	a := &Analysis{Run: r}
 	for i, s := range r.Steps {
 		w := Window(s, lim)
-		v, l, short := Judge(w, lim)
+		d := controller.Decision{Rate: s.Offered, Concurrency: s.Concurrency, Phase: s.Phase, Sequential: opt.Sequential}
+		v, l, conclusive, higher := lim.Conclude(w, d)
 		a.Steps = append(a.Steps, controller.Step{
-			Index: i + 1, Decision: controller.Decision{Rate: s.Offered, Concurrency: s.Concurrency, Phase: s.Phase},
-			Window: w, Verdict: v, Limit: l, Short: short,
+			Index: i + 1, Decision: d, Window: w, Verdict: v, Limit: l, Conclusive: conclusive, Higher: higher,
 		})
 	}
 	if n := len(a.Steps); n > 0 && opt.Search && opt.Status == controller.Stopped {
@@ -127,7 +119,7 @@ func Analyze(r *Run, opt Options) *Analysis {
 	sum := rundir.Summary{
 		Mode: r.Meta["run.mode"],
 		Limits: rundir.Limits{
-			MaxRTMs: ms(lim.MaxRT), RTQuantile: lim.Quantile, FaultTolerate: lim.FaultTolerate,
+			MaxRTMs: ms(lim.MaxRT), RTQuantile: lim.Quantile, FaultTolerate: lim.FaultTolerate, Confidence: lim.ConfidenceLevel(),
 			FaultAction: opt.FaultAction, MaxTTFTMs: ms(lim.MaxTTFT), MaxTPOTMs: ms(lim.MaxTPOT), MaxQPS: lim.MaxQPS,
 		},
 		Steps:    []rundir.SummaryStep{},
@@ -135,7 +127,7 @@ func Analyze(r *Run, opt Options) *Analysis {
 	}
 	for i, s := range r.Steps {
 		st := a.Steps[i]
-		sum.Steps = append(sum.Steps, s.Summary(st.Verdict.String(), string(st.Limit)))
+		sum.Steps = append(sum.Steps, s.Summary(st.Verdict.String(), string(st.Limit), st.Conclusive))
 	}
 	sum.Requests = rundir.Requests{Sent: r.Records, Recorded: r.Records, OK: r.OK, Failed: r.Failed, Canceled: r.Canceled}
 	sum.Capacity = rundir.Capacity{QPS: a.Result.Capacity, Low: a.Result.Capacity, High: a.Result.High, LimitedBy: string(a.Result.LimitedBy)}
@@ -292,6 +284,19 @@ func (a *Analysis) saturation(frac float64) float64 {
 	return sat
 }
 
+// restsOn reports whether the answer rests on st: it is the pass at the
+// capacity or the failure that bounds it from above.
+func (a *Analysis) restsOn(st controller.Step) bool {
+	load := st.Decision.Load()
+	switch st.Verdict {
+	case controller.Pass:
+		return !st.Higher && load == a.Result.Capacity
+	case controller.Fail:
+		return a.Result.High > 0 && load > a.Result.Capacity && load <= a.Result.High*(1+1e-9)
+	}
+	return false
+}
+
 // generatorBound reports whether a step's shortfall was the generator's:
 // it fell behind its schedule and the target had slots to spare.
 func (a *Analysis) generatorBound(s *rundir.StepStats) bool {
@@ -308,8 +313,9 @@ func (a *Analysis) warnings(lim controller.Limits) []string {
 		switch {
 		case st.Cut:
 			out = append(out, fmt.Sprintf("%s was cut short when the run was interrupted; it does not count toward the answer", n))
-		case st.Short:
-			out = append(out, fmt.Sprintf("%s had %d samples, under the %d its quantile needs; its verdict rests on thin evidence (hold steps longer)", n, s.Samples, lim.MinSamples()))
+		case !st.Conclusive && a.restsOn(st):
+			out = append(out, fmt.Sprintf("the answer rests on %s, whose %d samples did not decide its %s at %.0f %% confidence: it was judged on what it measured (hold steps longer)",
+				n, s.Samples, st.Verdict, 100*lim.ConfidenceLevel()))
 		}
 		switch {
 		case st.Verdict == controller.Invalid && s.Errors[rundir.ErrLocal] > 0:

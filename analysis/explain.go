@@ -14,6 +14,7 @@ func LimitsOf(s rundir.Spec) controller.Limits {
 	l.MaxRT = s.MaxRT
 	l.Quantile = s.RTQuantile
 	l.FaultTolerate = s.FaultTolerate
+	l.Confidence = s.Confidence
 	l.MaxTTFT, l.MaxTPOT = s.MaxTTFT, s.MaxTPOT
 	if s.Mode.Search() {
 		l.MaxQPS = s.MaxQPS
@@ -32,7 +33,7 @@ func Explain(src rundir.Source, s rundir.Spec, warmup time.Duration, status cont
 		return nil, err
 	}
 	a := Analyze(r, Options{
-		Limits: lim, FaultAction: string(s.FaultAction), Search: s.Mode.Search(),
+		Limits: lim, FaultAction: string(s.FaultAction), Search: s.Mode.Search(), Sequential: s.Mode == rundir.ModeAuto,
 		Status:    status,
 		TargetQPS: s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
 	})

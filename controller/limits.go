@@ -3,6 +3,8 @@ package controller
 import (
 	"math"
 	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Limits are the service levels a step is judged against. A zero limit is
@@ -22,7 +24,13 @@ type Limits struct {
 	// MinTail is how many samples must lie beyond the quantile before it is
 	// trusted: a step needs MinSamples() samples to pass.
 	MinTail int
+	// Confidence is how sure a verdict must be before a step ends on it
+	// (DefaultConfidence when not in (0,1)): see Judge.
+	Confidence float64
 }
+
+// DefaultConfidence is the confidence of a verdict when none is given.
+const DefaultConfidence = 0.95
 
 // DefaultQuantile is the latency quantile limits apply to when none is
 // given: EAS's p99.
@@ -67,84 +75,208 @@ func (l Limits) MaxSendLag() time.Duration {
 	return max(time.Millisecond, tightest/100)
 }
 
-// Judge gives a step its verdict and, for a failure, the limit it broke.
+// Judge gives a step its verdict, and, for a failure, the limit it broke,
+// once its evidence is conclusive at Confidence; until then it is Short.
 //
-// A step without a judged sample fails (LimitSamples) when judged anyway:
-// no evidence is never a pass; nor is a step none of whose judged
-// requests was answered (LimitSaturation).
+// The evidence for a latency limit at quantile q is the count of judged
+// requests over it against the (1 − q) of them the quantile allows: a
+// binomial test. The step fails when more are over than chance allows at
+// Confidence, and passes when fewer are: for p99 at 95 %, no request over
+// the limit in 299 samples, one in 473, two in 628. The error budget
+// fails a step the same way, when more failed than the budget allows at
+// Confidence; proving a failure rate under a budget of 0.1 % would take
+// thousands of requests, so a step within its budget passes on the
+// latency limits' evidence, or with no latency limit once it has
+// MinSamples samples. A step whose backlog grew beyond what keeping up
+// allows fails by saturation, whatever its samples: the target completed
+// less than it was offered, and would fail every limit if held longer.
 //
-// A step in which the generator ran out of descriptors or ports
-// (LocalFailures) is Invalid: those failures are the generator's.
-//
-// A step that did not send its load says nothing about the target unless
-// the target held every in-flight slot (Saturated), in which case a broken
-// limit is the target's. Late sends (Lagging) do not spoil a pass —
-// latency counts from the schedule, so the lag is already in it — but a
-// latency failure with late sends is the generator's as much as the
-// target's, and is Invalid. A step with fewer than MinSamples samples is
-// Short — unless the evidence is already conclusive: more failures than
-// the budget allows for MinSamples requests, or more requests over a
-// latency limit (MaxRT, MaxTTFT, MaxTPOT) than the quantile allows for
-// that many. A step whose backlog grew beyond what keeping up allows
-// fails by saturation whatever its samples: the target completed less
-// than it was offered, and would fail every limit if held longer.
-func (l Limits) Judge(w Window) (Verdict, Limit) { return l.judge(w, l.MinSamples()) }
+// A step without a judged sample is never a pass, nor is one none of
+// whose judged requests was answered (LimitSaturation). A step in which
+// the generator ran out of descriptors or ports (LocalFailures) is
+// Invalid: those failures are the generator's. A step that did not send
+// its load says nothing about the target unless the target held every
+// in-flight slot (Saturated), in which case a broken limit is the
+// target's. Late sends (Lagging) do not spoil a pass — latency counts from
+// the schedule, so the lag is already in it — but a latency failure with
+// late sends is the generator's as much as the target's, and is Invalid.
+func (l Limits) Judge(w Window) (Verdict, Limit) { return l.judge(w, false) }
 
-// JudgeAnyway judges a step on the evidence it has, however few its
-// samples: for a step that could be held no longer.
-func (l Limits) JudgeAnyway(w Window) (Verdict, Limit) { return l.judge(w, 0) }
+// JudgeAnyway judges a step that could be held no longer on the evidence
+// it has: conclusive evidence as Judge weighs it, and otherwise the
+// measured quantiles and error rate against the limits.
+func (l Limits) JudgeAnyway(w Window) (Verdict, Limit) { return l.judge(w, true) }
 
-// judge judges with need samples required; zero judges what there is.
-func (l Limits) judge(w Window, need int) (Verdict, Limit) {
-	if w.Behind && !w.Saturated || w.LocalFailures > 0 {
-		return Invalid, LimitGenerator
+// FarInside reports whether a step lies so far inside every limit that it
+// only has to say "higher": at least MinHigher judged requests, none
+// pending, failures within the budget, no backlog, and every latency
+// quantile at most half its limit. Such a step need not be conclusive; it
+// never stands as the capacity.
+func (l Limits) FarInside(w Window) bool {
+	if w.Samples < MinHigher || w.Pending > 0 || w.LocalFailures > 0 || w.Behind ||
+		float64(w.Failures) > l.FaultTolerate*float64(w.Samples) || backlogged(w) {
+		return false
 	}
-	n := w.Samples
-	enough := n >= need
-	q := l.RTQuantile()
-	if n > 0 {
-		budget := l.FaultTolerate * float64(max(n, need))
-		if f := float64(w.Failures); f > l.FaultTolerate*float64(n) && (enough || f > budget) {
-			return Fail, LimitFault
+	for _, c := range l.latencies(w) {
+		if c.at > c.max/2 {
+			return false
 		}
 	}
-	latency := func(broken Limit) (Verdict, Limit) {
-		if w.Lagging && !w.Saturated {
-			return Invalid, LimitGenerator
-		}
-		return Fail, broken
+	return true
+}
+
+// Conclude gives a step that is over its verdict and says what it rests
+// on. Evidence that Judge finds conclusive decides; otherwise a sequential
+// step (auto's, save its confirmation) far inside every limit passes as
+// higher (FarInside), and any other step is judged on what it measured
+// (JudgeAnyway). Run and offline analysis judge by it alike.
+func (l Limits) Conclude(w Window, d Decision) (v Verdict, lim Limit, conclusive, higher bool) {
+	if v, lim = l.Judge(w); v != Short {
+		return v, lim, true, false
 	}
-	for _, c := range []struct {
-		max, at time.Duration
-		over    int
-		limit   Limit
-	}{
+	if d.Sequential && d.Phase != PhaseConfirm && l.FarInside(w) {
+		return Pass, LimitNone, false, true
+	}
+	v, lim = l.JudgeAnyway(w)
+	return v, lim, false, false
+}
+
+// samplesToProve is how many judged requests would prove w's latency
+// limits held, were no more over them than so far; MinSamples without a
+// latency limit.
+func (l Limits) samplesToProve(w Window) int {
+	lat := l.latencies(w)
+	if len(lat) == 0 {
+		return l.MinSamples()
+	}
+	a, p := l.alpha(), 1-l.RTQuantile()
+	need := 0
+	for _, c := range lat {
+		lo, hi := max(1, w.Samples), max(2, 2*w.Samples)
+		for !Under(hi, c.over, p, a) && hi < 1<<30 {
+			lo, hi = hi, 2*hi
+		}
+		for lo < hi {
+			if mid := (lo + hi) / 2; Under(mid, c.over, p, a) {
+				hi = mid
+			} else {
+				lo = mid + 1
+			}
+		}
+		need = max(need, hi)
+	}
+	return need
+}
+
+// MinHigher is the fewest judged requests a step far inside its limits
+// needs to say "higher" (FarInside).
+const MinHigher = 10
+
+// latencyLimit is one latency limit set, with what a window measured of it.
+type latencyLimit struct {
+	max, at time.Duration
+	over    int
+	limit   Limit
+}
+
+// latencies lists the latency limits that are set, with w's measures.
+func (l Limits) latencies(w Window) []latencyLimit {
+	var out []latencyLimit
+	for _, c := range []latencyLimit{
 		{l.MaxRT, w.Latency, w.OverRT, LimitMaxRT},
 		{l.MaxTTFT, w.TTFT, w.OverTTFT, LimitTTFT},
 		{l.MaxTPOT, w.TPOT, w.OverTPOT, LimitTPOT},
 	} {
-		if c.max > 0 && (enough && c.at > c.max || float64(c.over) > (1-q)*float64(max(n, need))) {
-			return latency(c.limit)
+		if c.max > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ConfidenceLevel is the confidence verdicts are reached at: Confidence,
+// or DefaultConfidence when that is not in (0,1).
+func (l Limits) ConfidenceLevel() float64 {
+	if !(l.Confidence > 0 && l.Confidence < 1) {
+		return DefaultConfidence
+	}
+	return l.Confidence
+}
+
+// alpha is the chance a conclusive verdict may be wrong.
+func (l Limits) alpha() float64 { return 1 - l.ConfidenceLevel() }
+
+// judge judges w; final judges what there is when the evidence is not
+// conclusive.
+func (l Limits) judge(w Window, final bool) (Verdict, Limit) {
+	if w.Behind && !w.Saturated || w.LocalFailures > 0 {
+		return Invalid, LimitGenerator
+	}
+	n := w.Samples
+	a := l.alpha()
+	allowed := 1 - l.RTQuantile()
+	if n > 0 && float64(w.Failures) > l.FaultTolerate*float64(n) && (final || Over(n, w.Failures, l.FaultTolerate, a)) {
+		return Fail, LimitFault
+	}
+	lat := l.latencies(w)
+	for _, c := range lat {
+		if final && c.at > c.max || Over(n, c.over, allowed, a) {
+			if w.Lagging && !w.Saturated {
+				return Invalid, LimitGenerator
+			}
+			return Fail, c.limit
 		}
 	}
 	if backlogged(w) {
 		return Fail, LimitSaturation
 	}
-	if !enough {
-		return Short, LimitSamples
-	}
-	if n > 0 && w.Pending >= n {
-		// Not one judged request was answered: the target is not serving.
-		return Fail, LimitSaturation
+	if !final {
+		proven := n >= l.MinSamples()
+		if len(lat) > 0 {
+			proven = true
+			for _, c := range lat {
+				proven = proven && Under(n, c.over, allowed, a)
+			}
+		}
+		if !proven || float64(w.Failures) > l.FaultTolerate*float64(n) {
+			return Short, LimitSamples
+		}
 	}
 	if n == 0 {
 		// Nothing judged, however long the step: no evidence is no pass.
 		return Fail, LimitSamples
 	}
+	if w.Pending >= n {
+		// Not one judged request was answered: the target is not serving.
+		return Fail, LimitSaturation
+	}
 	if w.Behind {
 		return Invalid, LimitGenerator
 	}
 	return Pass, LimitNone
+}
+
+// Over reports whether k of n requests beyond a limit that allows a
+// fraction p of them is more than chance explains at level a: the chance
+// of k or more, were the fraction p, is at most a.
+func Over(n, k int, p, a float64) bool {
+	if n <= 0 || float64(k) <= p*float64(n) {
+		return false
+	}
+	if p <= 0 {
+		return true
+	}
+	return distuv.Binomial{N: float64(n), P: p}.Survival(float64(k-1)) <= a
+}
+
+// Under reports whether k of n requests beyond a limit that allows a
+// fraction p of them is fewer than chance explains at level a: the chance
+// of k or fewer, were the fraction p, is at most a.
+func Under(n, k int, p, a float64) bool {
+	if n <= 0 || p <= 0 || float64(k) >= p*float64(n) {
+		return false
+	}
+	return distuv.Binomial{N: float64(n), P: p}.CDF(float64(k)) <= a
 }
 
 // backlogged reports whether the requests in flight grew over a step's

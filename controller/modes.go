@@ -201,7 +201,7 @@ func NewAuto(cfg AutoConfig) *Auto {
 }
 
 func (a *Auto) at(rate float64, phase string) Decision {
-	return Decision{Rate: rate, Hold: a.cfg.Hold, Phase: phase}
+	return Decision{Rate: rate, Hold: a.cfg.Hold, Phase: phase, Sequential: true}
 }
 
 // Start returns the first rate.
@@ -262,7 +262,7 @@ func (a *Auto) Next(last Step) (Decision, Status) {
 		if a.lo >= a.cfg.Max {
 			return Decision{}, ReachedMax
 		}
-		return a.at(math.Min(a.lo*a.cfg.Growth, a.cfg.Max), "grow"), Running
+		return a.at(math.Min(a.lo*a.growth(a.loStep.Window), a.cfg.Max), "grow"), Running
 	case a.lo == 0:
 		next := a.hi / a.cfg.Growth
 		if next < a.floor() {
@@ -271,11 +271,31 @@ func (a *Auto) Next(last Step) (Decision, Status) {
 		return a.at(next, "backoff"), Running
 	case (a.hi-a.lo)/a.lo <= a.cfg.Precision:
 		a.confirming = true
-		d := a.at(a.lo, "confirm")
+		d := a.at(a.lo, PhaseConfirm)
 		d.Hold = a.cfg.ConfirmHold
 		return d, Running
 	}
 	return a.at(a.guess(), "bisect"), Running
+}
+
+// growth is the factor the rate grows by after a pass at w: Growth for a
+// step near a latency limit (at over half of it), up to Growth² for one
+// far below (at an eighth or less), since such a step says little more
+// than "higher". Without a latency limit it is Growth.
+func (a *Auto) growth(w Window) float64 {
+	g := a.cfg.Growth
+	lat := a.cfg.Limits.latencies(w)
+	if len(lat) == 0 {
+		return g
+	}
+	m := 0.0
+	for _, c := range lat {
+		m = math.Max(m, float64(c.at)/float64(c.max))
+	}
+	if m <= 0 {
+		return g * g
+	}
+	return math.Min(g*g, g*math.Max(1, math.Sqrt(0.5/m)))
 }
 
 // floor is the lowest rate auto backs off to: one at which a step still
@@ -314,6 +334,11 @@ func (a *Auto) guess() float64 {
 	g := mid
 	lim := a.cfg.Limits
 	w := a.hiStep.Window
+	if a.cliff() {
+		// Latency jumps by an order of magnitude inside the bracket: no
+		// smooth curve runs through it, so halve it.
+		return mid
+	}
 	switch a.hiStep.Limit {
 	case LimitFault:
 		// A target that rejects what exceeds its rate answers its rate.
@@ -338,6 +363,20 @@ func (a *Auto) guess() float64 {
 		return mid
 	}
 	return g
+}
+
+// cliff reports whether a latency limit's measure at the bracket's top is
+// ten times or more what it was at its bottom: a cliff, such as a
+// batching replica's queue or a service past its last worker, where
+// interpolating along a queueing curve would hug the failing end.
+func (a *Auto) cliff() bool {
+	lo, hi := a.cfg.Limits.latencies(a.loStep.Window), a.cfg.Limits.latencies(a.hiStep.Window)
+	for i := range lo {
+		if i < len(hi) && lo[i].at > 0 && hi[i].at >= 10*lo[i].at {
+			return true
+		}
+	}
+	return false
 }
 
 // KeepUp is the fraction of the offered load a step must complete to

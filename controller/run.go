@@ -32,10 +32,11 @@ type Step struct {
 	// Cut is set when the step was ended early by cancellation; such a
 	// step never counts as a pass.
 	Cut bool
-	// Short is set when the step still had fewer samples than its
-	// quantile needs after being held as long as Run allows: its verdict
-	// rests on thin evidence.
-	Short bool
+	// Conclusive is set when the step's evidence decided its verdict at
+	// the limits' confidence (Limits.Judge); otherwise it was judged on
+	// what it measured. Higher marks a pass far inside every limit that
+	// only says "higher": it never stands as the capacity.
+	Conclusive, Higher bool
 }
 
 // A Controller decides the load of each step from the last judged one.
@@ -128,9 +129,11 @@ const maxExtend = 4
 const maxRetries = 2
 
 // Run drives c step by step through step until c is done, the budget of
-// hold and drain time is spent, ctx ends or step returns ErrDone. A step with too
-// few samples is held longer (Decision.Extend) before it is judged, and
-// one the generator spoiled (Invalid) is repeated up to maxRetries times
+// hold and drain time is spent, ctx ends or step returns ErrDone. A
+// sequential step whose evidence is not yet conclusive is held longer
+// (Decision.Extend), up to maxExtend times its hold, unless it is far
+// inside every limit; every step is then judged by Limits.Conclude. A step
+// the generator spoiled (Invalid) is repeated up to maxRetries times
 // before the controller sees it — unless the step was Planned. A
 // cancelled ctx is not an error: the result so far comes back with status
 // Stopped. observe, when not nil, is called with every judged step as it
@@ -158,23 +161,20 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 			held = w.Warmup + w.Duration
 		}
 		used += held + w.Drained
-		v, l := lim.Judge(w)
-		for v == Short && !d.Planned && err == nil && held < maxExtend*d.Hold && used < budget {
-			ext := extension(w, lim.MinSamples(), d.Hold)
+		v, _ := lim.Judge(w)
+		for v == Short && d.Sequential && err == nil && held < maxExtend*d.Hold && used < budget &&
+			(d.Phase == PhaseConfirm || !lim.FarInside(w)) {
+			ext := extension(w, lim, d.Hold)
 			ext = min(ext, maxExtend*d.Hold-held, budget-used)
 			e := d
 			e.Extend, e.Hold = true, ext
 			w, err = step(ctx, e)
 			used += ext
 			held += ext
-			v, l = lim.Judge(w)
+			v, _ = lim.Judge(w)
 		}
-		short := v == Short
-		if short {
-			// Held as long as it may be: judge the evidence there is.
-			v, l = lim.JudgeAnyway(w)
-		}
-		s := Step{Index: i, Decision: d, Window: w, Verdict: v, Limit: l, Short: short}
+		v, l, conclusive, higher := lim.Conclude(w, d)
+		s := Step{Index: i, Decision: d, Window: w, Verdict: v, Limit: l, Conclusive: conclusive, Higher: higher}
 		s.Decision.Hold = held
 		if err != nil && !errors.Is(err, ErrDone) && ctx.Err() != nil {
 			s.Cut = true
@@ -211,14 +211,15 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 	return res.Settle(lim), nil
 }
 
-// extension is how much longer to hold a step to reach need samples at
-// the rate samples came so far.
-func extension(w Window, need int, hold time.Duration) time.Duration {
+// extension is how much longer to hold a step to reach the samples that
+// would prove its limits if no more requests broke them than so far, at
+// the rate samples came: at least a quarter of its hold.
+func extension(w Window, lim Limits, hold time.Duration) time.Duration {
 	if w.Samples <= 0 || w.Duration <= 0 {
 		return hold
 	}
 	perSec := float64(w.Samples) / w.Duration.Seconds()
-	missing := float64(need-w.Samples) * 1.1 // a little over, to be done in one go
+	missing := float64(lim.samplesToProve(w)-w.Samples) * 1.1 // a little over, to be done in one go
 	d := time.Duration(missing / perSec * float64(time.Second))
 	return max(d, hold/4)
 }
@@ -238,7 +239,7 @@ func (r Result) Settle(lim Limits) Result {
 		}
 	}
 	for _, s := range r.Steps {
-		if s.Verdict == Pass && !s.Cut && s.Decision.Load() < lowestFail {
+		if s.Verdict == Pass && !s.Cut && !s.Higher && s.Decision.Load() < lowestFail {
 			r.Capacity = math.Max(r.Capacity, s.Decision.Load())
 		}
 	}

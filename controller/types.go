@@ -64,14 +64,23 @@ type Decision struct {
 	// Extend continues the previous step for Hold more instead of starting
 	// a new one; Run sets it when a step had too few samples to judge.
 	Extend bool
-	// Planned steps are held exactly as long as planned: Run does not
-	// extend them for want of samples.
+	// Planned steps are held exactly as long as planned and never
+	// repeated.
 	Planned bool
+	// Sequential steps (auto's) are held longer while their evidence is
+	// inconclusive, and one far inside every limit ends as soon as it
+	// says "higher". Other steps keep their length and are judged at its
+	// end by the same rule.
+	Sequential bool
 	// Phase names what the controller is doing, for progress output and
 	// the steps table: "grow", "bisect", "confirm", "hold", "backoff", "track",
 	// "fixed".
 	Phase string
 }
+
+// PhaseConfirm names auto's confirmation of its answer: a step that must
+// be conclusive.
+const PhaseConfirm = "confirm"
 
 // Load returns the offered load the decision stands for: the rate in
 // open-loop modes, the concurrency in closed-loop modes.

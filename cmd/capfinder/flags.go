@@ -32,6 +32,7 @@ func runFlags() []cli.Flag {
 
 		&cli.DurationFlag{Name: "max-rt", Category: catLimits, Usage: "latency limit at --rt-quantile (e.g. 200ms); 0 = none"},
 		&cli.Float64Flag{Name: "rt-quantile", Value: controller.DefaultQuantile, Category: catLimits, Usage: "quantile --max-rt applies to, in (0,1)"},
+		&cli.Float64Flag{Name: "confidence", Value: controller.DefaultConfidence, Category: catLimits, Usage: "how sure a step's verdict must be before the step ends on it, in (0,1)"},
 		&cli.Float64Flag{Name: "fault-tolerate", Value: 0.001, Category: catLimits, Usage: "error budget: the largest failing fraction a step may have"},
 		&cli.StringFlag{Name: "fault-action", Value: "revise", Category: catLimits, Usage: "after a limit breaks: revise (back off and track) or stop (hold the last passing rate)"},
 		&cli.DurationFlag{Name: "max-ttft", Category: catLimits, Usage: "LLM: time-to-first-token limit at --rt-quantile; 0 = none"},

@@ -55,8 +55,11 @@ func (p *progress) step(st controller.Step, w *rundir.StepStats) {
 	if st.Limit != controller.LimitNone {
 		v += " (" + string(st.Limit) + ")"
 	}
-	if st.Short {
-		v += ", few samples"
+	switch {
+	case st.Higher:
+		v += ", far inside"
+	case !st.Conclusive && st.Verdict != controller.Invalid:
+		v += ", not conclusive"
 	}
 	if st.Cut {
 		v += ", cut short"

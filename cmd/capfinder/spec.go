@@ -41,6 +41,7 @@ func specFromFlags(c *cli.Context) (runner.Spec, error) {
 		MaxRT:          c.Duration("max-rt"),
 		RTQuantile:     c.Float64("rt-quantile"),
 		FaultTolerate:  c.Float64("fault-tolerate"),
+		Confidence:     c.Float64("confidence"),
 		FaultAction:    rundir.FaultAction(c.String("fault-action")),
 		FailBelow:      c.Float64("fail-below"),
 		Rate:           c.Float64("rate"),

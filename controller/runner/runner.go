@@ -297,7 +297,7 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 		},
 		func(st controller.Step) {
 			lastFailed = st.Verdict == controller.Fail
-			rows = append(rows, cur.Row(st.Verdict.String(), string(st.Limit)))
+			rows = append(rows, cur.Row(st.Verdict.String(), string(st.Limit), st.Conclusive))
 			events <- Judged{Step: st, Stats: cur}
 			if st.Verdict == controller.Invalid {
 				events <- Warning{Message: fmt.Sprintf("step %d: the generator was the limit (it fell behind its schedule or ran out of descriptors or ports); the step says nothing of the target", st.Index)}

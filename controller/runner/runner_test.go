@@ -110,10 +110,11 @@ func TestLiveEqualsOffline(t *testing.T) {
 			}
 			for i, j := range live {
 				off := a.Steps[i]
-				if off.Verdict != j.Step.Verdict || off.Limit != j.Step.Limit {
-					t.Errorf("step %d: offline %v (%s), live %v (%s)", i+1, off.Verdict, off.Limit, j.Step.Verdict, j.Step.Limit)
+				if off.Verdict != j.Step.Verdict || off.Limit != j.Step.Limit || off.Conclusive != j.Step.Conclusive || off.Higher != j.Step.Higher {
+					t.Errorf("step %d: offline %v (%s, conclusive %v, higher %v), live %v (%s, conclusive %v, higher %v)", i+1,
+						off.Verdict, off.Limit, off.Conclusive, off.Higher, j.Step.Verdict, j.Step.Limit, j.Step.Conclusive, j.Step.Higher)
 				}
-				want := j.Stats.Summary(j.Step.Verdict.String(), string(j.Step.Limit))
+				want := j.Stats.Summary(j.Step.Verdict.String(), string(j.Step.Limit), j.Step.Conclusive)
 				if got := a.Summary.Steps[i]; !reflect.DeepEqual(got, want) {
 					t.Errorf("step %d offline:\n%+v\nlive:\n%+v", i+1, got, want)
 				}

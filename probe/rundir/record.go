@@ -122,6 +122,10 @@ type StepRow struct {
 	SendLagP99Ms  float64 `parquet:"send_lag_p99_ms"`
 	Verdict       string  `parquet:"verdict,dict"`
 	LimitedBy     string  `parquet:"limited_by,dict"`
+	// Conclusive is set when the step's evidence decided its verdict at
+	// the run's confidence; otherwise it was judged on what it measured,
+	// or (auto) it only said "higher".
+	Conclusive bool `parquet:"conclusive"`
 	// RateEndQPS is the rate a ramp step ended at (offered_qps is then
 	// its mean); zero for a step at one rate.
 	RateEndQPS float64 `parquet:"rate_end_qps"`

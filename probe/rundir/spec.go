@@ -157,6 +157,9 @@ type Spec struct {
 	FaultTolerate float64       `json:"fault_tolerate"`
 	FaultAction   FaultAction   `json:"fault_action"`
 	FailBelow     float64       `json:"fail_below,omitempty"`
+	// Confidence is how sure a step's verdict must be before it ends on
+	// it; 0 (a run recorded before it existed) means 0.95.
+	Confidence float64 `json:"confidence,omitempty"`
 
 	// The load: a fixed Rate, the in-flight bound or workers, a request
 	// count, the arrival process and its seed.
@@ -280,6 +283,8 @@ func (s *Spec) Check() error {
 		return fmt.Errorf("--rt-quantile must be in (0,1), e.g. 0.99")
 	case !(s.FaultTolerate >= 0 && s.FaultTolerate < 1):
 		return fmt.Errorf("--fault-tolerate must be in [0,1), e.g. 0.001")
+	case !(s.Confidence >= 0 && s.Confidence < 1):
+		return fmt.Errorf("--confidence must be in (0,1), e.g. 0.95")
 	case !(s.Headroom >= 0 && s.Headroom < 1):
 		return fmt.Errorf("--headroom must be in [0,1), e.g. 0.3")
 	case !(s.Precision > 0 && s.Precision < 1):

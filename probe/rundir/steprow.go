@@ -5,9 +5,9 @@ import "time"
 // ms converts a duration to float milliseconds, the unit of summary.json.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// Row is the step as steps.parquet records it, with the verdict and the
-// limit it was judged by.
-func (s *StepStats) Row(verdict, limitedBy string) StepRow {
+// Row is the step as steps.parquet records it, with the verdict, the
+// limit it was judged by and whether its evidence was conclusive.
+func (s *StepStats) Row(verdict, limitedBy string, conclusive bool) StepRow {
 	return StepRow{
 		Step: int32(s.Step), Phase: s.Phase, OfferedQPS: s.Offered, Concurrency: int32(s.Concurrency),
 		StartNs: int64(s.Start), EndNs: int64(s.End),
@@ -18,7 +18,7 @@ func (s *StepStats) Row(verdict, limitedBy string) StepRow {
 		P99Ms: ms(Quantile(s.Latency, 0.99)), P999Ms: ms(Quantile(s.Latency, 0.999)),
 		MaxMs: ms(Max(s.Latency)), MeanMs: ms(Mean(s.Latency)),
 		ErrorRate: s.ErrorRate(), SendLagP99Ms: ms(Quantile(s.SendLag, 0.99)),
-		Verdict: verdict, LimitedBy: limitedBy,
+		Verdict: verdict, LimitedBy: limitedBy, Conclusive: conclusive,
 		RateEndQPS: s.RateEnd, InFlightStart: s.InFlightStart, InFlightEnd: s.InFlightEnd,
 		GenCPUNs: int64(s.GenCPU), Goroutines: int32(s.Goroutines),
 	}
@@ -43,9 +43,9 @@ func (row *StepRow) SetFacts(s *StepStats) {
 	s.GenCPU, s.Goroutines = time.Duration(row.GenCPUNs), int(row.Goroutines)
 }
 
-// Summary is the step as summary.json shows it, with its verdict and the
-// limit it was judged by.
-func (s *StepStats) Summary(verdict, limitedBy string) SummaryStep {
+// Summary is the step as summary.json shows it, with its verdict, the
+// limit it was judged by and whether its evidence was conclusive.
+func (s *StepStats) Summary(verdict, limitedBy string, conclusive bool) SummaryStep {
 	st := SummaryStep{
 		Step: s.Step, Phase: s.Phase, OfferedQPS: s.Offered, Concurrency: s.Concurrency,
 		AchievedQPS: s.Achieved(), StartS: s.Start.Seconds(), EndS: s.End.Seconds(),
@@ -65,7 +65,7 @@ func (s *StepStats) Summary(verdict, limitedBy string) SummaryStep {
 		BytesOut:   s.BytesOut, BytesIn: s.BytesIn,
 		GoodputQPS: s.Goodput(),
 		Events:     s.Events,
-		Verdict:    verdict, LimitedBy: limitedBy,
+		Verdict:    verdict, LimitedBy: limitedBy, Conclusive: conclusive,
 	}
 	if len(s.Errors) > 0 {
 		st.Errors = s.Errors

@@ -86,6 +86,9 @@ type Limits struct {
 	MaxTTFTMs     float64 `json:"max_ttft_ms"`
 	MaxTPOTMs     float64 `json:"max_tpot_ms"`
 	MaxQPS        float64 `json:"max_qps"`
+	// Confidence is how sure a step's verdict had to be to count as
+	// conclusive.
+	Confidence float64 `json:"confidence"`
 }
 
 // Capacity is the highest offered rate that held every limit for a whole
@@ -192,7 +195,10 @@ type SummaryStep struct {
 	GenCPUShare float64 `json:"gen_cpu_cores"`
 	Goroutines  int     `json:"goroutines"`
 	Verdict     string  `json:"verdict"`
-	LimitedBy   string  `json:"limited_by,omitempty"`
+	// Conclusive is set when the step's evidence decided its verdict at
+	// the run's confidence (see the README's "How a step is judged").
+	Conclusive bool   `json:"conclusive"`
+	LimitedBy  string `json:"limited_by,omitempty"`
 }
 
 // WriteJSON writes v as indented JSON, non-finite numbers as 0, to path through a temporary file, so
