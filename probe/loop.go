@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"math"
-	"runtime"
 	"time"
 )
 
@@ -11,15 +10,12 @@ import (
 // unpaced burst, a pause).
 const noDue = math.MaxInt64
 
-// spinWindow is how long before a scheduled send the scheduler stops
-// sleeping and spins.
-const spinWindow = 1500 * time.Microsecond
-
 // schedule is the scheduler goroutine: it sleeps until the plan's next
 // time (absolute, never relative to the previous send, which drifts low),
 // waits for an in-flight slot and hands each request to a worker.
 func (e *Engine) schedule(ctx context.Context) {
 	defer close(e.schedDone)
+	preciseThread()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	p := newPlan(e.cfg.Schedule)
@@ -59,7 +55,7 @@ loop:
 			}
 		}
 		if due, paced := p.due(); paced {
-			if wait := time.Duration(due-e.clock.Now()) - spinWindow; wait > 0 {
+			if wait := time.Duration(due-e.clock.Now()) - timerSlop; wait > 0 {
 				timer.Reset(wait)
 				select {
 				case <-timer.C:
@@ -72,12 +68,7 @@ loop:
 					return
 				}
 			}
-			// Timers wake up to a millisecond late (the poller waits in
-			// whole milliseconds); the last stretch is spun, yielding to
-			// the workers, so sends leave on time.
-			for e.clock.Now() < due {
-				runtime.Gosched()
-			}
+			waitUntil(due, e.clock.Now, preciseSleep)
 		}
 		// Wait for a slot under the current bound.
 		for e.inflight.Load() >= int64(l.concurrency) {
