@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"math"
+	"runtime"
 	"time"
 )
 
@@ -15,7 +16,6 @@ const noDue = math.MaxInt64
 // waits for an in-flight slot and hands each request to a worker.
 func (e *Engine) schedule(ctx context.Context) {
 	defer close(e.schedDone)
-	preciseThread()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	p := newPlan(e.cfg.Schedule)
@@ -68,6 +68,9 @@ loop:
 					return
 				}
 			}
+			// The kernel sleep holds the scheduler's processor: first let
+			// the workers just handed a request send it.
+			runtime.Gosched()
 			waitUntil(due, e.clock.Now, preciseSleep)
 		}
 		// Wait for a slot under the current bound.

@@ -60,6 +60,7 @@ func (s *StepStats) Summary(verdict, limitedBy string, conclusive bool) SummaryS
 		MaxMs:      ms(Max(s.Latency)),
 		MeanMs:     ms(Mean(s.Latency)),
 		ErrorRate:  s.ErrorRate(),
+		SendLagP50: ms(Quantile(s.SendLag, 0.50)),
 		SendLagP99: ms(Quantile(s.SendLag, 0.99)),
 		InFlight:   s.InFlight(),
 		BytesOut:   s.BytesOut, BytesIn: s.BytesIn,

@@ -159,6 +159,7 @@ type SummaryStep struct {
 	// Errors counts the judged failures by class ("timeout", "refused",
 	// "status 503", …).
 	Errors     map[string]int64 `json:"errors,omitempty"`
+	SendLagP50 float64          `json:"send_lag_p50_ms"`
 	SendLagP99 float64          `json:"send_lag_p99_ms"`
 	// Streams: time to first token (or event), time per output token and
 	// the largest gap between tokens, per request, at p50 and p99; tokens
