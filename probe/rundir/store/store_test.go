@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/capfinder/capfinder/probe/rundir"
 )
@@ -164,4 +166,38 @@ func readAll(dir string, fn func([]rundir.Record) error) error {
 		return err
 	}
 	return r.Records(fn)
+}
+
+// Reading many small parts costs memory in proportion to their rows, not
+// to the batch: parquet-go, asked for more rows than a part has left,
+// allocates a page header for each missing one (59 MB for a part of 526
+// rows read into a batch of 8192).
+func TestSmallPartsReadCheaply(t *testing.T) {
+	dir := t.TempDir()
+	r, err := NewRecorder(dir, RecorderOptions{MaxRows: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Write(testRecords(5000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	n := 0
+	if err := readAll(dir, func(b []rundir.Record) error { n += len(b); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	// The batches themselves are 2 × GOMAXPROCS × 8192 records of about
+	// 200 bytes; ten parts of 500 rows need little beyond them.
+	batches := uint64(2*min(runtime.GOMAXPROCS(0), 10)*batchRows) * uint64(unsafe.Sizeof(rundir.Record{}))
+	if n != 5000 {
+		t.Fatalf("read %d rows, want 5000", n)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > batches+32<<20 {
+		t.Errorf("reading 10 parts of 500 rows allocated %d MB, over the batches' %d MB and 32 MB more", got>>20, batches>>20)
+	}
 }
