@@ -281,7 +281,7 @@ func TestRunExtendsInconclusiveSequentialSteps(t *testing.T) {
 func TestFarInsideSaysHigher(t *testing.T) {
 	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MaxRT: time.Second}
 	p := &rateLimit{L: 1000, rng: rand.New(rand.NewPCG(1, 1))}
-	res, err := Run(context.Background(), &Fixed{D: Decision{Rate: 4, Hold: 5 * time.Second, Sequential: true}}, lim, 5*time.Second, stepFunc(p), nil)
+	res, err := Run(context.Background(), &Fixed{D: Decision{Rate: 4, Hold: 5 * time.Second, Sequential: true, Phase: PhaseGrow}}, lim, 5*time.Second, stepFunc(p), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

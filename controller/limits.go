@@ -108,12 +108,13 @@ func (l Limits) Judge(w Window) (Verdict, Limit) { return l.judge(w, false) }
 func (l Limits) JudgeAnyway(w Window) (Verdict, Limit) { return l.judge(w, true) }
 
 // FarInside reports whether a step lies so far inside every limit that it
-// only has to say "higher": at least MinHigher judged requests, none
-// pending, failures within the budget, no backlog, and every latency
-// quantile at most half its limit. Such a step need not be conclusive; it
+// only has to say "higher": at least MinHigher judged requests, most of
+// them answered, failures within the budget, no backlog, and every
+// latency quantile at most half its limit (a request still in flight
+// counts in it with its age). Such a step need not be conclusive; it
 // never stands as the capacity.
 func (l Limits) FarInside(w Window) bool {
-	if w.Samples < MinHigher || w.Pending > 0 || w.LocalFailures > 0 || w.Behind ||
+	if w.Samples < MinHigher || 2*w.Pending > w.Samples || w.LocalFailures > 0 || w.Behind ||
 		float64(w.Failures) > l.FaultTolerate*float64(w.Samples) || backlogged(w) {
 		return false
 	}
@@ -127,14 +128,15 @@ func (l Limits) FarInside(w Window) bool {
 
 // Conclude gives a step that is over its verdict and says what it rests
 // on. Evidence that Judge finds conclusive decides; otherwise a sequential
-// step (auto's, save its confirmation) far inside every limit passes as
-// higher (FarInside), and any other step is judged on what it measured
+// step growing the load (auto's, before its first failure) far inside
+// every limit passes as higher (FarInside): the steps that bracket the
+// limit must decide. Any other step is judged on what it measured
 // (JudgeAnyway). Run and offline analysis judge by it alike.
 func (l Limits) Conclude(w Window, d Decision) (v Verdict, lim Limit, conclusive, higher bool) {
 	if v, lim = l.Judge(w); v != Short {
 		return v, lim, true, false
 	}
-	if d.Sequential && d.Phase != PhaseConfirm && l.FarInside(w) {
+	if d.Sequential && d.Phase == PhaseGrow && l.FarInside(w) {
 		return Pass, LimitNone, false, true
 	}
 	v, lim = l.JudgeAnyway(w)

@@ -205,7 +205,7 @@ func (a *Auto) at(rate float64, phase string) Decision {
 }
 
 // Start returns the first rate.
-func (a *Auto) Start() Decision { return a.at(math.Min(a.cfg.Start, a.cfg.Max), "grow") }
+func (a *Auto) Start() Decision { return a.at(math.Min(a.cfg.Start, a.cfg.Max), PhaseGrow) }
 
 // Next narrows the search.
 func (a *Auto) Next(last Step) (Decision, Status) {
@@ -262,7 +262,7 @@ func (a *Auto) Next(last Step) (Decision, Status) {
 		if a.lo >= a.cfg.Max {
 			return Decision{}, ReachedMax
 		}
-		return a.at(math.Min(a.lo*a.growth(a.loStep.Window), a.cfg.Max), "grow"), Running
+		return a.at(math.Min(a.lo*a.growth(a.loStep.Window), a.cfg.Max), PhaseGrow), Running
 	case a.lo == 0:
 		next := a.hi / a.cfg.Growth
 		if next < a.floor() {

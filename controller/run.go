@@ -163,7 +163,7 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 		used += held + w.Drained
 		v, _ := lim.Judge(w)
 		for v == Short && d.Sequential && err == nil && held < maxExtend*d.Hold && used < budget &&
-			(d.Phase == PhaseConfirm || !lim.FarInside(w)) {
+			(d.Phase != PhaseGrow || !lim.FarInside(w)) {
 			ext := extension(w, lim, d.Hold)
 			ext = min(ext, maxExtend*d.Hold-held, budget-used)
 			e := d

@@ -78,9 +78,12 @@ type Decision struct {
 	Phase string
 }
 
-// PhaseConfirm names auto's confirmation of its answer: a step that must
-// be conclusive.
-const PhaseConfirm = "confirm"
+// PhaseGrow names a step that raises the load toward the first failure;
+// PhaseConfirm auto's confirmation of its answer.
+const (
+	PhaseGrow    = "grow"
+	PhaseConfirm = "confirm"
+)
 
 // Load returns the offered load the decision stands for: the rate in
 // open-loop modes, the concurrency in closed-loop modes.
