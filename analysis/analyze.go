@@ -139,7 +139,7 @@ func Analyze(r *Run, opt Options) *Analysis {
 	}
 	sum.Tokens = a.tokens(sum.Capacity.QPS)
 	a.fit(&sum, opt)
-	sum.Saturation.QPS = a.saturation(opt.SaturationErrors)
+	sum.Saturation = a.saturation(opt.SaturationErrors)
 	sum.Recommendation = Recommend(sum.Capacity, opt.TargetQPS, opt.Headroom)
 	sum.Warnings = append(sum.Warnings, a.warnings(lim)...)
 	a.Summary = sum
@@ -266,21 +266,33 @@ func (a *Analysis) fitUSL() *rundir.USLSummary {
 	return u
 }
 
-// saturation is the lowest offered load at which the target stopped
-// keeping up with its offer or failed more than frac of requests; 0 when
-// no step saturated.
-func (a *Analysis) saturation(frac float64) float64 {
-	sat := 0.0
+// saturation finds where the target stopped keeping up: the lowest
+// offered load at which it completed under KeepUp of its offer (the
+// generator not to blame) or failed frac of requests, and the throughput
+// it sustained there and above, its plateau: the successful answers per
+// second of those steps, pooled, with a 95 % interval from their Poisson
+// count. Zero when no step saturated.
+func (a *Analysis) saturation(frac float64) rundir.Saturation {
+	var sat rundir.Saturation
+	var good, secs float64
 	for _, s := range a.Run.Steps {
 		if s.Offered <= 0 || s.Samples == 0 {
 			continue
 		}
 		if (s.Achieved() < controller.KeepUp*s.Offered && !a.generatorBound(s)) || s.ErrorRate() >= frac {
-			if sat == 0 || s.Offered < sat {
-				sat = s.Offered
+			if sat.OnsetQPS == 0 || s.Offered < sat.OnsetQPS {
+				sat.OnsetQPS = s.Offered
 			}
+			d := s.Duration().Seconds()
+			good += float64(s.Completed) * (1 - s.ErrorRate())
+			secs += d
 		}
 	}
+	if secs <= 0 || good <= 0 {
+		return rundir.Saturation{}
+	}
+	half := 1.96 * math.Sqrt(good)
+	sat.QPS, sat.Low, sat.High = good/secs, math.Max(0, good-half)/secs, (good+half)/secs
 	return sat
 }
 

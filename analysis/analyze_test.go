@@ -100,9 +100,10 @@ func TestAnalyzeRecordedRun(t *testing.T) {
 	if f := a.Summary.Fit; f == nil || f.USL == nil || (f.Chosen != "latency" && f.Chosen != "usl") {
 		t.Errorf("fit %+v: want the latency curve and the USL, one of them chosen", f)
 	}
-	// 1600/s cannot be kept up with: that is the saturation point.
-	if s := a.Summary.Saturation.QPS; s != 1600 {
-		t.Errorf("saturation at %v, want 1600", s)
+	// 1600/s cannot be kept up with: saturation begins there, and the
+	// target's plateau is its service rate, 1000/s.
+	if s := a.Summary.Saturation; s.OnsetQPS != 1600 || math.Abs(s.QPS-1000) > 20 || s.Low > 1000 || s.High < 1000 {
+		t.Errorf("saturation %+v, want its onset at 1600 offered and a plateau of 1000/s within its interval", s)
 	}
 	if k := a.Summary.Knee.QPS; !(k > 400 && k < 900) {
 		t.Errorf("knee at %v, want between the flat and the steep steps", k)
@@ -227,7 +228,7 @@ func TestWriteReportPutsTheAnswerFirst(t *testing.T) {
 		if capAt < 0 || stepsAt < 0 || capAt > stepsAt {
 			t.Errorf("%s: the capacity must come first, before the steps:\n%s", name, text)
 		}
-		for _, want := range []string{"Saturation: 1600 req/s", "4 replicas for 2000 req/s", "latency versus load"} {
+		for _, want := range []string{"Saturation: the target sustained", "from an offered 1600 req/s", "4 replicas for 2000 req/s", "latency versus load"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%s lacks %q", name, want)
 			}

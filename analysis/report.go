@@ -94,8 +94,9 @@ func answerLines(s rundir.Summary) []string {
 	if s.Knee.QPS > 0 {
 		out = append(out, fmt.Sprintf("Knee: %s req/s (%s).", rate(s.Knee.QPS), s.Knee.Method))
 	}
-	if s.Saturation.QPS > 0 {
-		out = append(out, fmt.Sprintf("Saturation: %s req/s — the target stopped keeping up with its offer or failed 5 %% of requests.", rate(s.Saturation.QPS)))
+	if sat := s.Saturation; sat.QPS > 0 {
+		out = append(out, fmt.Sprintf("Saturation: the target sustained %s req/s at its plateau (95 %% interval %s–%s); it stopped keeping up with its offer, or failed 5 %% of requests, from an offered %s req/s.",
+			rate(sat.QPS), rate(sat.Low), rate(sat.High), rate(sat.OnsetQPS)))
 	} else {
 		out = append(out, "Saturation: not reached.")
 	}

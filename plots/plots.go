@@ -223,8 +223,8 @@ func latency(a *analysis.Analysis) *plot.Plot {
 	if k := a.Summary.Knee.QPS; k > 0 {
 		vline(p, k, top, palette[4], fmt.Sprintf("knee %.4g/s", k))
 	}
-	if s := a.Summary.Saturation.QPS; s > 0 {
-		vline(p, s, top, palette[5], fmt.Sprintf("saturation %.4g/s", s))
+	if s := a.Summary.Saturation.OnsetQPS; s > 0 {
+		vline(p, s, top, palette[5], fmt.Sprintf("saturation onset %.4g/s offered", s))
 	}
 	if c := a.Summary.Capacity.QPS; c > 0 {
 		vline(p, c, top, palette[2], fmt.Sprintf("capacity %.4g/s", c))
@@ -251,6 +251,14 @@ func throughput(a *analysis.Analysis) *plot.Plot {
 	p.Add(ref, l, sc)
 	p.Legend.Add("achieved", l, sc)
 	p.Legend.Add("achieved = offered", ref)
+	if sat := a.Summary.Saturation; sat.QPS > 0 {
+		// The plateau the target sustained, as a throughput, with its
+		// interval; where it began, as an offer.
+		plateau := line(plotter.XYs{{X: 0, Y: sat.QPS}, {X: maxX, Y: sat.QPS}}, palette[5], true)
+		p.Add(plateau)
+		p.Legend.Add(fmt.Sprintf("plateau %.4g/s (%.4g–%.4g)", sat.QPS, sat.Low, sat.High), plateau)
+		vline(p, sat.OnsetQPS, maxX, palette[4], fmt.Sprintf("onset %.4g/s offered", sat.OnsetQPS))
+	}
 	p.X.Min, p.Y.Min = 0, 0
 	return p
 }

@@ -41,7 +41,7 @@ func synthetic() *analysis.Analysis {
 		Limits:     rundir.Limits{MaxRTMs: 50, RTQuantile: 0.99},
 		Capacity:   rundir.Capacity{QPS: 800, Low: 800, High: 950, LimitedBy: "max_rt"},
 		Knee:       rundir.Point{QPS: 700},
-		Saturation: rundir.Point{QPS: 950},
+		Saturation: rundir.Saturation{QPS: 930, Low: 910, High: 950, OnsetQPS: 950},
 	}
 	return &analysis.Analysis{Run: r, Fit: &fit, Summary: sum}
 }

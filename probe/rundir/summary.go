@@ -21,7 +21,7 @@ type Summary struct {
 	Limits         Limits         `json:"limits"`
 	Capacity       Capacity       `json:"capacity"`
 	Knee           Point          `json:"knee"`
-	Saturation     Point          `json:"saturation"`
+	Saturation     Saturation     `json:"saturation"`
 	Recommendation Recommendation `json:"recommendation"`
 	Steps          []SummaryStep  `json:"steps"`
 	Warnings       []string       `json:"warnings"`
@@ -104,6 +104,18 @@ type Capacity struct {
 type Point struct {
 	QPS    float64 `json:"qps"`
 	Method string  `json:"method,omitempty"`
+}
+
+// Saturation is where the target stopped keeping up: QPS is the
+// throughput it sustained at its plateau (successful answers per second of
+// the steps past the onset), Low and High its 95 % interval, and OnsetQPS
+// the lowest offered load at which it stopped keeping up with its offer or
+// failed 5 % of requests. All zero when no step saturated.
+type Saturation struct {
+	QPS      float64 `json:"qps"`
+	Low      float64 `json:"low"`
+	High     float64 `json:"high"`
+	OnsetQPS float64 `json:"onset_qps"`
 }
 
 // Recommendation sizes a deployment from the capacity.
