@@ -78,6 +78,12 @@ func Window(s *rundir.StepStats, lim controller.Limits) controller.Window {
 	if lim.MaxRT > 0 {
 		w.OverRT = int(rundir.CountAbove(s.Latency, lim.MaxRT))
 	}
+	// An open-loop step that completed more than it was offered, by more
+	// than KeepUp forgives and three standard deviations of a Poisson
+	// count, was answering an earlier step's backlog.
+	if offered := s.Offered * s.Duration().Seconds(); offered > 0 {
+		w.Carried = float64(s.Completed) > offered/controller.KeepUp+3*math.Sqrt(offered)
+	}
 	if lim.MaxTTFT > 0 {
 		w.OverTTFT = int(rundir.CountAbove(s.TTFT, lim.MaxTTFT))
 	}

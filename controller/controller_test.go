@@ -541,3 +541,39 @@ func TestJudgeFailsEarlyOnEveryLatencyLimit(t *testing.T) {
 		}
 	}
 }
+
+// A step that was still answering an earlier step's backlog says nothing
+// of its own load unless it passed anyway: it is repeated, and a target
+// that keeps carrying it fails at that load.
+func TestCarriedBacklog(t *testing.T) {
+	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MaxRT: 100 * time.Millisecond}
+	slow := Window{Samples: 500, OverRT: 40, Latency: time.Second, Carried: true}
+	if v, l := lim.Judge(slow); v != Invalid || l != LimitBacklog {
+		t.Errorf("a failing step that carried a backlog: %v/%q, want invalid/backlog", v, l)
+	}
+	fine := Window{Samples: 500, Latency: 10 * time.Millisecond, Carried: true}
+	if v, _ := lim.Judge(fine); v != Pass {
+		t.Errorf("a step that passed while carrying a backlog: %v, want pass", v)
+	}
+	// Run repeats it; once repeats are spent, auto takes it as a failure
+	// at that rate, not as the generator's limit.
+	tries := 0
+	res, err := Run(context.Background(), NewAuto(AutoConfig{Start: 100, Limits: lim}), lim, time.Minute,
+		func(_ context.Context, d Decision) (Window, error) {
+			if d.Rate >= 200 {
+				tries++
+				return slow, nil
+			}
+			return Window{Offered: d.Rate, Achieved: d.Rate, Samples: 500, Latency: 10 * time.Millisecond}, nil
+		}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status == GeneratorBound || res.Steps[1].Verdict != Invalid || tries < 1+maxRetries {
+		t.Fatalf("status %v, steps %+v: want the step at 200/s repeated, then failed", res.Status, res.Steps)
+	}
+	// The search narrows under 200/s, where steps pass.
+	if res.Capacity < 100 || res.Capacity >= 200 {
+		t.Errorf("capacity %v, want it under 200/s", res.Capacity)
+	}
+}

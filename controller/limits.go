@@ -209,8 +209,18 @@ func (l Limits) ConfidenceLevel() float64 {
 func (l Limits) alpha() float64 { return 1 - l.ConfidenceLevel() }
 
 // judge judges w; final judges what there is when the evidence is not
-// conclusive.
+// conclusive. A step that carried an earlier step's backlog and did not
+// pass is Invalid (LimitBacklog): its latencies are the backlog's.
 func (l Limits) judge(w Window, final bool) (Verdict, Limit) {
+	v, lim := l.judgeLoad(w, final)
+	if w.Carried && (v == Fail || v == Short) {
+		return Invalid, LimitBacklog
+	}
+	return v, lim
+}
+
+// judgeLoad judges w as if it carried nothing from earlier steps.
+func (l Limits) judgeLoad(w Window, final bool) (Verdict, Limit) {
 	if w.Behind && !w.Saturated || w.LocalFailures > 0 {
 		return Invalid, LimitGenerator
 	}

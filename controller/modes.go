@@ -104,7 +104,7 @@ func (s *Scan) Next(last Step) (Decision, Status) {
 			return Decision{}, ReachedMax
 		}
 		return s.at(math.Min(rate+s.cfg.Delta, s.cfg.Max), "grow"), Running
-	case !s.failed && last.Verdict == Invalid:
+	case !s.failed && verdictOf(last) == Invalid:
 		return Decision{}, GeneratorBound
 	case !s.failed:
 		s.failed = true
@@ -210,7 +210,7 @@ func (a *Auto) Start() Decision { return a.at(math.Min(a.cfg.Start, a.cfg.Max), 
 // Next narrows the search.
 func (a *Auto) Next(last Step) (Decision, Status) {
 	rate := last.Decision.Rate
-	switch last.Verdict {
+	switch verdictOf(last) {
 	case Pass:
 		if a.confirming {
 			return Decision{}, Converged
@@ -276,6 +276,17 @@ func (a *Auto) Next(last Step) (Decision, Status) {
 		return d, Running
 	}
 	return a.at(a.guess(), "bisect"), Running
+}
+
+// verdictOf is the verdict a search acts on: a step still carrying an
+// earlier backlog once Run has repeated it (after drains) as often as it
+// may is a target that does not recover at that load, a failure; other
+// invalid steps are the generator's.
+func verdictOf(s Step) Verdict {
+	if s.Verdict == Invalid && s.Limit == LimitBacklog {
+		return Fail
+	}
+	return s.Verdict
 }
 
 // growth is the factor the rate grows by after a pass at w: Growth for a

@@ -46,6 +46,9 @@ type Window struct {
 	// Drained is how long the caller waited, before the step began, for
 	// the last step's backlog to drain: it counts against Run's budget.
 	Drained time.Duration
+	// Carried is set when the step completed more than it was offered,
+	// beyond chance: it was still answering an earlier step's backlog.
+	Carried bool
 }
 
 // Decision is the load for the next step.
@@ -141,6 +144,9 @@ const (
 	LimitGenerator  Limit = "generator"
 	// LimitSamples marks a step that ended with too few samples to judge.
 	LimitSamples Limit = "samples"
+	// LimitBacklog marks a step that did not pass while still answering an
+	// earlier step's backlog: it says nothing of its own load.
+	LimitBacklog Limit = "backlog"
 )
 
 // FaultAction is what happens after a limit breaks.

@@ -296,7 +296,9 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 			return cw, err
 		},
 		func(st controller.Step) {
-			lastFailed = st.Verdict == controller.Fail
+			// A failed step leaves a backlog; so did the one before a step
+			// that carried it.
+			lastFailed = st.Verdict == controller.Fail || st.Limit == controller.LimitBacklog
 			rows = append(rows, cur.Row(st.Verdict.String(), string(st.Limit), st.Conclusive))
 			events <- Judged{Step: st, Stats: cur}
 			if st.Verdict == controller.Invalid {
