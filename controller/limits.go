@@ -3,8 +3,6 @@ package controller
 import (
 	"math"
 	"time"
-
-	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Limits are the service levels a step is judged against. A zero limit is
@@ -278,7 +276,7 @@ func Over(n, k int, p, a float64) bool {
 	if p <= 0 {
 		return true
 	}
-	return distuv.Binomial{N: float64(n), P: p}.Survival(float64(k-1)) <= a
+	return binomialAtLeast(n, k, p) <= a
 }
 
 // Under reports whether k of n requests beyond a limit that allows a
@@ -288,7 +286,7 @@ func Under(n, k int, p, a float64) bool {
 	if n <= 0 || p <= 0 || float64(k) >= p*float64(n) {
 		return false
 	}
-	return distuv.Binomial{N: float64(n), P: p}.CDF(float64(k)) <= a
+	return binomialAtMost(n, k, p) <= a
 }
 
 // backlogged reports whether the requests in flight grew over a step's
