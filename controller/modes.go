@@ -59,17 +59,25 @@ type ScanConfig struct {
 	Interval time.Duration
 	// Action is what happens after the first failing interval.
 	Action FaultAction
+	// Bang tracks by ±Delta steps after a failure, as EAS's revise is
+	// written, instead of the PID tracker: the baseline the tracker is
+	// measured against.
+	Bang bool
+	// Limits are the ones Run judges with; the tracker reads them.
+	Limits Limits
 }
 
 // Scan is the EAS scan mode: from Min, add Delta every Interval while the
 // limits hold, until one breaks or Max is reached. After a failure, Stop
-// holds the last passing rate for the rest of the run; Revise backs off by
-// Delta until every limit holds, then keeps tracking the limit, a Delta up
-// after a pass and down after a failure.
+// holds the last passing rate for the rest of the run; Revise adjusts the
+// rate until the limits hold and keeps tracking them with a PID loop on
+// their margin (Tracker), or with Bang a Delta up after a pass and down
+// after a failure.
 type Scan struct {
 	cfg      ScanConfig
 	failed   bool
 	lastPass float64
+	track    *Tracker
 }
 
 // NewScan returns a scan with cfg's zero fields defaulted.
@@ -114,6 +122,17 @@ func (s *Scan) Next(last Step) (Decision, Status) {
 			return Decision{}, NotFound
 		}
 		return s.at(s.lastPass, "hold"), Running
+	}
+	if !s.cfg.Bang {
+		if s.track == nil {
+			s.track = NewTracker(Tracker{Min: math.Min(s.cfg.Min, s.cfg.Delta), Max: s.cfg.Max}, s.lastPass, rate)
+		}
+		next := s.track.Next(last, s.cfg.Limits)
+		phase := "track"
+		if next < rate {
+			phase = "backoff"
+		}
+		return s.at(next, phase), Running
 	}
 	if pass {
 		return s.at(math.Min(rate+s.cfg.Delta, s.cfg.Max), "track"), Running

@@ -395,6 +395,7 @@ func newController(s Spec) controller.Controller {
 		return controller.NewScan(controller.ScanConfig{
 			Min: s.MinQPS, Max: s.MaxQPS, Delta: s.QPSGrowthDelta,
 			Interval: s.AdjustInterval, Action: controller.FaultAction(s.FaultAction),
+			Limits: analysis.LimitsOf(s),
 		})
 	case rundir.ModeRate:
 		return &controller.Fixed{D: controller.Decision{Rate: s.Rate, Concurrency: s.Concurrency, Hold: s.StepDuration}}
