@@ -30,7 +30,7 @@ type tracking struct {
 	// settle is the steps until the rate stayed within 5 % of the truth;
 	// overshoot the largest excess over it, relative; steady the mean
 	// relative distance from it over the stretch's last 10 steps.
-	settle           int
+	settle            int
 	overshoot, steady float64
 }
 
