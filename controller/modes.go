@@ -162,6 +162,10 @@ type AutoConfig struct {
 	// Bisect narrows by plain bisection, the baseline the interpolation
 	// is measured against.
 	Bisect bool
+	// Track, when positive, holds the load at the answer this long once
+	// it is confirmed, tracking the limit (Tracker): a soak at capacity,
+	// which shows a capacity that drifts.
+	Track time.Duration
 }
 
 // Auto finds the capacity: it grows the rate geometrically until a step
@@ -199,6 +203,9 @@ type Auto struct {
 	// allFailed counts the steps in a row in which every request failed
 	// before any load passed.
 	allFailed int
+	// tracker holds the answer once confirmed, for tracking more steps.
+	tracker  *Tracker
+	tracking int
 }
 
 // maxAllFailed is how many steps in a row may fail every request before
@@ -223,14 +230,34 @@ func (a *Auto) at(rate float64, phase string) Decision {
 	return Decision{Rate: rate, Hold: a.cfg.Hold, Phase: phase, Sequential: true}
 }
 
+// track is a step holding the limit: it keeps its length and is judged
+// at its end, as a scan's are.
+func (a *Auto) track(rate float64) Decision {
+	d := a.at(rate, PhaseTrack)
+	d.Sequential = false
+	return d
+}
+
 // Start returns the first rate.
 func (a *Auto) Start() Decision { return a.at(math.Min(a.cfg.Start, a.cfg.Max), PhaseGrow) }
 
 // Next narrows the search.
 func (a *Auto) Next(last Step) (Decision, Status) {
 	rate := last.Decision.Rate
+	if a.tracker != nil {
+		if a.tracking--; a.tracking <= 0 {
+			return Decision{}, Converged
+		}
+		return a.track(a.tracker.Next(last, a.cfg.Limits)), Running
+	}
 	switch verdictOf(last) {
 	case Pass:
+		if a.confirming && a.cfg.Track > 0 {
+			// Confirmed: hold it, tracking the limit.
+			a.tracker = NewTracker(Tracker{Min: a.floor(), Max: a.cfg.Max}, a.lo, a.hi)
+			a.tracking = int(math.Ceil(float64(a.cfg.Track) / float64(a.cfg.Hold)))
+			return a.track(rate), Running
+		}
 		if a.confirming {
 			return Decision{}, Converged
 		}

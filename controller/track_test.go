@@ -99,3 +99,42 @@ func TestTrackerFollowsTheLimitBetterThanDelta(t *testing.T) {
 		}
 	}
 }
+
+// Auto with Track holds its confirmed answer for that long, tracking the
+// limit: when the capacity drops during the hold, the load follows it.
+func TestAutoHoldsItsAnswer(t *testing.T) {
+	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MaxRT: 100 * time.Millisecond}
+	before := &mmc{c: 8, mu: 100, q: 0.99, maxRT: lim.MaxRT, rng: rand.New(rand.NewPCG(1, 1))}
+	after := &mmc{c: 8, mu: 80, q: 0.99, maxRT: lim.MaxRT, rng: rand.New(rand.NewPCG(1, 2))}
+	p := &drifting{p: before, q: after, after: 1 << 30}
+	var steps int
+	auto := NewAuto(AutoConfig{Start: 100, Hold: 5 * time.Second, Limits: lim, Track: 150 * time.Second})
+	sf := stepFunc(p)
+	res, err := Run(context.Background(), auto, lim, time.Hour, func(ctx context.Context, d Decision) (Window, error) {
+		if d.Phase == PhaseTrack && !d.Extend {
+			steps++
+			if steps == 10 {
+				p.after = p.steps // the service slows from here on
+			}
+		}
+		return sf(ctx, d)
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != Converged || steps != 30 {
+		t.Fatalf("status %v after %d tracking steps, want converged after 30 (150 s of 5 s steps)", res.Status, steps)
+	}
+	truth := after.limit(lim.MaxRT, 0.99)
+	last := res.Steps[len(res.Steps)-5:]
+	for _, s := range last {
+		if s.Decision.Phase != PhaseTrack || math.Abs(s.Decision.Rate-truth)/truth > 0.08 {
+			t.Errorf("step %d (%s) at %.0f/s, want tracking the new limit %.0f/s", s.Index, s.Decision.Phase, s.Decision.Rate, truth)
+		}
+	}
+	// The capacity drifted down: the answer is under the failures at
+	// the old one.
+	if res.Capacity > truth*1.05 {
+		t.Errorf("capacity %.0f/s, over the drifted limit %.0f/s", res.Capacity, truth)
+	}
+}

@@ -86,6 +86,8 @@ type Decision struct {
 const (
 	PhaseGrow    = "grow"
 	PhaseConfirm = "confirm"
+	// PhaseTrack names a step that holds a limit once it is known.
+	PhaseTrack = "track"
 )
 
 // Load returns the offered load the decision stands for: the rate in

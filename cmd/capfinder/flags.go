@@ -27,6 +27,7 @@ func runFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "adjust-interval", Value: minute, Category: catSearch, Usage: "scan: how long each rate is held"},
 		&cli.DurationFlag{Name: "step-duration", Value: 5 * second, Category: catSearch, Usage: "auto and fixed modes: how long each step is held (15s for an LLM API)"},
 		&cli.Float64Flag{Name: "precision", Value: 0.02, Category: catSearch, Usage: "auto: stop when the bracket around the limit is this narrow (relative)"},
+		&cli.DurationFlag{Name: "hold", Category: catSearch, Usage: "auto: once converged, hold the load at the capacity this long, tracking the limit (a soak at capacity; counts against --duration)"},
 		&cli.DurationFlag{Name: "warmup", Value: second, Category: catSearch, Usage: "start of each step left out of its verdict, at most a fifth of the step (3s for an LLM API)"},
 		&cli.DurationFlag{Name: "duration", Value: 10 * minute, Category: catSearch, Usage: "the most load time the run may take"},
 

@@ -36,6 +36,7 @@ func specFromFlags(c *cli.Context) (runner.Spec, error) {
 		AdjustInterval: c.Duration("adjust-interval"),
 		StepDuration:   c.Duration("step-duration"),
 		Precision:      c.Float64("precision"),
+		Hold:           c.Duration("hold"),
 		Warmup:         c.Duration("warmup"),
 		Duration:       c.Duration("duration"),
 		MaxRT:          c.Duration("max-rt"),

@@ -389,7 +389,7 @@ func newController(s Spec) controller.Controller {
 	case rundir.ModeAuto:
 		return controller.NewAuto(controller.AutoConfig{
 			Start: s.MinQPS, Max: s.MaxQPS, Precision: s.Precision,
-			Hold: s.StepDuration, Limits: analysis.LimitsOf(s),
+			Hold: s.StepDuration, Limits: analysis.LimitsOf(s), Track: s.Hold,
 		})
 	case rundir.ModeScan:
 		return controller.NewScan(controller.ScanConfig{

@@ -144,6 +144,9 @@ type Spec struct {
 	// auto stops when its bracket is narrower than Precision.
 	StepDuration time.Duration `json:"step_duration_ns"`
 	Precision    float64       `json:"precision"`
+	// Hold keeps an auto run at its answer this long once it converged,
+	// tracking the limit.
+	Hold time.Duration `json:"hold_ns,omitempty"`
 	// Warmup is the start of each step left out of its verdict; Duration
 	// the most load time the run may take.
 	Warmup   time.Duration `json:"warmup_ns"`
@@ -268,6 +271,7 @@ func (s *Spec) Check() error {
 		{"--requests", float64(s.Requests), false}, {"--max-tokens", float64(s.MaxTokens), false},
 		{"--max-ttft", s.MaxTTFT.Seconds(), false}, {"--max-tpot", s.MaxTPOT.Seconds(), false},
 		{"--target-qps", s.TargetQPS, false}, {"--fail-below", s.FailBelow, false}, {"--max-body", float64(s.MaxBody), false},
+		{"--hold", s.Hold.Seconds(), false},
 	} {
 		switch {
 		case p.positive && (!(p.v > 0) || math.IsInf(p.v, 0)):
@@ -295,6 +299,8 @@ func (s *Spec) Check() error {
 		return fmt.Errorf("--mode rate needs --rate, e.g. --rate 50")
 	case s.Mode == ModeScan && s.QPSGrowthDelta <= 0:
 		return fmt.Errorf("--mode scan needs a positive --qps-growth-delta")
+	case s.Hold > 0 && s.Mode != ModeAuto:
+		return fmt.Errorf("--hold holds auto's answer; it needs --mode auto")
 	}
 	for i := range s.Stages {
 		if err := s.Stages[i].Check(); err != nil {
