@@ -57,6 +57,7 @@ type Analysis struct {
 // against lim: the one reduction the live run and analysis share.
 func Window(s *rundir.StepStats, lim controller.Limits) controller.Window {
 	q := lim.RTQuantile()
+	_, _, rising := s.Rising()
 	w := controller.Window{
 		Offered:       s.Load(),
 		Achieved:      s.Achieved(),
@@ -71,6 +72,7 @@ func Window(s *rundir.StepStats, lim controller.Limits) controller.Window {
 		Behind:        s.Behind(),
 		Lagging:       s.Lagging(lim.MaxSendLag()),
 		Saturated:     s.Saturated,
+		Rising:        rising,
 		Warmup:        s.JudgedStart - s.Start,
 		RateEnd:       s.RateEnd,
 		InFlightStart: int(s.InFlightStart), InFlightEnd: int(s.InFlightEnd),
@@ -345,8 +347,7 @@ func (a *Analysis) warnings(lim controller.Limits) []string {
 		if s.Failed == 0 && p50 > 0 && p99 > 4*p50 && st.Verdict == controller.Pass {
 			tailed = append(tailed, fmt.Sprintf("%d (%.1f)", s.Step, float64(p99)/float64(p50)))
 		}
-		early, late := rundir.Quantile(s.Early, 0.5), rundir.Quantile(s.Late, 0.5)
-		if early > 0 && late > 2*early && late-early > time.Millisecond {
+		if early, late, rising := s.Rising(); rising {
 			out = append(out, fmt.Sprintf("%s is not steady: its median latency rose from %s to %s within the step", n, early, late))
 		}
 	}

@@ -25,6 +25,7 @@ func TestJudge(t *testing.T) {
 		{"errors exactly at the budget pass", Window{Samples: 1000, Failures: 10, Latency: time.Millisecond}, Pass, LimitNone},
 		{"299 samples none over the limit prove p99 at 95 %", Window{Samples: 299, Latency: time.Millisecond}, Pass, LimitNone},
 		{"298 do not", Window{Samples: 298, Latency: time.Millisecond}, Short, LimitSamples},
+		{"a pass whose latency is still climbing is not proven", Window{Samples: need, Latency: 50 * time.Millisecond, Rising: true}, Short, LimitSamples},
 		{"one over the limit needs 473", Window{Samples: 472, OverRT: 1, Latency: time.Millisecond}, Short, LimitSamples},
 		{"few samples but failures beyond any budget", Window{Samples: 100, Failures: 50}, Fail, LimitFault},
 		{"few samples but more slow ones than p99 allows of 500", Window{Samples: 100, OverRT: 6}, Fail, LimitMaxRT},

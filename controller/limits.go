@@ -248,7 +248,9 @@ func (l Limits) judgeLoad(w Window, final bool) (Verdict, Limit) {
 				proven = proven && Under(n, c.over, allowed, a)
 			}
 		}
-		if !proven || float64(w.Failures) > l.FaultTolerate*float64(n) {
+		// A step whose latency is still climbing has not shown what its
+		// load does: its pass is not proven.
+		if !proven || float64(w.Failures) > l.FaultTolerate*float64(n) || w.Rising && len(lat) > 0 {
 			return Short, LimitSamples
 		}
 	}

@@ -49,6 +49,10 @@ type Window struct {
 	// Carried is set when the step completed more than it was offered,
 	// beyond chance: it was still answering an earlier step's backlog.
 	Carried bool
+	// Rising is set when the step's latency was still climbing (the
+	// median of its second half over twice that of its first): a queue
+	// building, which a short step can pass before it breaks a limit.
+	Rising bool
 }
 
 // Decision is the load for the next step.

@@ -152,6 +152,15 @@ func (s *StepStats) Behind() bool {
 	return d > 0 && s.ScheduleLag*100 > d*3
 }
 
+// Rising reports whether the step's latency was still climbing: the
+// median of its judged stretch's second half over twice that of its first,
+// and by more than a millisecond. A queue that is building has not
+// reached the latency it would hold, so such a step is not steady.
+func (s *StepStats) Rising() (early, late time.Duration, rising bool) {
+	early, late = Quantile(s.Early, 0.5), Quantile(s.Late, 0.5)
+	return early, late, early > 0 && late > 2*early && late-early > time.Millisecond
+}
+
 func perSecond(n int64, d time.Duration) float64 {
 	if d <= 0 {
 		return 0
