@@ -26,13 +26,22 @@ test: tools
 	$(MAKE) fuzz
 
 # Every fuzz target (the parsers: SSE, datasets, payload files, bench_desc
-# and profiles) for a short budget each, one after another.
+# and profiles) for a short budget each, one after another. Go 1.26's
+# fuzzing coordinator can fail a target with a bare "context deadline
+# exceeded" as its time runs out (golang/go#75804, fixed in Go 1.27): such
+# a run, which wrote no failing input, is run once more; any other failure
+# fails at once.
 FUZZTIME ?= 10s
 fuzz:
 	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 	  for f in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$pkg/*_test.go); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	    for try in 1 2; do \
+	      out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) && break; \
+	      if [ $$try = 1 ] && echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \
+	        echo "  the coordinator's deadline race (golang/go#75804), no failing input: once more"; \
+	      else echo "$$out"; exit 1; fi; \
+	    done; \
 	  done; \
 	done
 

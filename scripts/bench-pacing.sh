@@ -13,19 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-700}
 SECS=${2:-20}
-VEGETA_VERSION=v12.12.0
-
-TOOLS=$PWD/bin/tools
-if [ ! -x "$TOOLS/vegeta" ]; then
-	GOBIN=$TOOLS go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
-fi
-[ -x bin/capfinder ] || make build >/dev/null
-./scripts/install-debian.sh time:time
-
-WORK=$(mktemp -d)
-trap 'kill "${NGINX_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
-. scripts/nginx.sh
-nginx_start 1
+. scripts/bench-lib.sh
+bench_init vegeta
 
 echo "$RATE req/s for $SECS s; generator on cpu 0, nginx on cpu 1"
 taskset -c "${GEN_CPUS:-0}" /usr/bin/time -f "%U %S" -o "$WORK/cf.time" bin/capfinder run --mode rate --rate "$RATE" \

@@ -12,18 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-15}
 CONC=${2:-64}
-VEGETA_VERSION=v12.12.0
-
-TOOLS=$PWD/bin/tools
-if [ ! -x "$TOOLS/vegeta" ]; then
-	GOBIN=$TOOLS go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
-fi
-[ -x bin/capfinder ] || make build >/dev/null
-
-WORK=$(mktemp -d)
-trap 'kill "${NGINX_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
-. scripts/nginx.sh
-nginx_start 1
+. scripts/bench-lib.sh
+bench_init vegeta
 
 echo "one core each: generator on cpu 0 (GOMAXPROCS=1), nginx on cpu 1; $SECS s at $CONC in flight"
 

@@ -14,13 +14,8 @@ cd "$(dirname "$0")/.."
 MINUTES=${1:-20}
 RATE=${2:-1000}
 STEP=${3:-5s}
-[ -x bin/capfinder ] || make build >/dev/null
-./scripts/install-debian.sh time:time
-
-WORK=$(mktemp -d)
-trap 'kill "${CF_PID:-}" "${NGINX_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
-. scripts/nginx.sh
-nginx_start 1
+. scripts/bench-lib.sh
+bench_init
 
 echo "soak: $MINUTES min at $RATE req/s in $STEP steps against $URL"
 taskset -c 0 bin/capfinder run --mode rate --rate "$RATE" --duration "${MINUTES}m" \

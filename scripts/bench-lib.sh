@@ -1,7 +1,24 @@
-# Sourced by the benchmark scripts: nginx_start CPU starts nginx (installed
-# from Debian if missing) on 127.0.0.1, pinned to CPU, serving a fixed 200
-# with a 3-byte body, and sets URL and NGINX_PID. It needs WORK (a scratch
-# directory the caller removes) and leaves stopping nginx to the caller.
+# Sourced by the benchmark scripts, from the repository's root.
+#
+# bench_init [vegeta] builds capfinder if missing, installs GNU time (and
+# vegeta into bin/tools, as TOOLS, when asked), makes a scratch directory
+# WORK that is removed on exit with nginx and any capfinder run CF_PID
+# names, and starts nginx on cpu 1 (nginx_start).
+bench_init() {
+	TOOLS=$PWD/bin/tools
+	if [ "${1:-}" = vegeta ] && [ ! -x "$TOOLS/vegeta" ]; then
+		GOBIN=$TOOLS go install "github.com/tsenart/vegeta/v12@v12.12.0"
+	fi
+	[ -x bin/capfinder ] || make build >/dev/null
+	./scripts/install-debian.sh time:time
+	WORK=$(mktemp -d)
+	trap 'kill "${CF_PID:-}" "${NGINX_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
+	nginx_start 1
+}
+
+# nginx_start CPU starts nginx (installed from Debian if missing) on
+# 127.0.0.1, pinned to CPU, serving a fixed 200 with a 3-byte body, and
+# sets URL and NGINX_PID.
 nginx_start() {
 	./scripts/install-debian.sh nginx:nginx-light
 	local nginx port
