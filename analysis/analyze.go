@@ -71,6 +71,7 @@ func Window(s *rundir.StepStats, lim controller.Limits) controller.Window {
 		TPOT:          rundir.Quantile(s.TPOT, q),
 		Behind:        s.Behind(),
 		Lagging:       s.Lagging(lim.MaxSendLag()),
+		SendLag:       rundir.Quantile(s.SendLag, 0.99),
 		Saturated:     s.Saturated,
 		Rising:        rising,
 		Warmup:        s.JudgedStart - s.Start,

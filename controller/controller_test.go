@@ -32,7 +32,8 @@ func TestJudge(t *testing.T) {
 		{"few samples with a few slow ones is not yet conclusive", Window{Samples: 100, OverRT: 2}, Short, LimitSamples},
 		{"the generator fell behind on its own", Window{Samples: need, Behind: true, Latency: 150 * time.Millisecond}, Invalid, LimitGenerator},
 		{"late sends do not spoil a pass: the lag is inside the latency", Window{Samples: need, Lagging: true, Latency: 50 * time.Millisecond}, Pass, LimitNone},
-		{"late sends with a latency failure blame the generator", Window{Samples: need, Lagging: true, Latency: 150 * time.Millisecond, OverRT: 20}, Invalid, LimitGenerator},
+		{"late sends that explain a latency failure blame the generator", Window{Samples: need, Lagging: true, SendLag: 60 * time.Millisecond, Latency: 150 * time.Millisecond, OverRT: 20}, Invalid, LimitGenerator},
+		{"a latency failure far beyond the send lag is the target's", Window{Samples: need, Lagging: true, SendLag: 2 * time.Millisecond, Latency: 150 * time.Millisecond, OverRT: 20}, Fail, LimitMaxRT},
 		{"late sends with an error failure are the target's", Window{Samples: 1000, Failures: 50, Lagging: true}, Fail, LimitFault},
 		{"behind because the target held every slot and broke a limit", Window{Samples: need, Behind: true, Saturated: true, Latency: 150 * time.Millisecond, OverRT: 20}, Fail, LimitMaxRT},
 		{"behind and saturated with limits holding proves nothing", Window{Samples: need, Behind: true, Saturated: true, Latency: time.Millisecond}, Invalid, LimitGenerator},
@@ -395,10 +396,10 @@ func TestRunRetriesAGeneratorHiccup(t *testing.T) {
 		func(_ context.Context, d Decision) (Window, error) {
 			w := p.step(d)
 			// The first step at 200/s had late sends (a pause in the
-			// generator) and its latency suffered.
+			// generator of most of a second) and its latency suffered.
 			if d.Rate == 200 && !spoiled {
 				spoiled = true
-				w.Lagging, w.Latency = true, time.Second
+				w.Lagging, w.Latency, w.SendLag = true, time.Second, 950*time.Millisecond
 				w.OverRT = w.Samples
 			}
 			return w, nil

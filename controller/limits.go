@@ -96,8 +96,11 @@ func (l Limits) MaxSendLag() time.Duration {
 // its load says nothing about the target unless the target held every
 // in-flight slot (Saturated), in which case a broken limit is the
 // target's. Late sends (Lagging) do not spoil a pass — latency counts from
-// the schedule, so the lag is already in it — but a latency failure with
-// late sends is the generator's as much as the target's, and is Invalid.
+// the schedule, so the lag is already in it — but a latency failure that
+// the lag explains (the quantile less the send lag's p99 is within the
+// limit) is the generator's as much as the target's, and is Invalid. The
+// time per output token, measured after the first token, owes nothing to
+// the lag.
 func (l Limits) Judge(w Window) (Verdict, Limit) { return l.judge(w, false) }
 
 // JudgeAnyway judges a step that could be held no longer on the evidence
@@ -231,7 +234,7 @@ func (l Limits) judgeLoad(w Window, final bool) (Verdict, Limit) {
 	lat := l.latencies(w)
 	for _, c := range lat {
 		if final && c.at > c.max || Over(n, c.over, allowed, a) {
-			if w.Lagging && !w.Saturated {
+			if w.Lagging && !w.Saturated && c.limit != LimitTPOT && c.at-w.SendLag <= c.max {
 				return Invalid, LimitGenerator
 			}
 			return Fail, c.limit

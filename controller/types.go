@@ -34,6 +34,8 @@ type Window struct {
 	// by requests the target had not answered, which blames the target
 	// rather than the generator.
 	Behind, Lagging, Saturated bool
+	// SendLag is the send lag's p99: how late sends left their schedule.
+	SendLag time.Duration
 	// Warmup is how long the step ran before its judged part. RateEnd is
 	// the rate a ramp step ended at (Offered is then its mean), zero for
 	// a step at one rate.
