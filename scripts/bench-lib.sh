@@ -1,5 +1,9 @@
-# Sourced by the benchmark scripts, from the repository's root.
+# Sourced first by the benchmark scripts: strict mode, and the
+# repository's root as the working directory.
 #
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
 # bench_init [vegeta] builds capfinder if missing, installs GNU time (and
 # vegeta into bin/tools, as TOOLS, when asked), makes a scratch directory
 # WORK that is removed on exit with nginx and any capfinder run CF_PID

@@ -9,11 +9,9 @@
 # against the rate asked and its send lag (p50, p99), and the CPU ratio.
 # GEN_CPUS=0,1 lets capfinder use both cores (nginx stays on cpu 1).
 # Traffic goes to 127.0.0.1 only.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/bench-lib.sh"
 RATE=${1:-700}
 SECS=${2:-20}
-. scripts/bench-lib.sh
 bench_init vegeta
 
 echo "$RATE req/s for $SECS s; generator on cpu 0, nginx on cpu 1"

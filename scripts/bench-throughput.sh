@@ -8,11 +8,9 @@
 #
 # Installs nginx (Debian) and vegeta (Go module) if missing. Traffic goes
 # to 127.0.0.1 only. Prints one line per tool and the ratio.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/bench-lib.sh"
 SECS=${1:-15}
 CONC=${2:-64}
-. scripts/bench-lib.sh
 bench_init vegeta
 
 echo "one core each: generator on cpu 0 (GOMAXPROCS=1), nginx on cpu 1; $SECS s at $CONC in flight"

@@ -9,12 +9,10 @@
 # and checks that every request sent is a row in the run's Parquet parts
 # (counted again by `capfinder analyze`). nginx runs on cpu 1, capfinder on
 # cpu 0.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/bench-lib.sh"
 MINUTES=${1:-20}
 RATE=${2:-1000}
 STEP=${3:-5s}
-. scripts/bench-lib.sh
 bench_init
 
 echo "soak: $MINUTES min at $RATE req/s in $STEP steps against $URL"
