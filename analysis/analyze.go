@@ -292,9 +292,8 @@ func (a *Analysis) saturation(frac float64) rundir.Saturation {
 			if sat.OnsetQPS == 0 || s.Offered < sat.OnsetQPS {
 				sat.OnsetQPS = s.Offered
 			}
-			d := s.Duration().Seconds()
 			good += float64(s.Completed) * (1 - s.ErrorRate())
-			secs += d
+			secs += s.Duration().Seconds()
 		}
 	}
 	if secs <= 0 || good <= 0 {

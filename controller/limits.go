@@ -119,12 +119,19 @@ func (l Limits) FarInside(w Window) bool {
 		float64(w.Failures) > l.FaultTolerate*float64(w.Samples) || backlogged(w) {
 		return false
 	}
-	for _, c := range l.latencies(w) {
-		if c.at > c.max/2 {
-			return false
-		}
+	share, _ := l.latencyShare(w)
+	return share <= 0.5
+}
+
+// latencyShare is the largest share of its limit a latency limit's
+// measure reached in w, and whether any latency limit is set.
+func (l Limits) latencyShare(w Window) (float64, bool) {
+	lat := l.latencies(w)
+	share := 0.0
+	for _, c := range lat {
+		share = math.Max(share, float64(c.at)/float64(c.max))
 	}
-	return true
+	return share, len(lat) > 0
 }
 
 // Conclude gives a step that is over its verdict and says what it rests

@@ -97,7 +97,7 @@ func (s *Scan) at(rate float64, phase string) Decision {
 }
 
 // Start returns Min.
-func (s *Scan) Start() Decision { return s.at(s.cfg.Min, "grow") }
+func (s *Scan) Start() Decision { return s.at(s.cfg.Min, PhaseGrow) }
 
 // Next follows the scan.
 func (s *Scan) Next(last Step) (Decision, Status) {
@@ -111,7 +111,7 @@ func (s *Scan) Next(last Step) (Decision, Status) {
 		if rate >= s.cfg.Max {
 			return Decision{}, ReachedMax
 		}
-		return s.at(math.Min(rate+s.cfg.Delta, s.cfg.Max), "grow"), Running
+		return s.at(math.Min(rate+s.cfg.Delta, s.cfg.Max), PhaseGrow), Running
 	case !s.failed && verdictOf(last) == Invalid:
 		return Decision{}, GeneratorBound
 	case !s.failed:
@@ -128,14 +128,14 @@ func (s *Scan) Next(last Step) (Decision, Status) {
 			s.track = NewTracker(Tracker{Min: math.Min(s.cfg.Min, s.cfg.Delta), Max: s.cfg.Max}, s.lastPass, rate)
 		}
 		next := s.track.Next(last, s.cfg.Limits)
-		phase := "track"
+		phase := PhaseTrack
 		if next < rate {
 			phase = "backoff"
 		}
 		return s.at(next, phase), Running
 	}
 	if pass {
-		return s.at(math.Min(rate+s.cfg.Delta, s.cfg.Max), "track"), Running
+		return s.at(math.Min(rate+s.cfg.Delta, s.cfg.Max), PhaseTrack), Running
 	}
 	if rate <= s.cfg.Delta {
 		// Nothing lighter to back off to.
@@ -341,13 +341,9 @@ func verdictOf(s Step) Verdict {
 // than "higher". Without a latency limit it is Growth.
 func (a *Auto) growth(w Window) float64 {
 	g := a.cfg.Growth
-	lat := a.cfg.Limits.latencies(w)
-	if len(lat) == 0 {
+	m, set := a.cfg.Limits.latencyShare(w)
+	if !set {
 		return g
-	}
-	m := 0.0
-	for _, c := range lat {
-		m = math.Max(m, float64(c.at)/float64(c.max))
 	}
 	if m <= 0 {
 		return g * g

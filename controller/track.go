@@ -99,10 +99,7 @@ func (t *Tracker) Next(last Step, lim Limits) float64 {
 // without a measure of it (saturation, samples).
 func Usage(s Step, lim Limits) float64 {
 	w := s.Window
-	u := 0.0
-	for _, c := range lim.latencies(w) {
-		u = math.Max(u, float64(c.at)/float64(c.max))
-	}
+	u, _ := lim.latencyShare(w)
 	if w.Samples > 0 {
 		frac := float64(w.Failures) / float64(w.Samples)
 		switch {
