@@ -114,8 +114,11 @@ func (l Limits) JudgeAnyway(w Window) (Verdict, Limit) { return l.judge(w, true)
 // latency quantile at most half its limit (a request still in flight
 // counts in it with its age). Such a step need not be conclusive; it
 // never stands as the capacity.
-func (l Limits) FarInside(w Window) bool {
-	if w.Samples < MinHigher || 2*w.Pending > w.Samples || w.LocalFailures > 0 || w.Behind ||
+func (l Limits) FarInside(w Window) bool { return l.farInside(w, MinHigher) }
+
+// farInside is FarInside with at least that many judged requests.
+func (l Limits) farInside(w Window, least int) bool {
+	if w.Samples < least || 2*w.Pending > w.Samples || w.LocalFailures > 0 || w.Behind ||
 		float64(w.Failures) > l.FaultTolerate*float64(w.Samples) || backlogged(w) {
 		return false
 	}

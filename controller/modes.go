@@ -293,7 +293,7 @@ func (a *Auto) Next(last Step) (Decision, Status) {
 		// so the bracket closes down to it.
 		// A target that completed nothing bounds nothing: the failing
 		// rate stays the bracket's top.
-		if bound := math.Max(goodput(last.Window), a.lo*(1+a.cfg.Precision/2)); overloaded(last.Window) && bound > 0 && bound < a.hi {
+		if bound := math.Max(goodput(last.Window), a.lo*(1+a.cfg.Precision/2)); overloaded(last.Window, settledLatency(a.passes, rate)) && bound > 0 && bound < a.hi {
 			a.hi = bound
 			a.hiSaturated = true
 		}
@@ -338,17 +338,33 @@ func verdictOf(s Step) Verdict {
 // growth is the factor the rate grows by after a pass at w: Growth for a
 // step near a latency limit (at over half of it), up to Growth² for one
 // far below (at an eighth or less), since such a step says little more
-// than "higher". Without a latency limit it is Growth.
+// than "higher". Without a latency limit it is Growth. It is Growth too
+// once the end-to-end latency has risen to over 1.5 times the lowest a
+// pass measured: the target is filling up (a batching replica's batch,
+// a pool's workers), and its limit is nearer than the judged measure
+// shows — a time to first token stays flat until a batch is full.
 func (a *Auto) growth(w Window) float64 {
 	g := a.cfg.Growth
 	m, set := a.cfg.Limits.latencyShare(w)
-	if !set {
+	if !set || a.filling(w) {
 		return g
 	}
 	if m <= 0 {
 		return g * g
 	}
 	return math.Min(g*g, g*math.Max(1, math.Sqrt(0.5/m)))
+}
+
+// filling reports whether w's end-to-end latency is over 1.5 times the
+// lowest a pass measured.
+func (a *Auto) filling(w Window) bool {
+	low := w.Latency
+	for _, p := range a.passes {
+		if p.Window.Latency > 0 {
+			low = min(low, p.Window.Latency)
+		}
+	}
+	return float64(w.Latency) > 1.5*float64(low)
 }
 
 // floor is the lowest rate auto backs off to: one at which a step still
@@ -441,18 +457,37 @@ const KeepUp = 0.97
 // could not keep up. For about a latency after a step starts — from an
 // empty system after a drain — fewer answers come than the step offers,
 // so with latencies of seconds (an LLM's) a sound step completes visibly
-// less than it was offered. The step's latency at the quantile bounds that
-// lag from above; a target whose latency grows with its backlog is then
-// not called overloaded, and the search narrows on it by measurement.
-func overloaded(w Window) bool {
+// less than it was offered. That lag is bounded by the latency answers
+// take when the target keeps up: settled, the latency at the quantile of
+// the passing steps below (zero when none passed, when the step's own
+// stands in). A step's own latency would not do: a backlog inflates it,
+// and with it the lag it forgives, until an overloaded step looked sound.
+func overloaded(w Window, settled time.Duration) bool {
 	if w.Offered <= 0 {
 		return false
 	}
+	lat := w.Latency
+	if settled > 0 {
+		lat = min(lat, settled)
+	}
 	lag := 0.0
 	if d := w.Duration.Seconds(); d > 0 {
-		lag = w.Offered * math.Min(1, w.Latency.Seconds()/d)
+		lag = w.Offered * math.Min(1, lat.Seconds()/d)
 	}
 	return w.Achieved < KeepUp*w.Offered-lag
+}
+
+// settledLatency is the highest latency at the quantile among passing
+// steps below load: what answers take while the target keeps up
+// (overloaded).
+func settledLatency(steps []Step, load float64) time.Duration {
+	var lat time.Duration
+	for _, s := range steps {
+		if s.Verdict == Pass && s.Decision.Load() < load {
+			lat = max(lat, s.Window.Latency)
+		}
+	}
+	return lat
 }
 
 // goodput is the rate of successful completions in a window.

@@ -164,7 +164,7 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 		v, _ := lim.Judge(w)
 		for v == Short && d.Sequential && err == nil && held < maxExtend*d.Hold && used < budget &&
 			(d.Phase != PhaseGrow || !lim.FarInside(w)) {
-			ext := extension(w, lim, d.Hold)
+			ext := extension(w, lim, d)
 			ext = min(ext, maxExtend*d.Hold-held, budget-used)
 			e := d
 			e.Extend, e.Hold = true, ext
@@ -213,15 +213,21 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 
 // extension is how much longer to hold a step to reach the samples that
 // would prove its limits if no more requests broke them than so far, at
-// the rate samples came: at least a quarter of its hold.
-func extension(w Window, lim Limits, hold time.Duration) time.Duration {
+// the rate samples came: at least a quarter of its hold. A growing step
+// far inside its limits but for its count waits only for the MinHigher
+// requests that say "higher".
+func extension(w Window, lim Limits, d Decision) time.Duration {
 	if w.Samples <= 0 || w.Duration <= 0 {
-		return hold
+		return d.Hold
+	}
+	need := lim.samplesToProve(w)
+	if d.Phase == PhaseGrow && lim.farInside(w, 0) {
+		need = MinHigher
 	}
 	perSec := float64(w.Samples) / w.Duration.Seconds()
-	missing := float64(lim.samplesToProve(w)-w.Samples) * 1.1 // a little over, to be done in one go
-	d := time.Duration(missing / perSec * float64(time.Second))
-	return max(d, hold/4)
+	missing := float64(need-w.Samples) * 1.1 // a little over, to be done in one go
+	ext := time.Duration(missing / perSec * float64(time.Second))
+	return max(ext, d.Hold/4)
 }
 
 // Settle fills Capacity, High and LimitedBy from the judged steps: the
@@ -251,7 +257,7 @@ func (r Result) Settle(lim Limits) Result {
 		// the tolerance that called it overloaded, not by what it was
 		// offered.
 		bound := s.Decision.Load()
-		if s.Decision.Rate > 0 && overloaded(s.Window) {
+		if s.Decision.Rate > 0 && overloaded(s.Window, settledLatency(r.Steps, s.Decision.Load())) {
 			bound = min(bound, max(goodput(s.Window)/KeepUp, r.Capacity))
 		}
 		if r.High == 0 || bound < r.High {
