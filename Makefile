@@ -8,7 +8,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 READER   := tools/parquet-reader
 
-.PHONY: all build test test-short e2e demo bench bench-llm lint tools deps-check fuzz clean
+.PHONY: all build test test-short e2e demo bench bench-search bench-llm lint tools deps-check fuzz clean
 
 all: build
 
@@ -57,6 +57,12 @@ bench: build
 	$(GO) test -count=1 -run TestAutoBeatsBisection -v ./controller/ | grep steps
 	./scripts/bench-throughput.sh
 	./scripts/bench-analyze.sh
+
+# The search's accuracy and load time against simulated targets of known
+# capacity (virtual time, about a minute): auto and EAS's scan at its
+# defaults, over parameter sets and ten seeds (figures in BENCHMARKS.md).
+bench-search:
+	CAPFINDER_BENCH_SEARCH=1 $(GO) test -count=1 -run '^TestBenchSearch$$' -v ./controller/ | sed -n 's/^ *|/|/p'
 
 # The LLM acceptance measurement, about 10 minutes: the capacity auto
 # finds under a TTFT limit against the simulated replica, checked against

@@ -36,7 +36,9 @@ type batching struct {
 	reqs                   []*batchReq
 	stepStart, judgedStart float64
 	inFlightAtJudged       int
-	failed                 bool
+	// completed counts answers since the step started, of any step.
+	completed int
+	failed    bool
 }
 
 type batchReq struct {
@@ -85,6 +87,7 @@ func (b *batching) advance(end float64) {
 			}
 			if r.left--; r.left == 0 {
 				r.end = b.t
+				b.completed++
 				continue
 			}
 			kept = append(kept, r)
@@ -108,6 +111,9 @@ func (b *batching) inFlight() int { return len(b.waiting) + len(b.running) }
 
 func (b *batching) step(d Decision) Window {
 	hold := d.Hold.Seconds()
+	if d.Look > 0 {
+		hold = d.Look.Seconds()
+	}
 	if !d.Extend {
 		var drained float64
 		if b.failed {
@@ -121,14 +127,14 @@ func (b *batching) step(d Decision) Window {
 		b.rate = d.Rate
 		b.nextArr = b.t + b.rng.ExpFloat64()/b.rate
 		b.reqs = b.reqs[:0]
+		b.completed = 0
 		b.stepStart = b.t
-		warm := math.Min(3, hold/5) // the runner's: --warmup 3s, at most a fifth of the hold
+		warm := math.Min(3, d.Hold.Seconds()/5) // the runner's: --warmup 3s, at most a fifth of the hold
 		b.advance(b.t + warm)
 		b.judgedStart = b.t
 		b.inFlightAtJudged = b.inFlight()
 		w := b.window(hold - warm)
 		w.Drained = time.Duration(drained * float64(time.Second))
-		w.Warmup = time.Duration(warm * float64(time.Second))
 		return w
 	}
 	return b.window(hold)
@@ -143,13 +149,14 @@ func (b *batching) window(d float64) Window {
 	now := b.t
 	tail := math.Min(b.maxTTFT.Seconds(), (now-b.stepStart)/4)
 	var ttft, e2e []float64
-	done, lateHalf := 0, now-(now-b.judgedStart)/2
+	lateHalf := now - (now-b.judgedStart)/2
 	var early, late []float64
-	w := Window{Offered: b.rate, Duration: time.Duration((now - b.judgedStart) * float64(time.Second))}
+	w := Window{
+		Offered:  b.rate,
+		Duration: time.Duration((now - b.judgedStart) * float64(time.Second)),
+		Warmup:   time.Duration((b.judgedStart - b.stepStart) * float64(time.Second)),
+	}
 	for _, r := range b.reqs {
-		if r.end > b.judgedStart {
-			done++
-		}
 		if r.arrival < b.judgedStart || r.arrival > now-tail {
 			continue
 		}
@@ -157,7 +164,8 @@ func (b *batching) window(d float64) Window {
 		f := now - r.arrival
 		if r.first > 0 {
 			f = r.first - r.arrival
-		} else if f <= b.maxTTFT.Seconds() {
+		}
+		if r.end == 0 {
 			w.Pending++
 		}
 		if f > b.maxTTFT.Seconds() {
@@ -175,7 +183,9 @@ func (b *batching) window(d float64) Window {
 			late = append(late, f)
 		}
 	}
-	w.Achieved = float64(done) / (now - b.judgedStart)
+	// As the engine counts it: the answers that came during the step, to
+	// any step's requests, over its whole length.
+	w.Achieved = float64(b.completed) / (now - b.stepStart)
 	w.TTFT = quantileOf(ttft, b.q)
 	w.Latency = quantileOf(e2e, b.q)
 	w.InFlightStart, w.InFlightEnd = b.inFlightAtJudged, b.inFlight()

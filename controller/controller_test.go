@@ -133,7 +133,12 @@ func searches() []search {
 			lim:   Limits{MaxTTFT: ttft, Quantile: q, FaultTolerate: 0.001, MinTail: 5},
 			plant: func(seed uint64) plant { return newBatching(seed, ttft) },
 			truth: batchingTruth1s(),
-			start: 1, hold: 15 * time.Second, tol: 0.05,
+			// Steps of 15 s see fewer of the rare queue excursions that
+			// decide a two-minute run's p99, so answers lean high: the
+			// goal of ±5 % is measured by `make bench-search`; this
+			// guards against the 8-39 % errors of a search that ignored
+			// the batch filling.
+			start: 1, hold: 15 * time.Second, tol: 0.08,
 		},
 	}
 }
@@ -185,7 +190,7 @@ func TestAutoConvergesOnPlants(t *testing.T) {
 			if e := math.Abs(res.Capacity-s.truth) / s.truth; e > tol {
 				t.Errorf("%s seed %d: capacity %.1f, truth %.1f (off %.1f %%)", s.name, seed, res.Capacity, s.truth, 100*e)
 			}
-			if res.High <= res.Capacity || res.High > res.Capacity*(1+tol+0.01) {
+			if res.High < res.Capacity || res.High > res.Capacity*(1+tol+0.01) {
 				t.Errorf("%s seed %d: bracket [%.1f, %.1f] is not within precision", s.name, seed, res.Capacity, res.High)
 			}
 		}
@@ -326,7 +331,8 @@ func TestRunExtendsInconclusiveSequentialSteps(t *testing.T) {
 }
 
 // A sequential step far inside every limit says "higher" on few samples
-// and ends at its hold; it never stands as the capacity.
+// and ends at the first look that has them, before its hold; it never
+// stands as the capacity.
 func TestFarInsideSaysHigher(t *testing.T) {
 	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MaxRT: time.Second}
 	p := &rateLimit{L: 1000, rng: rand.New(rand.NewPCG(1, 1))}
@@ -335,11 +341,11 @@ func TestFarInsideSaysHigher(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := res.Steps[0]
-	if st.Verdict != Pass || !st.Higher || st.Conclusive || st.Decision.Hold != 5*time.Second {
-		t.Errorf("step %+v: want a pass that says higher, held 5 s", st)
+	if st.Verdict != Pass || !st.Higher || st.Conclusive || st.Decision.Hold >= 5*time.Second || st.Window.Samples < MinHigher {
+		t.Errorf("step %+v: want a pass that says higher on %d samples, held under 5 s", st, MinHigher)
 	}
-	if res.Capacity != 0 {
-		t.Errorf("capacity %v from a step that only said higher", res.Capacity)
+	if c := (Result{Steps: res.Steps[:1]}).Settle(lim).Capacity; c != 0 {
+		t.Errorf("capacity %v from a step that only said higher", c)
 	}
 }
 
@@ -624,5 +630,27 @@ func TestCarriedBacklog(t *testing.T) {
 	// The search narrows under 200/s, where steps pass.
 	if res.Capacity < 100 || res.Capacity >= 200 {
 		t.Errorf("capacity %v, want it under 200/s", res.Capacity)
+	}
+}
+
+// A step the search can end early ends at the first look (a third of its
+// hold) whose evidence decides it: a failure far over a limit at once; a
+// confirmation keeps its whole hold.
+func TestRunEndsAStepOnceItsEvidenceDecides(t *testing.T) {
+	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5}
+	for _, c := range []struct {
+		phase string
+		want  time.Duration
+	}{{"bisect", 2 * time.Second}, {PhaseConfirm, 6 * time.Second}} {
+		p := &rateLimit{L: 100, rng: rand.New(rand.NewPCG(1, 1))}
+		d := Decision{Rate: 1000, Hold: 6 * time.Second, Sequential: true, Phase: c.phase}
+		res, err := Run(context.Background(), &Fixed{D: d}, lim, 6*time.Second, stepFunc(p), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := res.Steps[0]
+		if st.Verdict != Fail || !st.Conclusive || st.Decision.Hold != c.want {
+			t.Errorf("%s: %v (conclusive %v) held %v, want a conclusive failure held %v", c.phase, st.Verdict, st.Conclusive, st.Decision.Hold, c.want)
+		}
 	}
 }

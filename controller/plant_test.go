@@ -33,6 +33,9 @@ func stepFunc(p plant) StepFunc {
 	}
 	var acc Window
 	return func(_ context.Context, d Decision) (Window, error) {
+		if d.Look > 0 {
+			d.Hold = d.Look
+		}
 		w := p.step(d)
 		if d.Extend {
 			// Merge: counts add, quantiles of the larger sample win.

@@ -130,7 +130,10 @@ const maxRetries = 2
 
 // Run drives c step by step through step until c is done, the budget of
 // hold and drain time is spent, ctx ends or step returns ErrDone. A
-// sequential step whose evidence is not yet conclusive is held longer
+// sequential step other than a confirmation is looked at every third of
+// its hold (Decision.Look) and ends as soon as its evidence is conclusive
+// either way, or, growing, as soon as it is far inside every limit. One
+// whose evidence is still not conclusive at its hold is held longer
 // (Decision.Extend), up to maxExtend times its hold, unless it is far
 // inside every limit; every step is then judged by Limits.Conclude. A step
 // the generator spoiled (Invalid) is repeated up to maxRetries times
@@ -153,15 +156,33 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 			break
 		}
 		d.Hold = min(d.Hold, budget-used)
-		w, err := step(ctx, d)
+		first := d
+		if d.Sequential && d.Phase != PhaseConfirm {
+			// A step the search can end early is looked at every third of
+			// its hold: it ends as soon as its evidence decides it.
+			first.Look = d.Hold / 3
+		}
+		w, err := step(ctx, first)
 		held := d.Hold
+		if first.Look > 0 {
+			held = first.Look
+		}
 		steered := errors.Is(err, ErrSteered)
 		if steered {
 			// Ended early: it took what it ran.
 			held = w.Warmup + w.Duration
 		}
 		used += held + w.Drained
+		drained := w.Drained
 		v, _ := lim.Judge(w)
+		for first.Look > 0 && err == nil && held < d.Hold && !decided(w, v, d, lim, settledLatency(res.Steps, d.Load())) {
+			e := d
+			e.Extend, e.Hold = true, min(first.Look, d.Hold-held)
+			w, err = step(ctx, e)
+			used += e.Hold
+			held += e.Hold
+			v, _ = lim.Judge(w)
+		}
 		for v == Short && d.Sequential && err == nil && held < maxExtend*d.Hold && used < budget &&
 			(d.Phase != PhaseGrow || !lim.FarInside(w)) {
 			ext := extension(w, lim, d)
@@ -173,6 +194,7 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 			held += ext
 			v, _ = lim.Judge(w)
 		}
+		w.Drained = drained
 		v, l, conclusive, higher := lim.Conclude(w, d)
 		s := Step{Index: i, Decision: d, Window: w, Verdict: v, Limit: l, Conclusive: conclusive, Higher: higher}
 		s.Decision.Hold = held
@@ -209,6 +231,30 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 		d = next
 	}
 	return res.Settle(lim), nil
+}
+
+// decided reports whether a step looked at before its hold may end
+// there: its evidence decided its verdict, or, growing, it is far inside
+// every limit — once its judged part spans twice the latency of its
+// answers, so that what it completed tells whether the target kept up
+// (overloaded), and, for a pass, nine in ten of its judged requests were
+// answered. That latency is settled's, the latency of the passes below,
+// when a backlog inflated the step's own.
+func decided(w Window, v Verdict, d Decision, lim Limits, settled time.Duration) bool {
+	lat := w.Latency
+	if settled > 0 {
+		lat = min(lat, settled)
+	}
+	switch {
+	case w.Duration < 2*lat:
+		return false
+	case v == Fail || v == Invalid:
+		return true
+	case 10*w.Pending > w.Samples:
+		// A pass rests on answers: most must have come.
+		return false
+	}
+	return v == Pass || d.Phase == PhaseGrow && lim.FarInside(w)
 }
 
 // extension is how much longer to hold a step to reach the samples that
@@ -249,15 +295,16 @@ func (r Result) Settle(lim Limits) Result {
 			r.Capacity = math.Max(r.Capacity, s.Decision.Load())
 		}
 	}
-	for _, s := range r.Steps {
+	for i, s := range r.Steps {
 		if s.Verdict != Fail || s.Decision.Load() <= r.Capacity {
 			continue
 		}
 		// An overloaded step bounds the limit by what it completed, within
 		// the tolerance that called it overloaded, not by what it was
-		// offered.
+		// offered; it is told by the passes before it, as the search told
+		// it.
 		bound := s.Decision.Load()
-		if s.Decision.Rate > 0 && overloaded(s.Window, settledLatency(r.Steps, s.Decision.Load())) {
+		if s.Decision.Rate > 0 && overloaded(s.Window, settledLatency(r.Steps[:i], s.Decision.Load())) {
 			bound = min(bound, max(goodput(s.Window)/KeepUp, r.Capacity))
 		}
 		if r.High == 0 || bound < r.High {

@@ -73,6 +73,11 @@ type Decision struct {
 	// Extend continues the previous step for Hold more instead of starting
 	// a new one; Run sets it when a step had too few samples to judge.
 	Extend bool
+	// Look, when positive, asks the caller to return after Look with what
+	// the step saw so far (the warm-up still follows from Hold): Run looks
+	// at a sequential step every third of its hold, and continues it
+	// (Extend) only while its evidence is inconclusive.
+	Look time.Duration
 	// Planned steps are held exactly as long as planned and never
 	// repeated.
 	Planned bool

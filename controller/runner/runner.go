@@ -416,11 +416,15 @@ func loadOf(s Spec, d controller.Decision) probe.Load {
 		Extend:      d.Extend,
 		Warmup:      min(s.Warmup, d.Hold/5),
 	}
+	if d.Look > 0 {
+		// Returns after Look with what the step saw so far.
+		l.Hold = d.Look
+	}
 	if (l.Rate > 0 || l.RateEnd > 0) && l.Concurrency == 0 {
 		l.Concurrency = s.Concurrency
 	}
 	// Requests scheduled in the tail are not judged, so a judged request
 	// still in flight at the cut is at least as old as the latency limits.
-	l.Tail = min(max(s.MaxRT, s.MaxTTFT), d.Hold/4)
+	l.Tail = min(max(s.MaxRT, s.MaxTTFT), l.Hold/4)
 	return l
 }
