@@ -339,7 +339,7 @@ func verdictOf(s Step) Verdict {
 // step near a latency limit (at over half of it), up to Growth² for one
 // far below (at an eighth or less), since such a step says little more
 // than "higher". Without a latency limit it is Growth. It is Growth too
-// once the end-to-end latency has risen to over 1.5 times the lowest a
+// once the end-to-end latency has risen to over 1.25 times the lowest a
 // pass measured: the target is filling up (a batching replica's batch,
 // a pool's workers), and its limit is nearer than the judged measure
 // shows — a time to first token stays flat until a batch is full.
@@ -355,7 +355,7 @@ func (a *Auto) growth(w Window) float64 {
 	return math.Min(g*g, g*math.Max(1, math.Sqrt(0.5/m)))
 }
 
-// filling reports whether w's end-to-end latency is over 1.5 times the
+// filling reports whether w's end-to-end latency is over 1.25 times the
 // lowest a pass measured.
 func (a *Auto) filling(w Window) bool {
 	low := w.Latency
@@ -364,7 +364,7 @@ func (a *Auto) filling(w Window) bool {
 			low = min(low, p.Window.Latency)
 		}
 	}
-	return float64(w.Latency) > 1.5*float64(low)
+	return float64(w.Latency) > 1.25*float64(low)
 }
 
 // floor is the lowest rate auto backs off to: one at which a step still

@@ -236,9 +236,9 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 // decided reports whether a step looked at before its hold may end
 // there: its evidence decided its verdict, or, growing, it is far inside
 // every limit — once its judged part spans twice the latency of its
-// answers, so that what it completed tells whether the target kept up
-// (overloaded), and, for a pass, nine in ten of its judged requests were
-// answered. That latency is settled's, the latency of the passes below,
+// answers, and, for a pass, nine in ten of its judged requests were
+// answered. A failing step that completed less than it was offered runs
+// its whole hold. That latency is settled's, the latency of the passes below,
 // when a backlog inflated the step's own.
 func decided(w Window, v Verdict, d Decision, lim Limits, settled time.Duration) bool {
 	lat := w.Latency
@@ -247,6 +247,11 @@ func decided(w Window, v Verdict, d Decision, lim Limits, settled time.Duration)
 	}
 	switch {
 	case w.Duration < 2*lat:
+		return false
+	case v == Fail && w.Offered > 0 && w.Achieved < KeepUp*w.Offered:
+		// What a target that fell behind completed bounds its limit
+		// (overloaded) only once measured over the whole hold: early on
+		// its answers still lag the step's start.
 		return false
 	case v == Fail || v == Invalid:
 		return true
