@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -93,24 +94,14 @@ func TestBenchSearch(t *testing.T) {
 		}
 		worst := slices.MaxFunc(errs, func(a, b float64) int { return cmpAbs(a, b) })
 		fmt.Fprintf(&out, "| %s | %.1f/s | %d/%d within ±%.0f %% | %+.1f %%, %+.1f %% | %v, %v | %d | %+.0f %%, %v |\n",
-			s.name, s.truth, within, seeds, 100*s.tol, 100*median(errs), 100*worst,
+			s.name, s.truth, within, seeds, 100*s.tol, 100*medianOf(errs), 100*worst,
 			medianOf(loads).Round(time.Second), slices.Max(loads).Round(time.Second), medianOf(steps),
-			100*median(scanErr), medianOf(scanLoad).Round(time.Second))
+			100*medianOf(scanErr), medianOf(scanLoad).Round(time.Second))
 	}
 	t.Log("\n" + out.String())
 }
 
-func cmpAbs(a, b float64) int {
-	switch {
-	case math.Abs(a) < math.Abs(b):
-		return -1
-	case math.Abs(a) > math.Abs(b):
-		return 1
-	}
-	return 0
-}
-
-func median(xs []float64) float64 { return medianOf(xs) }
+func cmpAbs(a, b float64) int { return cmp.Compare(math.Abs(a), math.Abs(b)) }
 
 func medianOf[T int | float64 | time.Duration](xs []T) T {
 	s := slices.Clone(xs)

@@ -466,15 +466,20 @@ func overloaded(w Window, settled time.Duration) bool {
 	if w.Offered <= 0 {
 		return false
 	}
-	lat := w.Latency
-	if settled > 0 {
-		lat = min(lat, settled)
-	}
 	lag := 0.0
 	if d := w.Duration.Seconds(); d > 0 {
-		lag = w.Offered * math.Min(1, lat.Seconds()/d)
+		lag = w.Offered * math.Min(1, unqueued(w, settled).Seconds()/d)
 	}
 	return w.Achieved < KeepUp*w.Offered-lag
+}
+
+// unqueued is the latency of w's answers without a backlog: the settled
+// latency of the passes below when it is lower than w's own.
+func unqueued(w Window, settled time.Duration) time.Duration {
+	if settled > 0 {
+		return min(w.Latency, settled)
+	}
+	return w.Latency
 }
 
 // settledLatency is the highest latency at the quantile among passing

@@ -175,25 +175,23 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 		used += held + w.Drained
 		drained := w.Drained
 		v, _ := lim.Judge(w)
-		for first.Look > 0 && err == nil && held < d.Hold && !decided(w, v, d, lim, settledLatency(res.Steps, d.Load())) {
+		extend := func(by time.Duration) {
 			e := d
-			e.Extend, e.Hold = true, min(first.Look, d.Hold-held)
+			e.Extend, e.Hold = true, by
 			w, err = step(ctx, e)
-			used += e.Hold
-			held += e.Hold
+			used += by
+			held += by
 			v, _ = lim.Judge(w)
+		}
+		settled := settledLatency(res.Steps, d.Load())
+		for first.Look > 0 && err == nil && held < d.Hold && !decided(w, v, d, lim, settled) {
+			extend(min(first.Look, d.Hold-held))
 		}
 		for v == Short && d.Sequential && err == nil && held < maxExtend*d.Hold && used < budget &&
 			(d.Phase != PhaseGrow || !lim.FarInside(w)) {
-			ext := extension(w, lim, d)
-			ext = min(ext, maxExtend*d.Hold-held, budget-used)
-			e := d
-			e.Extend, e.Hold = true, ext
-			w, err = step(ctx, e)
-			used += ext
-			held += ext
-			v, _ = lim.Judge(w)
+			extend(min(extension(w, lim, d), maxExtend*d.Hold-held, budget-used))
 		}
+		// The drain came before the first part of the step.
 		w.Drained = drained
 		v, l, conclusive, higher := lim.Conclude(w, d)
 		s := Step{Index: i, Decision: d, Window: w, Verdict: v, Limit: l, Conclusive: conclusive, Higher: higher}
@@ -236,17 +234,12 @@ func Run(ctx context.Context, c Controller, lim Limits, budget time.Duration, st
 // decided reports whether a step looked at before its hold may end
 // there: its evidence decided its verdict, or, growing, it is far inside
 // every limit — once its judged part spans twice the latency of its
-// answers, and, for a pass, nine in ten of its judged requests were
-// answered. A failing step that completed less than it was offered runs
-// its whole hold. That latency is settled's, the latency of the passes below,
-// when a backlog inflated the step's own.
+// unqueued answers (settled is the passes' below), and, for a pass, nine
+// in ten of its judged requests were answered. A failing step that
+// completed less than it was offered runs its whole hold.
 func decided(w Window, v Verdict, d Decision, lim Limits, settled time.Duration) bool {
-	lat := w.Latency
-	if settled > 0 {
-		lat = min(lat, settled)
-	}
 	switch {
-	case w.Duration < 2*lat:
+	case w.Duration < 2*unqueued(w, settled):
 		return false
 	case v == Fail && w.Offered > 0 && w.Achieved < KeepUp*w.Offered:
 		// What a target that fell behind completed bounds its limit
