@@ -19,8 +19,11 @@ import (
 func Tokens(s string) int { return (len(s) + 3) / 4 }
 
 // Open opens a dataset named by spec: "synthetic:PARAMS",
-// "sharegpt:PATH", "jsonl:PATH", or a PATH ending in .json (ShareGPT) or
-// .jsonl. The report is nil for synthetic data.
+// "sharegpt:PATH[,PARAMS]", "jsonl:PATH", or a PATH ending in .json
+// (ShareGPT) or .jsonl. A ShareGPT file's PARAMS are those of the
+// workload (prefix, prefixes, share, think; see Synthetic) and
+// turns=all, which replays each conversation turn by turn. The report is
+// nil for synthetic data.
 func Open(spec string, seed uint64) (Source, *Report, error) {
 	kind, rest, ok := strings.Cut(spec, ":")
 	if !ok || (kind != "synthetic" && kind != "sharegpt" && kind != "jsonl") {
@@ -37,11 +40,45 @@ func Open(spec string, seed uint64) (Source, *Report, error) {
 		s, err := Synthetic(rest, seed)
 		return s, nil, err
 	case "sharegpt":
-		return ShareGPT(rest, ShareGPTOptions{}, seed)
+		return openShareGPT(rest, seed)
 	case "jsonl":
 		return JSONL(rest, seed)
 	}
 	return nil, nil, fmt.Errorf("dataset: %q is not synthetic:input=N,output=M, sharegpt:FILE, jsonl:FILE or a .json/.jsonl file", spec)
+}
+
+// openShareGPT opens "PATH[,PARAMS]".
+func openShareGPT(spec string, seed uint64) (Source, *Report, error) {
+	parts := splitParams(spec)
+	var w workload
+	given := map[string]bool{}
+	for _, kv := range parts[1:] {
+		k, v, _ := strings.Cut(kv, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		given[k] = true
+		known, err := w.option(k, v)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case known:
+		case k == "turns" && v == "all":
+			w.replay = true
+		case k == "turns":
+			return nil, nil, fmt.Errorf("dataset: turns=%s: a ShareGPT file takes turns=all (replay each conversation) or nothing (first turns)", v)
+		default:
+			return nil, nil, fmt.Errorf("dataset: sharegpt has no parameter %q (want turns, think, prefix, prefixes, share)", k)
+		}
+	}
+	src, rep, err := ShareGPT(strings.TrimSpace(parts[0]), ShareGPTOptions{}, seed)
+	if err != nil {
+		return nil, rep, err
+	}
+	s := src.(*shareGPT)
+	s.workload = w
+	if err := s.init(seed, given); err != nil {
+		return nil, nil, err
+	}
+	return s, rep, nil
 }
 
 // shuffled cycles through its items without end, each pass in a new

@@ -97,8 +97,8 @@ func TestOpen(t *testing.T) {
 		spec, report string
 		want         Payload
 	}{
-		{share, "sharegpt conv.JSON: 1 entries", Payload{Prompt: "what time is it?", MaxTokens: 5}},
-		{"sharegpt:" + share, "sharegpt conv.JSON: 1 entries", Payload{Prompt: "what time is it?", MaxTokens: 5}},
+		{share, "sharegpt conv.JSON: 1 entries", Payload{Prompt: "what time is it?", MaxTokens: 5, Asked: 5}},
+		{"sharegpt:" + share, "sharegpt conv.JSON: 1 entries", Payload{Prompt: "what time is it?", MaxTokens: 5, Asked: 5}},
 		{lines, "jsonl bodies.jsonl: 1 entries", Payload{Body: []byte(`{"prompt":"hello"}`)}},
 		{"jsonl:" + lines, "jsonl bodies.jsonl: 1 entries", Payload{Body: []byte(`{"prompt":"hello"}`)}},
 		{"synthetic:input=2,output=3", "", drain(t, syn, 1)[0]},

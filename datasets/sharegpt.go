@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +37,35 @@ type ShareGPTOptions struct {
 // prompt or a reply, or not objects are skipped and reported with their
 // line. A payload's Index is its entry's place in the array. The file is
 // read as a stream, so large dumps need little memory beyond the prompts.
-func ShareGPT(path string, opt ShareGPTOptions, seed uint64) (Source, *Report, error) {
+// w, when not nil, makes the prompts conversations replayed turn by turn
+// or gives them shared system prompts.
+func ShareGPT(path string, opt ShareGPTOptions, seed uint64) (Sized, *Report, error) {
+	items, rep, err := readShareGPT(path, opt)
+	if err != nil {
+		return nil, rep, err
+	}
+	s := &shareGPT{items: items, rng: rand.New(rand.NewPCG(seed, 0x64617461))} // "data"
+	if err := s.init(seed, nil); err != nil {
+		return nil, nil, err
+	}
+	s.shuffle()
+	return s, rep, nil
+}
+
+// exchange is a usable ShareGPT entry: its index and its turns, each a
+// user message and the length of the reply to it in tokens (Tokens).
+type exchange struct {
+	index int64
+	turns []exchangeTurn
+}
+
+type exchangeTurn struct {
+	prompt string
+	reply  int
+}
+
+// readShareGPT reads the usable entries of a ShareGPT file.
+func readShareGPT(path string, opt ShareGPTOptions) ([]exchange, *Report, error) {
 	if opt.MinTokens <= 0 {
 		opt.MinTokens = 4
 	}
@@ -73,7 +102,7 @@ func ShareGPT(path string, opt ShareGPTOptions, seed uint64) (Source, *Report, e
 	}
 	name := filepath.Base(path)
 	rep := &Report{Name: "sharegpt " + name}
-	var items []Payload
+	var items []exchange
 	for i := int64(0); d.More(); i++ {
 		prev := d.InputOffset()
 		var raw json.RawMessage
@@ -89,19 +118,23 @@ func ShareGPT(path string, opt ShareGPTOptions, seed uint64) (Source, *Report, e
 		skip := func(reason string) {
 			rep.Skipped = append(rep.Skipped, Skipped{File: name, Line: line, Reason: reason})
 		}
-		prompt, reply, reason := shareGPTTurns(raw)
+		turns, reason := shareGPTTurns(raw)
 		if reason != "" {
 			skip(reason)
 			continue
 		}
-		p, r := Tokens(prompt), Tokens(reply)
+		p, r := Tokens(turns[0].Value), Tokens(turns[1].Value)
 		switch {
 		case p < opt.MinTokens || r < opt.MinTokens:
 			skip("too short")
 		case p > opt.MaxPrompt || p+r > opt.MaxTotal:
 			skip("too long")
 		default:
-			items = append(items, Payload{Index: i, Prompt: prompt, MaxTokens: r})
+			e := exchange{index: i}
+			for k := 0; k+1 < len(turns); k += 2 {
+				e.turns = append(e.turns, exchangeTurn{prompt: turns[k].Value, reply: Tokens(turns[k+1].Value)})
+			}
+			items = append(items, e)
 		}
 	}
 	if _, err := d.Token(); err != nil {
@@ -123,18 +156,19 @@ func ShareGPT(path string, opt ShareGPTOptions, seed uint64) (Source, *Report, e
 	if len(items) == 0 {
 		return nil, rep, fmt.Errorf("dataset: %s has no usable entries (%s)", path, rep)
 	}
-	return newShuffled(items, seed), rep, nil
+	return items, rep, nil
 }
 
 // shareGPTTurn is a turn of a conversation in either form.
 type shareGPTTurn struct{ From, Value, Role, Content string }
 
-// shareGPTTurns returns an entry's first human turn and the reply after
-// it, or why the entry is unusable. Turns of an unknown shape are passed
-// over.
-func shareGPTTurns(raw json.RawMessage) (prompt, reply, reason string) {
+// shareGPTTurns returns an entry's exchanges from its first human turn
+// on, as alternating prompts and replies (in Value), or why the entry is
+// unusable. Turns of an unknown shape are passed over; of several human
+// turns in a row the first is kept, as of several replies.
+func shareGPTTurns(raw json.RawMessage) (turns []shareGPTTurn, reason string) {
 	if len(raw) == 0 || raw[0] != '{' {
-		return "", "", "not an object"
+		return nil, "not an object"
 	}
 	var e struct {
 		Conversations []shareGPTTurn `json:"conversations"`
@@ -152,23 +186,89 @@ func shareGPTTurns(raw json.RawMessage) (prompt, reply, reason string) {
 			}
 		}
 	}
-	found := false
 	for _, t := range e.Conversations {
+		text := cmp.Or(t.Value, t.Content)
 		switch strings.ToLower(cmp.Or(t.From, t.Role)) {
 		case "human", "user":
-			if !found {
-				prompt, found = cmp.Or(t.Value, t.Content), true
+			if len(turns)%2 == 0 {
+				turns = append(turns, shareGPTTurn{Value: text})
 			}
 		case "gpt", "assistant", "chatgpt", "bard", "model":
-			if found {
-				return prompt, cmp.Or(t.Value, t.Content), ""
+			if len(turns)%2 == 1 {
+				turns = append(turns, shareGPTTurn{Value: text})
 			}
 		}
 	}
-	if !found {
-		return "", "", "no prompt"
+	switch {
+	case len(turns) == 0:
+		return nil, "no prompt"
+	case len(turns) == 1:
+		return nil, "no reply"
 	}
-	return "", "", "no reply"
+	return turns[:len(turns)&^1], ""
+}
+
+// shareGPT draws the entries of a ShareGPT file, each pass in a new
+// seeded order.
+type shareGPT struct {
+	workload
+	items []exchange
+	next  int
+	rng   *rand.Rand
+}
+
+func (s *shareGPT) shuffle() {
+	s.rng.Shuffle(len(s.items), func(i, j int) { s.items[i], s.items[j] = s.items[j], s.items[i] })
+}
+
+func (s *shareGPT) Next() (Payload, bool) {
+	if s.next == len(s.items) {
+		s.shuffle()
+		s.next = 0
+	}
+	e := s.items[s.next]
+	s.next++
+	p := s.first(e, s.rng)
+	s.converse(&p, s.rng, func(_ *rand.Rand, _, turn int) (string, int, bool) {
+		if turn >= len(e.turns) {
+			return "", 0, false
+		}
+		return e.turns[turn].prompt, e.turns[turn].reply, true
+	})
+	return p, true
+}
+
+// first is the request of an entry's first turn.
+func (s *shareGPT) first(e exchange, rng *rand.Rand) Payload {
+	p := Payload{Index: e.index, System: s.pick(rng), Prompt: e.turns[0].prompt, MaxTokens: e.turns[0].reply}
+	p.Asked = s.scale.Tokens(p.Pieces())
+	return p
+}
+
+// Calibration returns first turns of entries spread over the file.
+func (s *shareGPT) Calibration(n int) []Payload {
+	rng := rand.New(rand.NewPCG(s.seed, 0x63616c69)) // "cali"
+	out := make([]Payload, n)
+	for i := range out {
+		out[i] = s.first(s.items[rng.IntN(len(s.items))], rng)
+	}
+	return out
+}
+
+var _ Sized = (*shareGPT)(nil)
+
+// shareGPTLengths returns the lengths of a ShareGPT file's first turns:
+// its prompts' in pieces, its replies' in tokens (Tokens).
+func shareGPTLengths(path string) (prompts, replies []int, err error) {
+	items, _, err := readShareGPT(path, ShareGPTOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range items {
+		prompts = append(prompts, Pieces(e.turns[0].prompt))
+		replies = append(replies, e.turns[0].reply)
+	}
+	return prompts, replies, nil
 }
 
 // ioError reports whether err came from reading the file rather than

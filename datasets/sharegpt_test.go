@@ -153,6 +153,7 @@ func TestShareGPTEntries(t *testing.T) {
 				got[p.Index] = p
 			}
 			for _, want := range tc.loaded {
+				want.Asked = Pieces(want.Prompt)
 				if !reflect.DeepEqual(got[want.Index], want) {
 					t.Errorf("entry %d: %+v, want %+v", want.Index, got[want.Index], want)
 				}

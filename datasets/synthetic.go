@@ -3,101 +3,125 @@ package datasets
 import (
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 )
 
-// maxSynthetic bounds synthetic token counts: 2 Mi tokens is beyond any
-// model's context and keeps a prompt within 8 MiB.
-const maxSynthetic = 1 << 21
-
-// Synthetic returns an endless source of prompts with uniform random
-// token counts: params is "input=N,output=M", each either a count or an
-// inclusive range "lo-hi". A prompt is random three-letter words, each
-// with a space after it, so it has exactly its drawn count by Tokens and
-// every prompt differs, which keeps prefix caches from flattering the
-// target. MaxTokens is the drawn output count.
-func Synthetic(params string, seed uint64) (Source, error) {
-	var s synthetic
-	var seen [2]bool
-	for _, kv := range strings.Split(params, ",") {
+// Synthetic returns an endless source of prompts of drawn token counts.
+// params is a comma-separated list:
+//
+//	input=LENGTHS    the user message's tokens (required)
+//	output=LENGTHS   the output budget (required)
+//	prefix=P         a system prompt of P tokens before the message ...
+//	prefixes=N       ... one of N different ones (default 1) ...
+//	share=F          ... in a fraction F of the requests (default 1)
+//	turns=LENGTHS    conversations of that many turns, each a new message
+//	                 of input tokens after the history so far
+//	think=DURATION   the pause between an answer and the next turn
+//
+// LENGTHS is a count N, a uniform range LO-HI, normal(MEAN,SD[,LO-HI]),
+// lognormal(MEAN,SD[,LO-HI]) or sharegpt(FILE), the lengths of a ShareGPT
+// file's prompts (input) or replies (output).
+//
+// A prompt is random common words, each a single token in common
+// vocabularies, so every prompt differs, which keeps prefix caches from
+// flattering the target beyond the shared prefixes asked for. It has
+// input + prefix tokens on the server once the source is given the
+// server's Scale; each Payload's Asked says so.
+func Synthetic(params string, seed uint64) (Sized, error) {
+	s := &synthetic{}
+	given := map[string]bool{}
+	for _, kv := range splitParams(params) {
 		k, v, ok := strings.Cut(kv, "=")
-		k = strings.TrimSpace(k)
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok {
 			return nil, fmt.Errorf("dataset: synthetic wants input=N,output=M, got %q", kv)
 		}
-		var i int
-		switch k {
-		case "input":
-			i = 0
-		case "output":
-			i = 1
-		default:
-			return nil, fmt.Errorf("dataset: synthetic has no parameter %q (want input and output)", k)
-		}
-		if seen[i] {
+		if given[k] {
 			return nil, fmt.Errorf("dataset: synthetic %s is given twice", k)
 		}
-		sp, err := parseSpan(k, v)
+		given[k] = true
+		var err error
+		switch k {
+		case "input":
+			s.in, err = parseLengths(k, v, true)
+		case "output":
+			s.out, err = parseLengths(k, v, false)
+		case "turns":
+			s.turns, err = parseLengths(k, v, false)
+			if err == nil && s.turns.kind == "empirical" {
+				err = fmt.Errorf("dataset: turns=%s: draw turns from a count, a range or a distribution", v)
+			}
+		default:
+			var known bool
+			if known, err = s.option(k, v); !known {
+				err = fmt.Errorf("dataset: synthetic has no parameter %q (want input, output, prefix, prefixes, share, turns, think)", k)
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
-		seen[i] = true
-		if i == 0 {
-			s.in = sp
-		} else {
-			s.out = sp
-		}
 	}
-	if !seen[0] || !seen[1] {
+	if s.in == nil || s.out == nil {
 		return nil, fmt.Errorf("dataset: synthetic needs both input and output, e.g. synthetic:input=1024,output=128")
 	}
+	if err := s.init(seed, given); err != nil {
+		return nil, err
+	}
 	s.rng = rand.New(rand.NewPCG(seed, 0x73796e74)) // "synt"
-	return &s, nil
-}
-
-// span is an inclusive range of token counts.
-type span struct{ lo, hi int }
-
-func (s span) draw(rng *rand.Rand) int { return s.lo + rng.IntN(s.hi-s.lo+1) }
-
-// parseSpan reads the value v of parameter key: "N" or "lo-hi".
-func parseSpan(key, v string) (span, error) {
-	lo, hi, isRange := strings.Cut(v, "-")
-	a, err := strconv.Atoi(strings.TrimSpace(lo))
-	b := a
-	if err == nil && isRange {
-		b, err = strconv.Atoi(strings.TrimSpace(hi))
-	}
-	switch {
-	case err != nil:
-		return span{}, fmt.Errorf("dataset: synthetic %s=%q is not a count or a range like 128-512", key, v)
-	case a < 1 || b < 1:
-		return span{}, fmt.Errorf("dataset: synthetic %s=%q must be positive", key, v)
-	case b < a:
-		return span{}, fmt.Errorf("dataset: synthetic %s=%q must go from low to high", key, v)
-	case b > maxSynthetic:
-		return span{}, fmt.Errorf("dataset: synthetic %s=%q is over the limit of %d tokens", key, v, maxSynthetic)
-	}
-	return span{a, b}, nil
+	return s, nil
 }
 
 // synthetic draws prompts for Synthetic.
 type synthetic struct {
-	in, out span
+	workload
+	in, out *lengths
 	rng     *rand.Rand
 	n       int64
 }
 
 func (s *synthetic) Next() (Payload, bool) {
-	n := s.in.draw(s.rng)
-	var b strings.Builder
-	b.Grow(4 * n)
-	for range n {
-		w := s.rng.IntN(26 * 26 * 26)
-		b.Write([]byte{byte('a' + w%26), byte('a' + w/26%26), byte('a' + w/(26*26)), ' '})
-	}
-	p := Payload{Index: s.n, Prompt: b.String(), MaxTokens: s.out.draw(s.rng)}
+	p := s.draw(s.rng, s.in.draw(s.rng, s.scale, true))
+	p.Index = s.n
 	s.n++
+	s.converse(&p, s.rng, s.turn)
 	return p, true
 }
+
+// draw builds a first turn asking for input tokens of its own.
+func (s *synthetic) draw(rng *rand.Rand, input int) Payload {
+	p := Payload{System: s.pick(rng), MaxTokens: s.out.draw(rng, s.scale, false), Asked: input}
+	if p.System != "" {
+		p.Asked += s.prefix
+	}
+	var b strings.Builder
+	n := s.userPieces(p.Asked, p.System)
+	b.Grow(8 * n)
+	writeWords(&b, n, rng)
+	p.Prompt = b.String()
+	return p
+}
+
+// turn draws a later turn of a conversation of turns turns.
+func (s *synthetic) turn(rng *rand.Rand, turns, turn int) (string, int, bool) {
+	if turn >= turns {
+		return "", 0, false
+	}
+	var b strings.Builder
+	writeWords(&b, max(1, int(float64(s.in.draw(rng, s.scale, false))/s.scale.PerPiece+0.5)), rng)
+	return b.String(), s.out.draw(rng, s.scale, false), true
+}
+
+// Calibration returns first turns at the low, middle and high input
+// sizes, in turn, drawn apart from the run's prompts.
+func (s *synthetic) Calibration(n int) []Payload {
+	rng := rand.New(rand.NewPCG(s.seed, 0x63616c69)) // "cali"
+	lo, mid, hi := s.in.typical()
+	out := make([]Payload, n)
+	for i := range out {
+		out[i] = s.draw(rng, [3]int{lo, mid, hi}[i%3])
+		out[i].Index = -1 - int64(i)
+	}
+	return out
+}
+
+var _ Sized = (*synthetic)(nil)

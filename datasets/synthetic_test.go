@@ -11,14 +11,21 @@ func TestSyntheticExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	known := map[string]bool{}
+	for _, w := range words {
+		known[w] = true
+	}
 	prompts := map[string]bool{}
 	for i, p := range drain(t, s, 50) {
-		if n := Tokens(p.Prompt); n != 1024 || len(p.Prompt) != 4096 || p.MaxTokens != 128 || p.Index != int64(i) || p.Body != nil {
-			t.Fatalf("payload %d: %d prompt tokens, budget %d, index %d", i, n, p.MaxTokens, p.Index)
+		if n := Pieces(p.Prompt); n != 1024 || p.Asked != 1024 || p.MaxTokens != 128 || p.Index != int64(i) || p.Body != nil || p.Conv != nil {
+			t.Fatalf("payload %d: %d pieces, asked %d, budget %d, index %d", i, n, p.Asked, p.MaxTokens, p.Index)
 		}
-		for w := range strings.SplitSeq(strings.TrimSuffix(p.Prompt, " "), " ") {
-			if len(w) != 3 || strings.Trim(w, "abcdefghijklmnopqrstuvwxyz") != "" {
-				t.Fatalf("word %q in payload %d", w, i)
+		if !strings.HasPrefix(p.Prompt, " ") {
+			t.Fatalf("payload %d does not start with a space: %.20q", i, p.Prompt)
+		}
+		for _, w := range strings.Fields(p.Prompt) {
+			if !known[w] {
+				t.Fatalf("word %q in payload %d is not of the list", w, i)
 			}
 		}
 		prompts[p.Prompt] = true
@@ -35,7 +42,7 @@ func TestSyntheticRanges(t *testing.T) {
 	}
 	in, out := map[int]int{}, map[int]int{}
 	for _, p := range drain(t, s, 1000) {
-		in[Tokens(p.Prompt)]++
+		in[Pieces(p.Prompt)]++
 		out[p.MaxTokens]++
 	}
 	if len(in) != 4 || in[1] == 0 || in[4] == 0 {
@@ -87,14 +94,18 @@ func FuzzSyntheticParams(f *testing.F) {
 	f.Add("input=1-3,output=2-2")
 	f.Add("output= 7 ,input=9-9")
 	f.Add("input=0,output=1,x=2")
+	f.Add("input=normal(64,16),output=lognormal(20,30,1-200),prefix=32,prefixes=3,share=0.5")
+	f.Add("input=5,output=5,turns=2-4,think=1s")
 	f.Fuzz(func(t *testing.T, params string) {
 		s, err := Synthetic(params, 1)
 		if err != nil {
 			return
 		}
 		for i, p := range drain(t, s, 3) {
-			if n := Tokens(p.Prompt); n < 1 || n > maxSynthetic || len(p.Prompt) != 4*n || p.MaxTokens < 1 || p.Index != int64(i) {
-				t.Fatalf("%q gave %d tokens and %+v", params, n, p.MaxTokens)
+			// Unscaled, a piece is a token: the request counts what it asked.
+			n := Pieces(p.System) + Pieces(p.Prompt)
+			if n < 1 || p.Asked < 1 || (n != p.Asked && Pieces(p.Prompt) != 1) || p.MaxTokens < 1 || p.Index != int64(i) {
+				t.Fatalf("%q gave %d pieces for %d tokens asked, budget %d", params, n, p.Asked, p.MaxTokens)
 			}
 		}
 	})
