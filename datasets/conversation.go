@@ -65,7 +65,6 @@ type workload struct {
 	scale  Scale
 	system []string
 	seed   uint64
-	rng    *rand.Rand
 	convs  int64
 }
 
@@ -111,8 +110,7 @@ func (w *workload) init(seed uint64, given map[string]bool) error {
 	if given["think"] && w.turns == nil && !w.replay {
 		return fmt.Errorf("dataset: think is the pause between the turns of a conversation; give turns too")
 	}
-	w.seed, w.scale = seed, Unscaled
-	w.rng = rand.New(rand.NewPCG(seed, 0x776b6c64)) // "wkld"
+	w.seed = seed
 	w.SetScale(Unscaled)
 	return nil
 }

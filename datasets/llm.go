@@ -81,33 +81,42 @@ func openShareGPT(spec string, seed uint64) (Source, *Report, error) {
 	return s, rep, nil
 }
 
-// shuffled cycles through its items without end, each pass in a new
-// seeded order.
-type shuffled struct {
-	items []Payload
+// cycle goes through its items without end, each pass in a new seeded
+// order.
+type cycle[T any] struct {
+	items []T
 	next  int
 	rng   *rand.Rand
 }
 
-func newShuffled(items []Payload, seed uint64) *shuffled {
-	s := &shuffled{items: items, rng: rand.New(rand.NewPCG(seed, 0x64617461))} // "data"
-	s.shuffle()
-	return s
+func newCycle[T any](items []T, seed uint64) cycle[T] {
+	c := cycle[T]{items: items, rng: rand.New(rand.NewPCG(seed, 0x64617461))} // "data"
+	c.shuffle()
+	return c
 }
 
-func (s *shuffled) shuffle() {
-	s.rng.Shuffle(len(s.items), func(i, j int) { s.items[i], s.items[j] = s.items[j], s.items[i] })
+func (c *cycle[T]) shuffle() {
+	c.rng.Shuffle(len(c.items), func(i, j int) { c.items[i], c.items[j] = c.items[j], c.items[i] })
 }
 
-func (s *shuffled) Next() (Payload, bool) {
-	if s.next == len(s.items) {
-		s.shuffle()
-		s.next = 0
+func (c *cycle[T]) draw() T {
+	if c.next == len(c.items) {
+		c.shuffle()
+		c.next = 0
 	}
-	p := s.items[s.next]
-	s.next++
-	return p, true
+	x := c.items[c.next]
+	c.next++
+	return x
 }
+
+// shuffled yields its payloads in cycles.
+type shuffled struct{ cycle[Payload] }
+
+func newShuffled(items []Payload, seed uint64) *shuffled {
+	return &shuffled{newCycle(items, seed)}
+}
+
+func (s *shuffled) Next() (Payload, bool) { return s.draw(), true }
 
 // JSONL reads a file of one JSON object per line, each a request body
 // kept as it is (an LLM client merges its own fields into it). Blank

@@ -44,11 +44,10 @@ func ShareGPT(path string, opt ShareGPTOptions, seed uint64) (Sized, *Report, er
 	if err != nil {
 		return nil, rep, err
 	}
-	s := &shareGPT{items: items, rng: rand.New(rand.NewPCG(seed, 0x64617461))} // "data"
+	s := &shareGPT{cycle: newCycle(items, seed)}
 	if err := s.init(seed, nil); err != nil {
 		return nil, nil, err
 	}
-	s.shuffle()
 	return s, rep, nil
 }
 
@@ -212,24 +211,13 @@ func shareGPTTurns(raw json.RawMessage) (turns []shareGPTTurn, reason string) {
 // seeded order.
 type shareGPT struct {
 	workload
-	items []exchange
-	next  int
-	rng   *rand.Rand
-}
-
-func (s *shareGPT) shuffle() {
-	s.rng.Shuffle(len(s.items), func(i, j int) { s.items[i], s.items[j] = s.items[j], s.items[i] })
+	cycle[exchange]
 }
 
 func (s *shareGPT) Next() (Payload, bool) {
-	if s.next == len(s.items) {
-		s.shuffle()
-		s.next = 0
-	}
-	e := s.items[s.next]
-	s.next++
-	p := s.first(e, s.rng)
-	s.converse(&p, s.rng, func(_ *rand.Rand, _, turn int) (string, int, bool) {
+	e := s.draw()
+	p := s.first(e, s.cycle.rng)
+	s.converse(&p, s.cycle.rng, func(_ *rand.Rand, _, turn int) (string, int, bool) {
 		if turn >= len(e.turns) {
 			return "", 0, false
 		}
