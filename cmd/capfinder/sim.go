@@ -91,17 +91,33 @@ func simLLMCommand() *cli.Command {
 		UsageText: `capfinder sim llm [options]
 
    capfinder sim llm --listen 127.0.0.1:8000
-   capfinder run --api openai-chat --max-ttft 1s --dataset synthetic:input=256,output=64 http://127.0.0.1:8000`,
-		Description: `Serves /v1/chat/completions, /v1/completions and /v1/models, streaming as vLLM
+   capfinder run --api openai-chat --max-ttft 1s --dataset synthetic:input=256,output=64 http://127.0.0.1:8000
+   capfinder sim llm --tokens bpe --prefix-cache   # counts as a tokenizer would, caches shared prefixes`,
+		Description: `Serves /v1/chat/completions, /v1/completions, /v1/models and /tokenize, as vLLM
 does. One scheduler runs decode steps back to back: each step admits waiting
 requests first come, first served while fewer than --max-running run and their
 prompts and output budgets fit in --kv-tokens, lasts --decode-time plus
 --decode-per-seq for every running sequence plus --prefill-per-token for every
 prompt token admitted, and gives each running sequence one token. Every request
-generates exactly its max_tokens (default --default-max-tokens); a token is four
-bytes of text. With B = min(max-running, kv-tokens / (input + output)) and
+generates exactly its max_tokens (default --default-max-tokens). With
+B = min(max-running, kv-tokens / (input + output)) and
 T = decode-time + B × decode-per-seq, the replica completes at most
-B / (output × T + B × input × prefill-per-token) requests per second.`,
+B / (output × T + B × input × prefill-per-token) requests per second.
+
+--tokens says how prompt tokens are counted. With bytes, a token is four bytes
+of the prompt or of the messages' contents joined. With bpe, as a tokenizer
+roughly would: a run of letters with the space before it is a token per four
+letters (" the" 1, " house" 2), a run of digits a token per three, a run of
+white space or any other character one; a chat adds 4 tokens per message (its
+role header and end marker) and 3 for the assistant's generation prompt.
+/tokenize counts a prompt or messages as the prompt_tokens of their request.
+
+--prefix-cache caches prompts as vLLM's automatic prefix caching does: blocks of
+16 tokens, up to --kv-tokens of them, least recently used out first. A request
+prefills only the tokens past its longest cached prefix; its prompt is cached
+when it starts and its prompt and answer when it ends, so a conversation's next
+turn finds its history. Usage then reports prompt_tokens_details.cached_tokens.
+The capacity above assumes no hits.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8000", Usage: "address to serve on"},
 			&cli.StringFlag{Name: "model", Value: "sim", Usage: "model name served"},
@@ -115,6 +131,8 @@ B / (output × T + B × input × prefill-per-token) requests per second.`,
 			&cli.IntFlag{Name: "output", Value: 128, Usage: "output tokens assumed for the capacity printed at start"},
 			&cli.Float64Flag{Name: "error-rate", Usage: "fraction of streams given an error object halfway"},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed for injected errors"},
+			&cli.StringFlag{Name: "tokens", Value: probetest.TokensBytes, Usage: "how prompt tokens are counted: bytes or bpe"},
+			&cli.BoolFlag{Name: "prefix-cache", Usage: "cache prompt prefixes in blocks of 16 tokens, as vLLM does"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := probetest.LLMConfig{
@@ -127,6 +145,8 @@ B / (output × T + B × input × prefill-per-token) requests per second.`,
 				DefaultMaxTokens: c.Int("default-max-tokens"),
 				ErrorRate:        c.Float64("error-rate"),
 				Seed:             c.Uint64("seed"),
+				Tokens:           c.String("tokens"),
+				PrefixCache:      c.Bool("prefix-cache"),
 			}
 			switch {
 			case cfg.MaxRunning < 1 || cfg.KVTokens < 1 || cfg.DefaultMaxTokens < 1:
@@ -137,15 +157,24 @@ B / (output × T + B × input × prefill-per-token) requests per second.`,
 				return usageError("sim llm: --error-rate must be in [0,1]")
 			case c.Int("input") < 0 || c.Int("output") < 1:
 				return usageError("sim llm: --input must not be negative and --output must be at least 1")
+			case cfg.Tokens != probetest.TokensBytes && cfg.Tokens != probetest.TokensBPE:
+				return usageError("sim llm: unknown --tokens %q (want bytes or bpe)", cfg.Tokens)
 			}
 			l := probetest.NewLLM(cfg)
 			defer l.Close()
-			return serveSim(c, "sim llm", l, fmt.Sprintf("model %q; capacity %.2f req/s for %d input and %d output tokens",
-				cfg.Model, l.Config().Capacity(c.Int("input"), c.Int("output")), c.Int("input"), c.Int("output")),
-				func() string {
-					st := l.Stats()
-					return fmt.Sprintf("served %d, failed %d, aborted %d", st.Served, st.Failed, st.Aborted)
-				})
+			what := fmt.Sprintf("model %q; capacity %.2f req/s for %d input and %d output tokens; tokens counted as %s",
+				cfg.Model, l.Config().Capacity(c.Int("input"), c.Int("output")), c.Int("input"), c.Int("output"), cfg.Tokens)
+			if cfg.PrefixCache {
+				what += fmt.Sprintf("; prefix cache of %d tokens (the capacity assumes no hits)", l.Config().PrefixCacheTokens)
+			}
+			return serveSim(c, "sim llm", l, what, func() string {
+				st := l.Stats()
+				served := fmt.Sprintf("served %d, failed %d, aborted %d", st.Served, st.Failed, st.Aborted)
+				if cfg.PrefixCache {
+					served += fmt.Sprintf("; %d of %d prompt tokens cached", st.CachedTokens, st.PromptTokens)
+				}
+				return served
+			})
 		},
 	}
 }

@@ -37,6 +37,28 @@ type LLMConfig struct {
 	// object halfway through instead of the rest of their tokens.
 	ErrorRate float64
 	Seed      uint64
+	// Tokens names the rule that counts prompt tokens: TokensBytes (the
+	// default) or TokensBPE, whose doc comments give the rules. The
+	// answer's tokens are always one per tokenText.
+	Tokens string
+	// PrefixCache turns on automatic prefix caching as vLLM does it. A
+	// prompt's tokens are cut into blocks of 16, each keyed by a hash of
+	// every token up to its end; a sequence is admitted with the longest
+	// run of its leading full blocks in the cache, less any block holding
+	// its last token (which is always computed, for the first output
+	// token), and its prefill pays only for the rest. The prompt's full
+	// blocks enter the cache at admission, so requests that share a
+	// system prompt hit one another, and when the sequence ends, so do
+	// the blocks of its prompt followed by the tokens it generated, so a
+	// conversation's next turn, which sends the earlier messages and the
+	// answer, hits its history. Usage then reports
+	// prompt_tokens_details.cached_tokens, as vLLM's does with
+	// --enable-prompt-tokens-details.
+	PrefixCache bool
+	// PrefixCacheTokens is the most tokens the prefix cache holds, in
+	// whole blocks, evicting the least recently used block first;
+	// default KVTokens.
+	PrefixCacheTokens int
 }
 
 func (c *LLMConfig) defaults() {
@@ -61,6 +83,12 @@ func (c *LLMConfig) defaults() {
 	if c.DefaultMaxTokens <= 0 {
 		c.DefaultMaxTokens = 256
 	}
+	if c.Tokens == "" {
+		c.Tokens = TokensBytes
+	}
+	if c.PrefixCacheTokens <= 0 {
+		c.PrefixCacheTokens = c.KVTokens
+	}
 }
 
 // StepTime is how long a decode step takes with batch sequences running
@@ -83,7 +111,8 @@ func (c LLMConfig) StepTime(batch, prefill int) time.Duration {
 //
 // Below λ a request waits at most one step to join the batch, so its
 // time to first token is one to two steps; at λ the waiting queue grows
-// without bound.
+// without bound. Capacity counts every prompt token as prefilled: with
+// PrefixCache, requests that share prefixes pay less and may go faster.
 func (c LLMConfig) Capacity(input, output int) float64 {
 	c.defaults()
 	if output <= 0 {
@@ -100,47 +129,63 @@ func (c LLMConfig) Capacity(input, output int) float64 {
 // LLM is an OpenAI-compatible inference replica with continuous batching:
 // /v1/chat/completions, /v1/completions and /v1/models, streaming exactly
 // as vLLM does (a role chunk, content chunks of one token, a finish chunk,
-// a usage chunk when stream_options.include_usage asks, then [DONE]).
+// a usage chunk when stream_options.include_usage asks, then [DONE]), and
+// vLLM's /tokenize, which counts a prompt or messages as prompt_tokens
+// counts them.
 //
 // One scheduler goroutine runs decode steps back to back against absolute
 // times: each step admits waiting sequences first-come-first-served while
 // the batch and the KV budget allow, lasts StepTime, and gives every
 // running sequence one token (a newly admitted one its first, after its
-// prefill). Tokens are counted as datasets.Tokens counts them, a token per
-// four bytes of text.
+// prefill). Prompt tokens are counted by the rule Config().Tokens names
+// and, with PrefixCache, prefilled only past their cached prefix.
 type LLM struct {
 	cfg LLMConfig
 
 	mu      sync.Mutex
 	rng     *rand.Rand
 	waiting []*sequence
+	cache   *prefixCache  // the scheduler's own; nil without PrefixCache
 	wake    chan struct{} // an arrival for an idle scheduler (capacity 1)
 	stop    chan struct{}
 	stopped sync.Once
 	ids     atomic.Int64
 
-	served, failed, aborted, tokens atomic.Int64
+	served, failed, aborted, tokens, promptTokens, cachedTokens atomic.Int64
 }
 
 // sequence is one request in the replica.
 type sequence struct {
 	prompt, budget int
 	fail           int // fail after this many tokens; 0 never
-	produced       int // tokens so far; the scheduler's own
+	produced       int // tokens so far; the scheduler's until it closes tokens
+	// blocks keys the prefix cache's blocks of the prompt followed by the
+	// whole answer; nil without a cache.
+	blocks []uint64
+	// hit is how many prompt tokens were cached at admission, set by the
+	// scheduler before it sends the first token.
+	hit int
 	// tokens receives a value per token produced and is closed at the
 	// end; it holds the whole budget, so the scheduler never blocks.
 	tokens chan struct{}
 	gone   atomic.Bool // the client went away
 }
 
-// NewLLM starts a replica's scheduler; Close stops it.
+// NewLLM starts a replica's scheduler; Close stops it. It panics if
+// cfg.Tokens names no rule.
 func NewLLM(cfg LLMConfig) *LLM {
 	cfg.defaults()
+	if cfg.Tokens != TokensBytes && cfg.Tokens != TokensBPE {
+		panic(fmt.Sprintf("probetest: unknown LLMConfig.Tokens %q", cfg.Tokens))
+	}
 	l := &LLM{
 		cfg:  cfg,
 		rng:  rand.New(rand.NewPCG(cfg.Seed, 0x6c6c6d)),
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
+	}
+	if cfg.PrefixCache {
+		l.cache = newPrefixCache(cfg.PrefixCacheTokens)
 	}
 	go l.run()
 	return l
@@ -157,14 +202,19 @@ type LLMStats struct {
 	// Served counts completed requests; Failed those given an error
 	// mid-stream; Aborted those whose client went away.
 	Served, Failed, Aborted int64
-	// Tokens sums the output tokens of the completed requests, as their
-	// usage reports them.
-	Tokens int64
+	// Tokens sums the output tokens of the completed requests,
+	// PromptTokens their prompt tokens and CachedTokens those of their
+	// prompt tokens found in the prefix cache, as their usage reports
+	// them.
+	Tokens, PromptTokens, CachedTokens int64
 }
 
 // Stats returns the counts so far.
 func (l *LLM) Stats() LLMStats {
-	return LLMStats{Served: l.served.Load(), Failed: l.failed.Load(), Aborted: l.aborted.Load(), Tokens: l.tokens.Load()}
+	return LLMStats{
+		Served: l.served.Load(), Failed: l.failed.Load(), Aborted: l.aborted.Load(),
+		Tokens: l.tokens.Load(), PromptTokens: l.promptTokens.Load(), CachedTokens: l.cachedTokens.Load(),
+	}
 }
 
 // run is the scheduler: decode steps back to back while anything runs.
@@ -177,7 +227,6 @@ func (l *LLM) run() {
 	for {
 		l.mu.Lock()
 		prefill := 0
-		var admitted []*sequence
 		for len(l.waiting) > 0 && len(running) < l.cfg.MaxRunning {
 			s := l.waiting[0]
 			if kv+s.prompt+s.budget > l.cfg.KVTokens && len(running) > 0 {
@@ -189,9 +238,14 @@ func (l *LLM) run() {
 				continue
 			}
 			running = append(running, s)
-			admitted = append(admitted, s)
 			kv += s.prompt + s.budget
-			prefill += s.prompt
+			if l.cache != nil {
+				// The last prompt token is always computed, for the
+				// first output token, as vLLM does.
+				s.hit = l.cache.lookup(s.blocks[:max(s.prompt-1, 0)/blockTokens]) * blockTokens
+				l.cache.insert(s.blocks[:s.prompt/blockTokens])
+			}
+			prefill += s.prompt - s.hit
 		}
 		l.mu.Unlock()
 		if len(running) == 0 {
@@ -227,6 +281,9 @@ func (l *LLM) run() {
 				done = s.produced == s.budget || s.produced == s.fail
 			}
 			if done {
+				if l.cache != nil {
+					l.cache.insert(s.blocks[:(s.prompt+s.produced)/blockTokens])
+				}
 				close(s.tokens)
 				kv -= s.prompt + s.budget
 				continue
@@ -238,16 +295,14 @@ func (l *LLM) run() {
 	}
 }
 
-// tokens estimates a text's tokens as the load generator does: a token
-// per four bytes, at least one for any text.
-func tokens(s string) int { return (len(s) + 3) / 4 }
-
 // llmRequest is what the replica reads of a request body.
 type llmRequest struct {
 	Model    string `json:"model"`
 	Messages []struct {
+		Role    string          `json:"role"`
 		Content json.RawMessage `json:"content"`
 	} `json:"messages"`
+	AddGenerationPrompt *bool           `json:"add_generation_prompt"`
 	Prompt              json.RawMessage `json:"prompt"`
 	MaxTokens           *int            `json:"max_tokens"`
 	MaxCompletionTokens *int            `json:"max_completion_tokens"`
@@ -257,51 +312,56 @@ type llmRequest struct {
 	} `json:"stream_options"`
 }
 
-// promptText gathers the text of a chat request's messages (plain
-// strings or arrays of text parts) or of a completion's prompt.
-func (r *llmRequest) promptText(chat bool) (string, error) {
-	var b strings.Builder
-	add := func(raw json.RawMessage) error {
+// input reads a chat request's messages (contents as plain strings or
+// arrays of text parts) or a completion's prompt.
+func (r *llmRequest) input(chat bool) (*input, error) {
+	text := func(raw json.RawMessage) (string, error) {
 		if len(raw) == 0 || string(raw) == "null" {
-			return nil
+			return "", nil
 		}
 		var s string
 		if json.Unmarshal(raw, &s) == nil {
-			b.WriteString(s)
-			return nil
+			return s, nil
 		}
 		var parts []struct {
 			Text string `json:"text"`
 		}
 		if err := json.Unmarshal(raw, &parts); err == nil {
+			var b strings.Builder
 			for _, p := range parts {
 				b.WriteString(p.Text)
 			}
-			return nil
+			return b.String(), nil
 		}
 		var list []string
 		if err := json.Unmarshal(raw, &list); err != nil {
-			return fmt.Errorf("content must be a string or a list of text parts")
+			return "", fmt.Errorf("content must be a string or a list of text parts")
 		}
-		b.WriteString(strings.Join(list, ""))
-		return nil
+		return strings.Join(list, ""), nil
 	}
-	if chat {
-		if len(r.Messages) == 0 {
-			return "", fmt.Errorf("messages: at least one message is required")
+	in := &input{chat: chat, generation: r.AddGenerationPrompt == nil || *r.AddGenerationPrompt}
+	if !chat {
+		if len(r.Prompt) == 0 {
+			return nil, fmt.Errorf("prompt is required")
 		}
-		for _, m := range r.Messages {
-			if err := add(m.Content); err != nil {
-				return "", err
-			}
+		var err error
+		in.text, err = text(r.Prompt)
+		return in, err
+	}
+	if len(r.Messages) == 0 {
+		return nil, fmt.Errorf("messages: at least one message is required")
+	}
+	var all strings.Builder
+	for _, m := range r.Messages {
+		content, err := text(m.Content)
+		if err != nil {
+			return nil, err
 		}
-		return b.String(), nil
+		in.messages = append(in.messages, message{role: m.Role, content: content})
+		all.WriteString(content)
 	}
-	if len(r.Prompt) == 0 {
-		return "", fmt.Errorf("prompt is required")
-	}
-	err := add(r.Prompt)
-	return b.String(), err
+	in.text = all.String()
+	return in, nil
 }
 
 // ServeHTTP serves the OpenAI-compatible API.
@@ -315,28 +375,53 @@ func (l *LLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.complete(w, r, true)
 	case "/v1/completions":
 		l.complete(w, r, false)
+	case "/tokenize":
+		l.tokenize(w, r)
 	default:
 		apiError(w, http.StatusNotFound, "NotFoundError", "no route "+r.URL.Path)
 	}
 }
 
-func (l *LLM) complete(w http.ResponseWriter, r *http.Request, chat bool) {
+// read reads a POSTed request for the replica's model and its input, a
+// chat's if chat says so; having answered an error, it returns nil.
+func (l *LLM) read(w http.ResponseWriter, r *http.Request, chat func(*llmRequest) bool) (*llmRequest, *input) {
 	if r.Method != http.MethodPost {
 		apiError(w, http.StatusMethodNotAllowed, "BadRequestError", "use POST")
-		return
+		return nil, nil
 	}
 	var req llmRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(&req); err != nil {
 		apiError(w, http.StatusBadRequest, "BadRequestError", "invalid JSON body: "+err.Error())
-		return
+		return nil, nil
 	}
 	if req.Model != "" && req.Model != l.cfg.Model {
 		apiError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", req.Model))
-		return
+		return nil, nil
 	}
-	text, err := req.promptText(chat)
+	in, err := req.input(chat(&req))
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "BadRequestError", err.Error())
+		return nil, nil
+	}
+	return &req, in
+}
+
+// tokenize answers vLLM's /tokenize: a body with a prompt, or with
+// messages and add_generation_prompt (default true), gets the count and
+// ids of its tokens, the count being the prompt_tokens of a request that
+// sends the same.
+func (l *LLM) tokenize(w http.ResponseWriter, r *http.Request) {
+	_, in := l.read(w, r, func(req *llmRequest) bool { return req.Messages != nil })
+	if in == nil {
+		return
+	}
+	ids := in.ids(l.cfg.Tokens, "")
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(ids), "max_model_len": l.cfg.KVTokens, "tokens": ids})
+}
+
+func (l *LLM) complete(w http.ResponseWriter, r *http.Request, chat bool) {
+	req, in := l.read(w, r, func(*llmRequest) bool { return chat })
+	if in == nil {
 		return
 	}
 	budget := l.cfg.DefaultMaxTokens
@@ -345,7 +430,7 @@ func (l *LLM) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 			budget = *m
 		}
 	}
-	prompt := tokens(text)
+	prompt := in.count(l.cfg.Tokens)
 	switch {
 	case budget < 1:
 		apiError(w, http.StatusBadRequest, "BadRequestError", "max_tokens must be at least 1")
@@ -357,6 +442,9 @@ func (l *LLM) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 		return
 	}
 	s := &sequence{prompt: prompt, budget: budget, tokens: make(chan struct{}, budget)}
+	if l.cache != nil {
+		s.blocks = blockKeys(in.ids(l.cfg.Tokens, strings.Repeat(tokenText, budget)))
+	}
 	l.mu.Lock()
 	if l.cfg.ErrorRate > 0 && l.rng.Float64() < l.cfg.ErrorRate {
 		s.fail = max(budget/2, 1)
@@ -367,7 +455,7 @@ func (l *LLM) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 	case l.wake <- struct{}{}:
 	default:
 	}
-	c := chunker{id: l.ids.Add(1), model: l.cfg.Model, chat: chat}
+	c := chunker{id: l.ids.Add(1), model: l.cfg.Model, chat: chat, cached: l.cache != nil}
 	if req.Stream {
 		l.stream(w, r, s, c, req.StreamOptions != nil && req.StreamOptions.IncludeUsage)
 		return
@@ -398,10 +486,17 @@ func (l *LLM) finish(w http.ResponseWriter, s *sequence, c chunker, n int) {
 	case n < s.budget:
 		apiError(w, http.StatusServiceUnavailable, "ServiceUnavailableError", "the replica is shutting down")
 	default:
-		l.served.Add(1)
-		l.tokens.Add(int64(n))
-		writeJSON(w, http.StatusOK, c.whole(strings.Repeat(tokenText, n), s.prompt, n))
+		l.serve(s)
+		writeJSON(w, http.StatusOK, c.whole(strings.Repeat(tokenText, n), s))
 	}
+}
+
+// serve counts a sequence completed.
+func (l *LLM) serve(s *sequence) {
+	l.served.Add(1)
+	l.tokens.Add(int64(s.produced))
+	l.promptTokens.Add(int64(s.prompt))
+	l.cachedTokens.Add(int64(s.hit))
 }
 
 // stream sends a sequence's tokens as vLLM streams them.
@@ -439,11 +534,10 @@ func (l *LLM) stream(w http.ResponseWriter, r *http.Request, s *sequence, c chun
 					// Shut down mid-sequence: end the stream without its finish.
 					return
 				default:
-					l.served.Add(1)
-					l.tokens.Add(int64(n))
+					l.serve(s)
 					send(c.chunk("", "length"))
 					if usage {
-						send(c.usage(s.prompt, n))
+						send(c.usage(s))
 					}
 				}
 				send(nil)
@@ -476,6 +570,8 @@ type chunker struct {
 	id    int64
 	model string
 	chat  bool
+	// cached has usage report prompt_tokens_details.cached_tokens.
+	cached bool
 }
 
 func (c chunker) head(object string) map[string]any {
@@ -512,34 +608,39 @@ func (c chunker) chunk(text, finish string) map[string]any {
 	return m
 }
 
-func (c chunker) usage(prompt, completion int) map[string]any {
+// usage is the usage chunk of a completed sequence.
+func (c chunker) usage(s *sequence) map[string]any {
 	object := "text_completion"
 	if c.chat {
 		object = "chat.completion.chunk"
 	}
 	m := c.head(object)
 	m["choices"] = []any{}
-	m["usage"] = usageOf(prompt, completion)
+	m["usage"] = c.usageOf(s)
 	return m
 }
 
-func usageOf(prompt, completion int) map[string]any {
-	return map[string]any{"prompt_tokens": prompt, "total_tokens": prompt + completion, "completion_tokens": completion}
+func (c chunker) usageOf(s *sequence) map[string]any {
+	u := map[string]any{"prompt_tokens": s.prompt, "total_tokens": s.prompt + s.produced, "completion_tokens": s.produced}
+	if c.cached {
+		u["prompt_tokens_details"] = map[string]any{"cached_tokens": s.hit}
+	}
+	return u
 }
 
-// whole is a non-streamed answer.
-func (c chunker) whole(text string, prompt, completion int) map[string]any {
+// whole is a completed sequence's non-streamed answer.
+func (c chunker) whole(text string, s *sequence) map[string]any {
 	if c.chat {
 		m := c.head("chat.completion")
 		m["choices"] = []any{map[string]any{
 			"index": 0, "message": map[string]any{"role": "assistant", "content": text}, "logprobs": nil, "finish_reason": "length",
 		}}
-		m["usage"] = usageOf(prompt, completion)
+		m["usage"] = c.usageOf(s)
 		return m
 	}
 	m := c.head("text_completion")
 	m["choices"] = []any{map[string]any{"index": 0, "text": text, "logprobs": nil, "finish_reason": "length"}}
-	m["usage"] = usageOf(prompt, completion)
+	m["usage"] = c.usageOf(s)
 	return m
 }
 

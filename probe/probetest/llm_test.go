@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -214,4 +215,183 @@ func TestLLMCapacityFollowsItsParameters(t *testing.T) {
 		t.Errorf("saturated throughput %.1f/s, model %.1f/s", rate, want)
 	}
 	t.Logf("saturated throughput %.1f/s, model %.1f/s", rate, want)
+}
+
+// postJSON posts body to url and decodes the answer into v, which must
+// come with status 200.
+func postJSON(t *testing.T, url, body string, v any) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: status %d", url, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// llmUsage is an answer's usage; Details is nil when it has none.
+type llmUsage struct {
+	Prompt  int `json:"prompt_tokens"`
+	Details *struct {
+		Cached int `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+}
+
+// A client calibrates its prompts with /tokenize: its count must be the
+// prompt_tokens of a request that sends the same prompt or messages.
+func TestLLMTokenizeCountsAsUsage(t *testing.T) {
+	const (
+		chat  = `"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":[{"type":"text","text":"the house of water"}]}]`
+		plain = `"prompt":"the house of water"`
+	)
+	for _, tc := range []struct {
+		rule, path, input string
+		want              int
+		why               string
+	}{
+		{"", "/v1/chat/completions", chat, 8, "the default: 32 bytes of contents, no template"},
+		{"", "/v1/completions", plain, 5, "the default: 18 bytes"},
+		{TokensBPE, "/v1/chat/completions", chat, 22, "5 + 6 content tokens, 4 per message, 3 for the generation prompt"},
+		{TokensBPE, "/v1/completions", plain, 6, "six tokens, no template"},
+	} {
+		_, url := startLLM(t, LLMConfig{Tokens: tc.rule, DecodeTime: time.Millisecond, KVTokens: 1000})
+		var tok struct {
+			Count       int      `json:"count"`
+			MaxModelLen int      `json:"max_model_len"`
+			Tokens      []uint32 `json:"tokens"`
+		}
+		postJSON(t, url+"/tokenize", `{"model":"sim",`+tc.input+`}`, &tok)
+		var answer struct{ Usage llmUsage }
+		postJSON(t, url+tc.path, `{"model":"sim",`+tc.input+`,"max_tokens":2}`, &answer)
+		if tok.Count != tc.want || answer.Usage.Prompt != tc.want || len(tok.Tokens) != tc.want || tok.MaxModelLen != 1000 {
+			t.Errorf("%q %s: /tokenize %+v, usage %+v; want %d tokens (%s) of at most 1000",
+				tc.rule, tc.path, tok, answer.Usage, tc.want, tc.why)
+		}
+		if answer.Usage.Details != nil {
+			t.Errorf("%q %s: usage reports cached tokens without a prefix cache", tc.rule, tc.path)
+		}
+	}
+	_, url := startLLM(t, LLMConfig{Tokens: TokensBPE})
+	var tok struct{ Count int }
+	postJSON(t, url+"/tokenize", `{`+chat+`,"add_generation_prompt":false}`, &tok)
+	if tok.Count != 19 {
+		t.Errorf("/tokenize without the generation prompt: %d tokens, want 22 - 3", tok.Count)
+	}
+}
+
+// streamUsage streams body from url with its usage and returns it and how
+// long the answer took.
+func streamUsage(t *testing.T, url, body string) (llmUsage, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	lines := dataLines(t, url, body)
+	took := time.Since(start)
+	var c struct{ Usage llmUsage }
+	if len(lines) < 2 || json.Unmarshal([]byte(lines[len(lines)-2]), &c) != nil || c.Usage.Details == nil {
+		t.Fatalf("no usage with details in %q", lines)
+	}
+	return c.Usage, took
+}
+
+func TestLLMPrefixCacheSkipsPrefill(t *testing.T) {
+	cfg := LLMConfig{Tokens: TokensBPE, PrefixCache: true, DecodeTime: time.Millisecond, PrefillPerToken: 100 * time.Microsecond}
+	// 2000 tokens, 200 ms of prefill.
+	body := `{"prompt":"` + strings.Repeat(" word", 2000) + `","max_tokens":1,"stream":true,"stream_options":{"include_usage":true}}`
+	l, url := startLLM(t, cfg)
+	first, slow := streamUsage(t, url+"/v1/completions", body)
+	again, fast := streamUsage(t, url+"/v1/completions", body)
+	// All blocks but the one holding the last token, which is computed:
+	// 124 × 16 = 1984 tokens, 1.6 ms of prefill.
+	if first.Details.Cached != 0 || again.Details.Cached != 1984 || again.Prompt != 2000 {
+		t.Errorf("usage %+v then %+v, want 0 then 1984 of 2000 tokens cached", first, again)
+	}
+	// The replica is never faster than its model; a busy machine may
+	// slow it, but not by 100 ms.
+	if slow < 200*time.Millisecond || fast > 100*time.Millisecond {
+		t.Errorf("answered in %v then %v, want ≥ 200 ms then much less", slow, fast)
+	}
+	if st := l.Stats(); st.PromptTokens != 4000 || st.CachedTokens != 1984 {
+		t.Errorf("stats %+v, want 4000 prompt tokens, 1984 cached", st)
+	}
+
+	// A cache of four blocks keeps the prompt's first four.
+	cfg.PrefixCacheTokens = 4 * blockTokens
+	_, url = startLLM(t, cfg)
+	streamUsage(t, url+"/v1/completions", body)
+	if again, _ := streamUsage(t, url+"/v1/completions", body); again.Details.Cached != 64 {
+		t.Errorf("a 64-token cache gave %d cached tokens, want 64", again.Details.Cached)
+	}
+}
+
+// A conversation's second turn sends the first turn's messages and the
+// answer received: the cache holds both, from the first turn's end.
+func TestLLMPrefixCacheHitsAConversationsHistory(t *testing.T) {
+	// Contents of 27 + 29 bytes, a whole number of bytes-rule tokens, so
+	// that the answer starts a token of its own under either rule.
+	system, user := "You answer in one sentence.", "What colour is the sky today?"
+	for _, rule := range []string{TokensBytes, TokensBPE} {
+		_, url := startLLM(t, LLMConfig{Tokens: rule, PrefixCache: true, DecodeTime: time.Millisecond})
+		msgs := func(m ...string) string {
+			var parts []string
+			for i := 0; i < len(m); i += 2 {
+				b, _ := json.Marshal(map[string]string{"role": m[i], "content": m[i+1]})
+				parts = append(parts, string(b))
+			}
+			return `{"messages":[` + strings.Join(parts, ",") + `],"max_tokens":20}`
+		}
+		var turn1, turn2 struct {
+			Choices []struct {
+				Message struct{ Content string } `json:"message"`
+			} `json:"choices"`
+			Usage llmUsage
+		}
+		postJSON(t, url+"/v1/chat/completions", msgs("system", system, "user", user), &turn1)
+		answer := turn1.Choices[0].Message.Content
+		postJSON(t, url+"/v1/chat/completions", msgs("system", system, "user", user, "assistant", answer, "user", "And at night?"), &turn2)
+		// The prompt's blocks alone would give 16 × ⌊p/16⌋; the answer's
+		// 20 tokens add at least one block more.
+		p := turn1.Usage.Prompt
+		if want := (p + 20) / blockTokens * blockTokens; turn2.Usage.Details == nil || turn2.Usage.Details.Cached != want {
+			t.Errorf("%s: turn 1 %d prompt tokens; turn 2 %+v, want %d cached", rule, p, turn2.Usage, want)
+		}
+	}
+}
+
+// Requests that share a system prompt hit one another while they run,
+// not only once one has ended.
+func TestLLMPrefixCacheSharesASystemPrompt(t *testing.T) {
+	_, url := startLLM(t, LLMConfig{Tokens: TokensBPE, PrefixCache: true, DecodeTime: time.Millisecond})
+	system := strings.Repeat("Answer politely and briefly. ", 10)
+	body := func(user string, max int, stream bool) string {
+		return fmt.Sprintf(`{"messages":[{"role":"system","content":%q},{"role":"user","content":%q}],"max_tokens":%d,"stream":%t}`,
+			system, user, max, stream)
+	}
+	var a, b struct{ Tokens []uint32 }
+	postJSON(t, url+"/tokenize", body("Why?", 1, false), &a)
+	postJSON(t, url+"/tokenize", body("How?", 1, false), &b)
+	common := 0
+	for common < len(a.Tokens) && a.Tokens[common] == b.Tokens[common] {
+		common++
+	}
+	// Run the first for 500 steps; ask the second once the first's
+	// first token has come.
+	resp, err := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(body("Why?", 500, true)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	var second struct{ Usage llmUsage }
+	postJSON(t, url+"/v1/chat/completions", body("How?", 1, false), &second)
+	// 85 tokens of system message and the user's 3-token header: 5 blocks.
+	if want := common / blockTokens * blockTokens; common != 88 || second.Usage.Details == nil || second.Usage.Details.Cached != want {
+		t.Errorf("%d tokens in common; the second request %+v, want %d cached", common, second.Usage, want)
+	}
 }
