@@ -59,8 +59,11 @@ func Window(s *rundir.StepStats, lim controller.Limits) controller.Window {
 	q := lim.RTQuantile()
 	_, _, rising := s.Rising()
 	w := controller.Window{
-		Offered:       s.Load(),
-		Achieved:      s.Achieved(),
+		Offered: s.Load(),
+		// Conversations are offered by the schedule and their later
+		// turns follow: the requests completed count against the offer
+		// in conversations.
+		Achieved:      s.Achieved() / s.PerOffer(),
 		Duration:      s.Judged(),
 		Samples:       int(s.Samples),
 		Failures:      int(s.Failed),
@@ -84,7 +87,7 @@ func Window(s *rundir.StepStats, lim controller.Limits) controller.Window {
 	// An open-loop step that completed more than it was offered, by more
 	// than KeepUp forgives and three standard deviations of a Poisson
 	// count, was answering an earlier step's backlog.
-	if offered := s.Offered * s.Duration().Seconds(); offered > 0 {
+	if offered := s.Offered * s.Duration().Seconds() * s.PerOffer(); offered > 0 {
 		w.Carried = float64(s.Completed) > offered/controller.KeepUp+3*math.Sqrt(offered)
 	}
 	if lim.MaxTTFT > 0 {
@@ -147,6 +150,8 @@ func Analyze(r *Run, opt Options) *Analysis {
 		}
 	}
 	sum.Tokens = a.tokens(sum.Capacity.QPS)
+	sum.Prompts = a.prompts()
+	sum.Conversations = a.conversations(sum.Capacity.QPS)
 	a.fit(&sum, opt)
 	sum.Saturation = a.saturation(opt.SaturationErrors)
 	sum.Recommendation = Recommend(sum.Capacity, opt.TargetQPS, opt.Headroom)
@@ -177,6 +182,45 @@ func (a *Analysis) tokens(capacity float64) *rundir.Tokens {
 	t.MeanPrompt, t.MeanOutput = float64(prompt)/float64(done), float64(output)/float64(done)
 	t.CountedFromChunk, t.UsageMismatch = a.Run.Counted, a.Run.Mismatched
 	return &t
+}
+
+// PromptErrorWarn is the relative error of the mean prompt length, the
+// server's count against the length asked, beyond which the answer warns
+// that the run sent another workload than asked.
+const PromptErrorWarn = 0.02
+
+// prompts compares the prompt lengths asked with the server's counts;
+// nil for a run of prompts not sized or not counted.
+func (a *Analysis) prompts() *rundir.Prompts {
+	c := a.Run.Prompts
+	if c.Checked == 0 && c.Cached == 0 {
+		return nil
+	}
+	p := &rundir.Prompts{Requests: c.Checked}
+	if c.Checked > 0 {
+		p.AskedMean, p.ReportedMean = float64(c.Asked)/float64(c.Checked), float64(c.Reported)/float64(c.Checked)
+		p.Error = float64(c.Reported-c.Asked) / float64(c.Asked)
+	}
+	if c.Total > 0 {
+		p.CachedShare = float64(c.Cached) / float64(c.Total)
+	}
+	return p
+}
+
+// conversations states a multi-turn run's capacity in requests; nil for
+// a run of single requests.
+func (a *Analysis) conversations(capacity float64) *rundir.Conversations {
+	r := a.Run
+	if r.Started == 0 {
+		return nil
+	}
+	c := &rundir.Conversations{Started: r.Started, TurnsMean: float64(r.Turns) / float64(r.Started)}
+	for i, s := range r.Steps {
+		if a.Steps[i].Verdict == controller.Pass && s.Rate() == capacity {
+			c.CapacityRequestsQPS = max(c.CapacityRequestsQPS, s.Achieved())
+		}
+	}
+	return c
 }
 
 // sustained is, for closed-loop steps, the lowest throughput a passing
@@ -326,6 +370,10 @@ func (a *Analysis) generatorBound(s *rundir.StepStats) bool {
 // warnings lists what the answer should not be trusted for.
 func (a *Analysis) warnings(lim controller.Limits) []string {
 	out := append([]string(nil), a.Run.Skipped...)
+	if p := a.prompts(); p != nil && p.Requests > 0 && math.Abs(p.Error) > PromptErrorWarn {
+		out = append(out, fmt.Sprintf("prompts were %+.1f %% off the length asked (mean %.0f tokens by the server's count, %.0f asked, over %d requests): the capacity is that of another workload; calibrate against the server (--calibrate) or give its --tokenizer",
+			100*p.Error, p.ReportedMean, p.AskedMean, p.Requests))
+	}
 	var tailed []string
 	for i, s := range a.Run.Steps {
 		st := a.Steps[i]

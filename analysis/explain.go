@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"path/filepath"
 	"time"
 
 	"github.com/capfinder/capfinder/controller"
@@ -38,6 +39,10 @@ func Explain(src rundir.Source, s rundir.Spec, warmup time.Duration, status cont
 		TargetQPS: s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
 	})
 	a.Summary.Mode, a.Summary.Status = string(s.Mode), status.String()
+	var info rundir.RunInfo
+	if p := a.Summary.Prompts; p != nil && rundir.ReadJSON(filepath.Join(src.Dir(), rundir.RunJSON), &info) == nil {
+		p.Calibration = info.Calibration
+	}
 	if s.Insecure {
 		a.Summary.Warnings = append([]string{InsecureWarning}, a.Summary.Warnings...)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -36,7 +37,12 @@ type Run struct {
 	// of a usage report; Mismatched those whose usage disagreed with the
 	// content chunks (a chunk may carry several tokens).
 	Streamed, Counted, Mismatched int64
-	Timeline                      Timeline
+	// Prompts compares the prompt lengths asked with the server's
+	// counts; Started and Turns count the conversations started and the
+	// requests of conversations.
+	Prompts        PromptCounts
+	Started, Turns int64
+	Timeline       Timeline
 	// Meta is the key/value metadata of the first part (run start, URL,
 	// mode, version).
 	Meta map[string]string
@@ -70,6 +76,8 @@ func ReadRun(src rundir.Source, opt ReadOptions) (*Run, error) {
 	case err != nil:
 		return nil, err
 	}
+	// The calibration requests before the load are counted, not judged.
+	rows = slices.DeleteFunc(rows, func(row rundir.StepRow) bool { return row.Phase == rundir.PhaseCalibrate })
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("analysis: %s has no steps", r.Dir)
 	}
@@ -130,8 +138,35 @@ func Judging(lim controller.Limits, streams bool) rundir.Judging {
 	return rundir.Judging{Streams: streams, MaxRT: lim.MaxRT, MaxTTFT: lim.MaxTTFT, MaxTPOT: lim.MaxTPOT}
 }
 
+// PromptCounts sum the prompt tokens of a run's answered requests.
+type PromptCounts struct {
+	// Checked counts the load's first turns with both an asked length and
+	// the server's count; Asked and Reported sum their tokens.
+	Checked, Asked, Reported int64
+	// Total and Cached sum the prompt tokens the server reported and
+	// those it said its prefix cache held.
+	Total, Cached int64
+}
+
 // count adds a record to the run's totals.
 func (r *Run) count(rec *rundir.Record) {
+	if rec.Conversation > 0 {
+		r.Turns++
+		if rec.Turn == 0 {
+			r.Started++
+		}
+	}
+	if rec.OK() && rec.PromptTokens > 0 {
+		p := &r.Prompts
+		p.Total += int64(rec.PromptTokens)
+		p.Cached += int64(rec.CachedTokens)
+		// Calibration (step 0) was sized before the server was asked.
+		if rec.Step > 0 && rec.Turn == 0 && rec.PromptAsked > 0 {
+			p.Checked++
+			p.Asked += int64(rec.PromptAsked)
+			p.Reported += int64(rec.PromptTokens)
+		}
+	}
 	r.Records++
 	switch {
 	case rec.OK():
@@ -186,9 +221,14 @@ func stepsFromRecords(src rundir.Source) ([]rundir.StepRow, error) {
 	}
 	rows := make([]rundir.StepRow, 0, len(spans))
 	for n, sp := range spans {
+		phase := "recovered"
+		if n == 0 {
+			// Step 0 holds the calibration requests.
+			phase = rundir.PhaseCalibrate
+		}
 		// Closed-loop records carry the concurrency as their offer.
 		rows = append(rows, rundir.StepRow{
-			Step: n, Phase: "recovered", OfferedQPS: sp.offered, ScheduleLagNs: sp.lastLag,
+			Step: n, Phase: phase, OfferedQPS: sp.offered, ScheduleLagNs: sp.lastLag,
 			StartNs: sp.lo, JudgedStartNs: sp.lo, JudgedEndNs: sp.hi + 1,
 		})
 	}

@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -143,12 +144,19 @@ func (w *workload) pick(rng *rand.Rand) string {
 
 // userPieces is how many pieces the user's message of a first turn has, so
 // that with system before it the request counts asked tokens on the
-// server: asked counts the system prompt's prefix tokens too.
-func (w *workload) userPieces(asked int, system string) int {
-	if system == "" {
-		return w.scale.Pieces(asked)
+// server: asked counts the system prompt's prefix tokens too. The count
+// is rounded at random, up with the chance of its fraction, so that the
+// mean length is as asked however short the prompts.
+func (w *workload) userPieces(asked int, system string, rng *rand.Rand) int {
+	x := (float64(asked) - w.scale.Overhead) / w.scale.PerPiece
+	if system != "" {
+		x -= float64(Pieces(system))
 	}
-	return max(1, w.scale.Pieces(asked)-Pieces(system))
+	n := int(math.Floor(x))
+	if rng.Float64() < x-float64(n) {
+		n++
+	}
+	return max(1, n)
 }
 
 // converse makes p, once complete, the first turn of a conversation when

@@ -1,6 +1,9 @@
 package datasets
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Payload is what one request carries.
 type Payload struct {
@@ -29,14 +32,38 @@ type Payload struct {
 	Turn int
 }
 
-// Message is one message of a chat: its role ("user", "assistant") and
-// text.
-type Message struct{ Role, Content string }
+// Message is one message of a chat: its role ("system", "user",
+// "assistant") and text.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Messages are the chat messages the payload's prompt sends: the system
+// prompt, the history, the user's message.
+func (p Payload) Messages() []Message {
+	msgs := make([]Message, 0, len(p.History)+2)
+	if p.System != "" {
+		msgs = append(msgs, Message{"system", p.System})
+	}
+	msgs = append(msgs, p.History...)
+	return append(msgs, Message{"user", p.Prompt})
+}
+
+// Text is the prompt as one text, for a completion: its messages' texts
+// one after another.
+func (p Payload) Text() string {
+	var b strings.Builder
+	for _, m := range p.Messages() {
+		b.WriteString(m.Content)
+	}
+	return b.String()
+}
 
 // Pieces counts the pieces of everything the payload's prompt sends.
 func (p Payload) Pieces() int {
-	n := Pieces(p.System) + Pieces(p.Prompt)
-	for _, m := range p.History {
+	n := 0
+	for _, m := range p.Messages() {
 		n += Pieces(m.Content)
 	}
 	return n

@@ -94,7 +94,7 @@ func (s *synthetic) draw(rng *rand.Rand, input int) Payload {
 		p.Asked += s.prefix
 	}
 	var b strings.Builder
-	n := s.userPieces(p.Asked, p.System)
+	n := s.userPieces(p.Asked, p.System, rng)
 	b.Grow(8 * n)
 	writeWords(&b, n, rng)
 	p.Prompt = b.String()

@@ -115,12 +115,6 @@ func (s Scale) Tokens(pieces int) int {
 	return max(1, int(math.Round(s.Overhead+s.PerPiece*float64(pieces))))
 }
 
-// Pieces is how many pieces a prompt of tokens server tokens has, at
-// least 1.
-func (s Scale) Pieces(tokens int) int {
-	return max(1, int(math.Round((float64(tokens)-s.Overhead)/s.PerPiece)))
-}
-
 // FitScale fits the line tokens = Overhead + PerPiece·pieces by least
 // squares over calibration samples: each request's pieces and the tokens
 // the server counted. Samples of a single size fit a line through zero.

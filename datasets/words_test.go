@@ -69,9 +69,6 @@ func TestFitScale(t *testing.T) {
 	if got := s.Tokens(100); got != 137 {
 		t.Errorf("Tokens(100) = %d, want 137", got)
 	}
-	if got := s.Pieces(137); got != 100 {
-		t.Errorf("Pieces(137) = %d, want 100", got)
-	}
 	// One size fits a line through zero.
 	if s, err := FitScale([]float64{10, 10}, []float64{12, 12}); err != nil || s.Overhead != 0 || s.PerPiece != 1.2 {
 		t.Errorf("one size: %+v, %v", s, err)
@@ -92,10 +89,19 @@ func TestSyntheticScaled(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.SetScale(Scale{Overhead: 7, PerPiece: 1.25})
-	for _, p := range drain(t, s, 5) {
-		if p.Asked != 1000 || Pieces(p.Prompt) != 794 {
-			t.Fatalf("asked %d with %d words, want 1000 with 794", p.Asked, Pieces(p.Prompt))
+	// (1000 − 7) / 1.25 = 794.4 words: 794 or 795, 795 four times in ten.
+	more := 0
+	for _, p := range drain(t, s, 1000) {
+		n := Pieces(p.Prompt)
+		if p.Asked != 1000 || (n != 794 && n != 795) {
+			t.Fatalf("asked %d with %d words, want 1000 with 794 or 795", p.Asked, n)
 		}
+		if n == 795 {
+			more++
+		}
+	}
+	if more < 340 || more > 460 {
+		t.Errorf("%d of 1000 prompts of 795 words, want about 400", more)
 	}
 }
 

@@ -107,7 +107,8 @@ type Engine struct {
 	judging rundir.Judging
 
 	// cutMu orders request ends against a step's cut: a worker hands its
-	// record over under the read lock; the cut takes its time, the
+	// record over under the read lock, and a request on its way to a
+	// worker holds it too, until the worker put it in its slot; the cut takes its time, the
 	// requests in flight and the count handed over, and has the collector
 	// summarise the step, under the write lock. A request ends by the cut
 	// exactly when its record was handed over before it, which is the rule
@@ -119,9 +120,10 @@ type Engine struct {
 	// slots are held by the generator's own backpressure.
 	handing atomic.Int64
 
-	released chan struct{} // a worker freed a slot (capacity 1, never blocks)
-	inflight atomic.Int64
-	sent     atomic.Int64
+	released  chan struct{} // a worker freed a slot (capacity 1, never blocks)
+	followUps followUps
+	inflight  atomic.Int64
+	sent      atomic.Int64
 	// due is the scheduled time of the next open-loop send, or noDue.
 	due atomic.Int64
 	// waited is how long, since the step began, the scheduler waited for
@@ -211,6 +213,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		records:     make(chan rundir.Record, 16384),
 		ctl:         make(chan ctl),
 		released:    make(chan struct{}, 1),
+		followUps:   followUps{wake: make(chan struct{}, 1)},
 		exhausted:   make(chan struct{}),
 		writeFailed: make(chan struct{}),
 		schedDone:   make(chan struct{}),

@@ -25,6 +25,9 @@ func (e *Engine) schedule(ctx context.Context) {
 		// step is held longer: its sends end at its cut. Nothing is sent
 		// before the first step.
 		held = true
+		// resumed is when sending last began again: a conversation's turn
+		// due while nothing was sent waits until then.
+		resumed int64
 	)
 	take := func(nl stepLoad) {
 		switch {
@@ -39,7 +42,7 @@ func (e *Engine) schedule(ctx context.Context) {
 		default:
 			p.set(nl)
 		}
-		l, held = nl, false
+		l, held, resumed = nl, false, e.clock.Now()
 		e.publishDue(p)
 	}
 loop:
@@ -54,7 +57,13 @@ loop:
 				return
 			}
 		}
-		if due, paced := p.due(); paced {
+		// The next send is the plan's next arrival or a conversation's
+		// next turn, whichever is due first; an unpaced plan sends at once.
+		due, paced := p.due()
+		if turnDue, ok := e.followUps.next(); ok && paced && turnDue < due {
+			due = turnDue
+		}
+		if paced {
 			if wait := time.Duration(due-e.clock.Now()) - timerSlop; wait > 0 {
 				timer.Reset(wait)
 				select {
@@ -62,6 +71,10 @@ loop:
 				case nl := <-e.loads:
 					timer.Stop()
 					take(nl)
+					continue loop
+				case <-e.followUps.wake:
+					// A turn came, which may be due sooner.
+					timer.Stop()
 					continue loop
 				case <-ctx.Done():
 					timer.Stop()
@@ -93,15 +106,26 @@ loop:
 				e.waited.Add(e.clock.Now() - since)
 			}
 		}
-		payload, ok := e.cfg.Source.Next()
-		if !ok {
-			e.exhaust(ctx)
-			return
+		var j job
+		if turnDue, ok := e.followUps.next(); ok && turnDue <= e.clock.Now() {
+			t := e.followUps.pop()
+			j = job{scheduled: max(t.due, resumed), seq: p.number(), payload: t.payload}
+		} else {
+			payload, ok := e.cfg.Source.Next()
+			if !ok {
+				e.exhaust(ctx)
+				return
+			}
+			j.payload = payload
+			j.seq, j.scheduled = p.take(e.clock.Now())
+			e.publishDue(p)
 		}
-		seq, scheduled := p.take(e.clock.Now())
-		e.publishDue(p)
+		j.step, j.offered = l.step, offered(l)
+		// A cut must see the request as in flight from now on: the worker
+		// that takes it puts it in its slot and only then lets a cut
+		// through (work).
+		e.cutMu.RLock()
 		e.inflight.Add(1)
-		j := job{step: l.step, offered: offered(l), scheduled: scheduled, seq: seq, payload: payload}
 		select {
 		case e.jobs <- j:
 		default:

@@ -97,9 +97,9 @@ func (c *OpenAIClient) Body(p datasets.Payload) ([]byte, error) {
 			return nil, fmt.Errorf("probe: payload %d is not a JSON object: %w", p.Index, err)
 		}
 	} else if c.cfg.API == rundir.APIOpenAIChat {
-		m["messages"] = []any{map[string]any{"role": "user", "content": p.Prompt}}
+		m["messages"] = p.Messages()
 	} else {
-		m["prompt"] = p.Prompt
+		m["prompt"] = p.Text()
 	}
 	if c.cfg.Model != "" {
 		m["model"] = c.cfg.Model
@@ -140,9 +140,9 @@ func (c *OpenAIClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.R
 	defer resp.Body.Close()
 	cr := &countingReader{r: resp.Body, max: c.http.cfg.MaxBody}
 	if rec.Error != "" || c.cfg.NoStream {
-		err = c.whole(cr, rec)
+		err = c.whole(cr, rec, p.Conv)
 	} else {
-		err = c.stream(ctx, cr, rec, clk)
+		err = c.stream(ctx, cr, rec, clk, p.Conv)
 		defer drain(resp.Body, cancel)
 	}
 	rec.EndNs = clk.Now()
@@ -172,11 +172,25 @@ type chunk struct {
 		Text         string  `json:"text"`
 		FinishReason *string `json:"finish_reason"`
 	} `json:"choices"`
-	Usage *struct {
-		PromptTokens     int32 `json:"prompt_tokens"`
-		CompletionTokens int32 `json:"completion_tokens"`
-	} `json:"usage"`
+	Usage *usage          `json:"usage"`
 	Error json.RawMessage `json:"error"`
+}
+
+// usage is the token counts of an answer.
+type usage struct {
+	PromptTokens        int32 `json:"prompt_tokens"`
+	CompletionTokens    int32 `json:"completion_tokens"`
+	PromptTokensDetails *struct {
+		CachedTokens int32 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+}
+
+// record writes the counts into rec.
+func (u *usage) record(rec *rundir.Record) {
+	rec.PromptTokens, rec.OutputTokens, rec.TokenSource = u.PromptTokens, u.CompletionTokens, "usage"
+	if d := u.PromptTokensDetails; d != nil {
+		rec.CachedTokens = d.CachedTokens
+	}
 }
 
 // text is the generated text a chunk carries, whichever API it is from.
@@ -221,8 +235,9 @@ var errTruncated = errors.New("probe: stream ended early")
 
 // stream reads an SSE answer: the first non-empty content marks the first
 // token, the gaps between content chunks the inter-token latency, and the
-// usage chunk the token counts.
-func (c *OpenAIClient) stream(ctx context.Context, r io.Reader, rec *rundir.Record, clk Clock) error {
+// usage chunk the token counts. The text goes to conv, when the answer is
+// a conversation's turn.
+func (c *OpenAIClient) stream(ctx context.Context, r io.Reader, rec *rundir.Record, clk Clock, conv *datasets.Conversation) error {
 	sr := NewSSEReader(r)
 	finished := false
 	var last int64
@@ -251,7 +266,10 @@ func (c *OpenAIClient) stream(ctx context.Context, r io.Reader, rec *rundir.Reco
 			rec.Error = rundir.ErrMidStream
 			return nil
 		}
-		if ch.text() != "" {
+		if text := ch.text(); text != "" {
+			if conv != nil {
+				conv.Received(text)
+			}
 			if rec.FirstTokenNs == 0 {
 				rec.FirstTokenNs = markFirstToken(ctx, now)
 			} else {
@@ -262,8 +280,7 @@ func (c *OpenAIClient) stream(ctx context.Context, r io.Reader, rec *rundir.Reco
 			rec.Chunks++
 		}
 		if ch.Usage != nil {
-			rec.PromptTokens, rec.OutputTokens = ch.Usage.PromptTokens, ch.Usage.CompletionTokens
-			rec.TokenSource = "usage"
+			ch.Usage.record(rec)
 		}
 		finished = finished || ch.finished()
 	}
@@ -273,8 +290,9 @@ func (c *OpenAIClient) stream(ctx context.Context, r io.Reader, rec *rundir.Reco
 	return nil
 }
 
-// whole reads a non-streamed answer, or the body of an error.
-func (c *OpenAIClient) whole(r io.Reader, rec *rundir.Record) error {
+// whole reads a non-streamed answer, or the body of an error; its text
+// goes to conv as stream's does.
+func (c *OpenAIClient) whole(r io.Reader, rec *rundir.Record, conv *datasets.Conversation) error {
 	b, err := io.ReadAll(io.LimitReader(r, 64<<20))
 	if err != nil || rec.Error != "" {
 		return err
@@ -288,9 +306,11 @@ func (c *OpenAIClient) whole(r io.Reader, rec *rundir.Record) error {
 		rec.Error = rundir.ErrMidStream
 		return nil
 	}
+	if conv != nil {
+		conv.Received(ch.text())
+	}
 	if ch.Usage != nil {
-		rec.PromptTokens, rec.OutputTokens = ch.Usage.PromptTokens, ch.Usage.CompletionTokens
-		rec.TokenSource = "usage"
+		ch.Usage.record(rec)
 	} else {
 		rec.OutputTokens, rec.TokenSource = int32(datasets.Tokens(ch.text())), "text"
 	}

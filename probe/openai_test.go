@@ -94,7 +94,7 @@ func TestOpenAIClientBodies(t *testing.T) {
 		t.Fatal(err)
 	}
 	json.Unmarshal(b, &got)
-	want := `{"ignore_eos":true,"max_tokens":7,"messages":[{"content":"hello","role":"user"}],"model":"m","stream":true,"stream_options":{"include_usage":true}}`
+	want := `{"ignore_eos":true,"max_tokens":7,"messages":[{"role":"user","content":"hello"}],"model":"m","stream":true,"stream_options":{"include_usage":true}}`
 	if string(b) != want {
 		t.Errorf("chat body\n%s\nwant\n%s", b, want)
 	}

@@ -97,6 +97,13 @@ func (p *plan) take(now int64) (seq, scheduled int64) {
 	return p.seq, scheduled
 }
 
+// number gives a send off the plan (a conversation's later turn) the
+// next sequence number.
+func (p *plan) number() int64 {
+	p.seq++
+	return p.seq
+}
+
 func openLoop(l stepLoad) bool { return l.rate > 0 || l.rateEnd > 0 }
 
 // rateAt is the open-loop rate of step l at time t, per second.

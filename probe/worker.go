@@ -29,17 +29,31 @@ func (e *Engine) work(j job, sl *slot) {
 	for {
 		sl.first.Store(0)
 		sl.sched.Store(j.scheduled)
+		// The scheduler held cuts off while the job was on its way.
+		e.cutMu.RUnlock()
 		rec := rundir.Record{
 			Step:        j.step,
 			OfferedQPS:  j.offered,
 			ScheduledNs: j.scheduled,
 			Seq:         j.seq,
 			Payload:     j.payload.Index,
+			PromptAsked: int32(j.payload.Asked),
+			Turn:        int32(j.payload.Turn),
 			Agent:       e.cfg.Agent,
 			SentNs:      e.clock.Now(),
 		}
+		if c := j.payload.Conv; c != nil {
+			rec.Conversation = c.ID
+		}
 		e.cfg.Client.Do(ctx, j.payload, &rec, e.clock)
 		e.handOver(&rec, sl)
+		if c := j.payload.Conv; c != nil && rec.OK() {
+			// The conversation goes on after its think time; a failed turn
+			// ends it, as a user would give up.
+			if next, ok := c.Next(); ok {
+				e.follow(next, rec.EndNs+int64(c.Think))
+			}
+		}
 		if rec.Error == rundir.ErrLocal {
 			// Out of descriptors or ports, a request fails at once: wait
 			// a little before the next rather than spin.

@@ -49,7 +49,9 @@ func runFlags() []cli.Flag {
 		&cli.Uint64Flag{Name: "seed", Category: catLoad, Usage: "seed for arrivals and sampling"},
 
 		&cli.StringFlag{Name: "api", Value: "http", Category: catReq, Usage: "http, openai-chat, openai-completions (token metrics) or sse (event streams)"},
-		&cli.StringFlag{Name: "dataset", Category: catReq, Usage: "requests from synthetic:input=N,output=M (ranges lo-hi), sharegpt:FILE, jsonl:FILE or a .json/.jsonl file (LLM default " + runner.DefaultDataset + ")"},
+		&cli.StringFlag{Name: "dataset", Category: catReq, Usage: "requests from synthetic:input=LENGTHS,output=LENGTHS[,prefix=P,prefixes=N,share=F,turns=LENGTHS,think=D], sharegpt:FILE[,turns=all], jsonl:FILE or a .json/.jsonl file; LENGTHS is N, LO-HI, normal(MEAN,SD[,LO-HI]), lognormal(MEAN,SD[,LO-HI]) or sharegpt(FILE) (LLM default " + runner.DefaultDataset + ")"},
+		&cli.StringFlag{Name: "calibrate", Value: "auto", Category: catReq, Usage: "LLM: size prompts in the server's tokens from its usage.prompt_tokens, its tokenize endpoint, either (auto), or not (off)"},
+		&cli.StringFlag{Name: "tokenizer", Category: catReq, Usage: "LLM: a Hugging Face tokenizer.json to count prompt tokens with, offline, instead of asking the server"},
 		&cli.StringFlag{Name: "model", Category: catReq, Usage: "LLM: model to name in every request"},
 		&cli.IntFlag{Name: "max-tokens", Category: catReq, Usage: "LLM: output budget of every request (default: the dataset's)"},
 		&cli.BoolFlag{Name: "ignore-eos", Category: catReq, Usage: "LLM: ask for the whole output budget"},

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfinder/capfinder/controller/runner"
 	"github.com/capfinder/capfinder/probe/probetest"
 	"github.com/capfinder/capfinder/probe/rundir"
 )
@@ -72,6 +73,14 @@ func TestRunLLMRecordsStreams(t *testing.T) {
 				continue
 			}
 			ok++
+			if r.Step == 0 {
+				// The prompts' calibration asks for one token.
+				if r.OutputTokens != 1 || r.PromptTokens == 0 {
+					t.Fatalf("calibration row has %d prompt and %d output tokens, want some and 1", r.PromptTokens, r.OutputTokens)
+				}
+				tokens++
+				continue
+			}
 			tokens += int64(r.OutputTokens)
 			if r.FirstTokenNs <= r.SentNs || r.LastTokenNs < r.FirstTokenNs || r.EndNs < r.LastTokenNs {
 				t.Fatalf("row out of order: sent %d, first token %d, last %d, end %d", r.SentNs, r.FirstTokenNs, r.LastTokenNs, r.EndNs)
@@ -121,11 +130,13 @@ func TestRunLLMByRequestCount(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	sum := readSummary(t, dir)
-	if q := sum.Requests; q.Sent != 60 || q.OK != 60 || q.Canceled != 0 {
-		t.Errorf("requests %+v, want 60 sent and answered, none cancelled", q)
+	// The prompts' calibration comes on top of the requests asked for.
+	const want = 60 + runner.CalibrationRequests
+	if q := sum.Requests; q.Sent != want || q.OK != want || q.Canceled != 0 {
+		t.Errorf("requests %+v, want %d sent and answered, none cancelled", q, want)
 	}
-	if st := llm.Stats(); st.Served != 60 {
-		t.Errorf("the replica served %d, want 60", st.Served)
+	if st := llm.Stats(); st.Served != want {
+		t.Errorf("the replica served %d, want %d", st.Served, want)
 	}
 	if sum.Tokens == nil || sum.Tokens.OutputPerS <= 0 || !strings.Contains(stdout, "tokens: ") {
 		t.Errorf("tokens %+v; want the output tokens/s the concurrency sustained, stated in the answer:\n%s", sum.Tokens, stdout)

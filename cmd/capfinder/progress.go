@@ -40,6 +40,24 @@ func (p *progress) start(ev runner.Started) {
 	}
 }
 
+// calibrated says how the prompts were sized.
+func (p *progress) calibrated(cal rundir.Calibration) {
+	if cal.Samples > 0 {
+		p.printf("capfinder: prompts sized in the server's tokens: %.3g a word + %.3g, by %s\n", cal.PerPiece, cal.Overhead, calibrationSource(cal))
+	}
+}
+
+// calibrationSource says what counted the calibration prompts.
+func calibrationSource(cal rundir.Calibration) string {
+	switch cal.Method {
+	case "usage":
+		return fmt.Sprintf("the usage of %d requests", cal.Samples)
+	case "tokenize":
+		return fmt.Sprintf("%s on %d prompts", rundir.RedactURL(cal.Source), cal.Samples)
+	}
+	return fmt.Sprintf("%s on %d prompts", cal.Source, cal.Samples)
+}
+
 // step prints the line of a judged step; w is what the engine measured
 // over it.
 func (p *progress) step(st controller.Step, w *rundir.StepStats) {
@@ -128,6 +146,12 @@ func describeLimits(s runner.Spec) string {
 // then where the evidence is.
 func printAnswer(w io.Writer, sum rundir.Summary, dir string) {
 	c := sum.Capacity
+	// A multi-turn run offers conversations: its rates count those
+	// started, and a line gives the requests they made.
+	unit := "req/s"
+	if sum.Conversations != nil {
+		unit = "conversations/s"
+	}
 	search := rundir.Mode(sum.Mode).Search()
 	switch {
 	case !search && c.QPS > 0:
@@ -135,12 +159,12 @@ func printAnswer(w io.Writer, sum rundir.Summary, dir string) {
 		if sum.Mode == "profile" {
 			what = "the highest step of the profile that held"
 		}
-		fmt.Fprintf(w, "sustained: %s req/s with every limit holding (%s; --mode auto finds the capacity)\n", fmtRate(c.QPS), what)
+		fmt.Fprintf(w, "sustained: %s %s with every limit holding (%s; --mode auto finds the capacity)\n", fmtRate(c.QPS), unit, what)
 	case !search:
 		fmt.Fprintf(w, "sustained: no load held every limit in every step run at it or below (%s)\n", orUnknown2(c.LimitedBy))
 	case c.QPS > 0:
-		fmt.Fprintf(w, "capacity: %s req/s (true limit between %s and %s), limited by %s\n",
-			fmtRate(c.QPS), fmtRate(c.Low), orUnknown(c.High), orUnknown2(c.LimitedBy))
+		fmt.Fprintf(w, "capacity: %s %s (true limit between %s and %s), limited by %s\n",
+			fmtRate(c.QPS), unit, fmtRate(c.Low), orUnknown(c.High), orUnknown2(c.LimitedBy))
 	default:
 		fmt.Fprintf(w, "capacity: not found — %s\n", sum.Status)
 	}
@@ -148,10 +172,21 @@ func printAnswer(w io.Writer, sum rundir.Summary, dir string) {
 		fmt.Fprintf(w, "tokens: %.4g output tokens/s at that load (%.4g prompt tokens/s; %.0f in and %.0f out per request)\n",
 			t.OutputPerS, t.PromptPerS, t.MeanPrompt, t.MeanOutput)
 	}
+	if cv := sum.Conversations; cv != nil && cv.CapacityRequestsQPS > 0 {
+		fmt.Fprintf(w, "conversations: %s started a second made %.4g req/s at that load (%.2g requests each over the run)\n",
+			fmtRate(c.QPS), cv.CapacityRequestsQPS, cv.TurnsMean)
+	}
+	if p := sum.Prompts; p != nil && p.Requests > 0 {
+		fmt.Fprintf(w, "prompts: %.0f tokens by the server's count for %.0f asked (%+.1f %%)", p.ReportedMean, p.AskedMean, 100*p.Error)
+		if cal := p.Calibration; cal != nil && cal.Samples > 0 {
+			fmt.Fprintf(w, "; sized at %.3g tokens a word + %.3g, by %s", cal.PerPiece, cal.Overhead, calibrationSource(*cal))
+		}
+		fmt.Fprintln(w)
+	}
 	if r := sum.Recommendation; r.Replicas > 0 {
-		fmt.Fprintf(w, "replicas: %d for %.4g req/s with %.0f%% headroom (%s)\n", r.Replicas, r.TargetQPS, 100*r.Headroom, r.Arithmetic)
+		fmt.Fprintf(w, "replicas: %d for %.4g %s with %.0f%% headroom (%s)\n", r.Replicas, r.TargetQPS, unit, 100*r.Headroom, r.Arithmetic)
 	} else if r.PerReplicaQPS > 0 {
-		fmt.Fprintf(w, "safe load per replica: %.4g req/s with %.0f%% headroom (give --target-qps to size replicas)\n", r.PerReplicaQPS, 100*r.Headroom)
+		fmt.Fprintf(w, "safe load per replica: %.4g %s with %.0f%% headroom (give --target-qps to size replicas)\n", r.PerReplicaQPS, unit, 100*r.Headroom)
 	}
 	for _, warn := range sum.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)

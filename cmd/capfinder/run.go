@@ -68,6 +68,8 @@ func execute(c *cli.Context, s runner.Spec) (runner.Result, error) {
 		switch ev := ev.(type) {
 		case runner.Started:
 			p.start(ev)
+		case runner.Calibrated:
+			p.calibrated(ev.Calibration)
 		case runner.Drained:
 			p.pause(ev.Waited)
 		case runner.Judged:

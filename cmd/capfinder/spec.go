@@ -58,6 +58,8 @@ func specFromFlags(c *cli.Context) (runner.Spec, error) {
 		MaxTokens:      c.Int("max-tokens"),
 		IgnoreEOS:      c.Bool("ignore-eos"),
 		NoStream:       !c.Bool("stream"),
+		Calibrate:      rundir.Calibrate(c.String("calibrate")),
+		Tokenizer:      c.String("tokenizer"),
 		MaxTTFT:        c.Duration("max-ttft"),
 		MaxTPOT:        c.Duration("max-tpot"),
 		TargetQPS:      c.Float64("target-qps"),

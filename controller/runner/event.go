@@ -7,8 +7,8 @@ import (
 	"github.com/capfinder/capfinder/probe/rundir"
 )
 
-// An Event is something that happened in a run: Started, StepStarted,
-// Window, Drained, Judged, Warning or Done. A caller watching a run
+// An Event is something that happened in a run: Started, Calibrated,
+// StepStarted, Window, Drained, Judged, Warning or Done. A caller watching a run
 // switches on the type.
 type Event interface{ event() }
 
@@ -43,6 +43,10 @@ type Judged struct {
 	Stats *rundir.StepStats
 }
 
+// Calibrated says how the prompts were sized in the server's tokens,
+// before the load began.
+type Calibrated struct{ Calibration rundir.Calibration }
+
 // Warning is something the answer should not be trusted for.
 type Warning struct{ Message string }
 
@@ -58,5 +62,6 @@ func (StepStarted) event() {}
 func (Window) event()      {}
 func (Drained) event()     {}
 func (Judged) event()      {}
+func (Calibrated) event()  {}
 func (Warning) event()     {}
 func (Done) event()        {}

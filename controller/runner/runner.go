@@ -50,6 +50,8 @@ type Runner struct {
 	source  datasets.Source
 	dataset *datasets.Report
 	sched   probe.Schedule
+	// tokenizer counts prompts offline (--tokenizer); nil asks the server.
+	tokenizer *fileTokenizer
 
 	mu       sync.Mutex
 	ran      bool
@@ -75,6 +77,11 @@ func New(s Spec, opt Options) (*Runner, error) {
 	}
 	if r.source, r.dataset, err = newSource(s); err != nil {
 		return nil, &InputError{err}
+	}
+	if s.Tokenizer != "" {
+		if r.tokenizer, err = loadTokenizer(s.Tokenizer); err != nil {
+			return nil, &InputError{err}
+		}
 	}
 	if r.dir, err = makeRunDir(s.Out); err != nil {
 		return nil, &InputError{err}
@@ -221,6 +228,28 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 	if err != nil {
 		return res, err
 	}
+	var rows []rundir.StepRow
+	if src, ok := r.source.(datasets.Sized); ok && s.API.LLM() {
+		// Prompts are sized in the server's tokens before the load, and
+		// not changed after: the run is made again from its seed and this.
+		cal, row, err := r.calibrate(ctx, src, rec, clock)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			rec.Close()
+			return res, err
+		}
+		info.Calibration = &cal
+		if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.RunJSON), info); err != nil {
+			rec.Close()
+			return res, err
+		}
+		if row.Sent > 0 {
+			rows = append(rows, row)
+		}
+		events <- Calibrated{Calibration: cal}
+		if cal.Method == "none" && s.Calibrate != rundir.CalibrateOff {
+			events <- Warning{Message: "prompt lengths are not calibrated (" + cal.Why + "): a word is taken for a token"}
+		}
+	}
 	lim := analysis.LimitsOf(s)
 	eng, err := probe.NewEngine(probe.EngineConfig{
 		Client:      r.client,
@@ -247,7 +276,6 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 		// grow with the steps' histograms.
 		cur        *rundir.StepStats
 		n          int
-		rows       []rundir.StepRow
 		lastFailed bool
 		// The run's load, drains included, ends by its duration.
 		deadline = time.Now().Add(s.Duration)

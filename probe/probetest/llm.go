@@ -41,6 +41,10 @@ type LLMConfig struct {
 	// default) or TokensBPE, whose doc comments give the rules. The
 	// answer's tokens are always one per tokenText.
 	Tokens string
+	// Split, when set, counts prompt tokens instead of Tokens' rule (a
+	// real tokenizer, in tests), with TokensBPE's chat template around
+	// each message.
+	Split Splitter
 	// PrefixCache turns on automatic prefix caching as vLLM does it. A
 	// prompt's tokens are cut into blocks of 16, each keyed by a hash of
 	// every token up to its end; a sequence is admitted with the longest
@@ -141,6 +145,9 @@ func (c LLMConfig) Capacity(input, output int) float64 {
 // and, with PrefixCache, prefilled only past their cached prefix.
 type LLM struct {
 	cfg LLMConfig
+	// split counts prompt tokens, with a chat template when template.
+	split    Splitter
+	template bool
 
 	mu      sync.Mutex
 	rng     *rand.Rand
@@ -184,6 +191,7 @@ func NewLLM(cfg LLMConfig) *LLM {
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
 	}
+	l.split, l.template = splitterOf(cfg)
 	if cfg.PrefixCache {
 		l.cache = newPrefixCache(cfg.PrefixCacheTokens)
 	}
@@ -415,7 +423,7 @@ func (l *LLM) tokenize(w http.ResponseWriter, r *http.Request) {
 	if in == nil {
 		return
 	}
-	ids := in.ids(l.cfg.Tokens, "")
+	ids := in.ids(l.split, l.template, "")
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(ids), "max_model_len": l.cfg.KVTokens, "tokens": ids})
 }
 
@@ -430,7 +438,7 @@ func (l *LLM) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 			budget = *m
 		}
 	}
-	prompt := in.count(l.cfg.Tokens)
+	prompt := in.count(l.split, l.template)
 	switch {
 	case budget < 1:
 		apiError(w, http.StatusBadRequest, "BadRequestError", "max_tokens must be at least 1")
@@ -443,7 +451,7 @@ func (l *LLM) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 	}
 	s := &sequence{prompt: prompt, budget: budget, tokens: make(chan struct{}, budget)}
 	if l.cache != nil {
-		s.blocks = blockKeys(in.ids(l.cfg.Tokens, strings.Repeat(tokenText, budget)))
+		s.blocks = blockKeys(in.ids(l.split, l.template, strings.Repeat(tokenText, budget)))
 	}
 	l.mu.Lock()
 	if l.cfg.ErrorRate > 0 && l.rng.Float64() < l.cfg.ErrorRate {

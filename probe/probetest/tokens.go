@@ -59,22 +59,35 @@ type input struct {
 
 type message struct{ role, content string }
 
-// tokenize calls emit with each token of in followed by answer, text the
-// model generated after it, as rule counts them. The tokens of a chat's
-// answer under TokensBPE are those of an assistant message's content, so
-// a conversation's next turn, which sends the answer back, repeats them.
-func (in *input) tokenize(rule, answer string, emit func(string)) {
+// Splitter cuts a text into tokens, calling emit with each in turn.
+type Splitter func(text string, emit func(tok string))
+
+// splitterOf is how the replica counts: cfg's own Splitter, or the rule
+// its Tokens names; template is set when chats pay ChatML's overhead
+// (TokensBPE, or a Splitter of the caller's).
+func splitterOf(cfg LLMConfig) (split Splitter, template bool) {
 	switch {
-	case rule != TokensBPE:
-		splitBytes(in.text+answer, emit)
-	case !in.chat:
-		splitBPE(in.text+answer, emit)
+	case cfg.Split != nil:
+		return cfg.Split, true
+	case cfg.Tokens == TokensBPE:
+		return splitBPE, true
+	}
+	return splitBytes, false
+}
+
+// tokenize emits the input's tokens and then answer's (generated text,
+// which for a chat comes after the generation prompt), as split counts
+// them with, when template is set, a chat's ChatML markers.
+func (in *input) tokenize(split Splitter, template bool, answer string, emit func(string)) {
+	switch {
+	case !template || !in.chat:
+		split(in.text+answer, emit)
 	default:
 		for _, m := range in.messages {
 			emit(msgStart)
 			emit(cmp.Or(m.role, "user"))
 			emit("\n")
-			splitBPE(m.content, emit)
+			split(m.content, emit)
 			emit(msgEnd)
 		}
 		if in.generation {
@@ -82,21 +95,21 @@ func (in *input) tokenize(rule, answer string, emit func(string)) {
 			emit("assistant")
 			emit("\n")
 		}
-		splitBPE(answer, emit)
+		split(answer, emit)
 	}
 }
 
-// count is how many prompt tokens in has under rule.
-func (in *input) count(rule string) int {
+// count is the input's prompt tokens.
+func (in *input) count(split Splitter, template bool) int {
 	n := 0
-	in.tokenize(rule, "", func(string) { n++ })
+	in.tokenize(split, template, "", func(string) { n++ })
 	return n
 }
 
-// ids returns the token ids of in followed by answer under rule.
-func (in *input) ids(rule, answer string) []uint32 {
+// ids are the ids of the input's tokens and answer's.
+func (in *input) ids(split Splitter, template bool, answer string) []uint32 {
 	ids := []uint32{}
-	in.tokenize(rule, answer, func(tok string) { ids = append(ids, tokenID(tok)) })
+	in.tokenize(split, template, answer, func(tok string) { ids = append(ids, tokenID(tok)) })
 	return ids
 }
 

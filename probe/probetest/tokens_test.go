@@ -48,7 +48,7 @@ func TestSplitBPE(t *testing.T) {
 func TestBPEIsNeitherWordsNorBytes(t *testing.T) {
 	text := "the quick brown fox jumps over the lazy dog near the river bank"
 	in := &input{text: text}
-	words, bytes, bpe := len(strings.Fields(text)), in.count(TokensBytes), in.count(TokensBPE)
+	words, bytes, bpe := len(strings.Fields(text)), in.count(rule(TokensBytes)), in.count(rule(TokensBPE))
 	// 13 words; 63 bytes are 16 tokens; quick, brown, jumps and river
 	// take 2 tokens each, so bpe gives 17.
 	if words != 13 || bytes != 16 || bpe != 17 {
@@ -74,12 +74,13 @@ func TestChatTemplateOverhead(t *testing.T) {
 		{TokensBytes, input{chat: true, messages: msgs, text: "You are terse.the house of water", generation: true}, 8,
 			"32 bytes of contents joined, no template", nil},
 	} {
-		if got := tc.in.count(tc.rule); got != tc.want {
+		if got := tc.in.count(rule(tc.rule)); got != tc.want {
 			t.Errorf("%s: %d tokens, want %d: %s", tc.rule, got, tc.want, tc.why)
 		}
 		if tc.wantTokens != nil {
 			var got []string
-			tc.in.tokenize(tc.rule, "", func(tok string) { got = append(got, tok) })
+			split, tmpl := rule(tc.rule)
+			tc.in.tokenize(split, tmpl, "", func(tok string) { got = append(got, tok) })
 			if !slices.Equal(got, tc.wantTokens) {
 				t.Errorf("%s tokens %q, want %q", tc.rule, got, tc.wantTokens)
 			}
@@ -96,18 +97,22 @@ func TestAnswerTokensRepeatInTheNextTurn(t *testing.T) {
 	for _, prompt := range []string{"the house", "ends in a space ", "two\n\n", "digits 123", "odd!"} {
 		inputs = append(inputs, &input{text: prompt})
 	}
-	for _, rule := range []string{TokensBytes, TokensBPE} {
+	for _, name := range []string{TokensBytes, TokensBPE} {
+		split, tmpl := rule(name)
 		for _, in := range inputs {
-			if got, want := len(in.ids(rule, answer)), in.count(rule)+5; got != want {
-				t.Errorf("%s %+v: %d tokens with the answer, want %d", rule, in, got, want)
+			if got, want := len(in.ids(split, tmpl, answer)), in.count(split, tmpl)+5; got != want {
+				t.Errorf("%s %+v: %d tokens with the answer, want %d", name, in, got, want)
 			}
 		}
 	}
 	turn1 := &input{chat: true, generation: true, messages: []message{{"system", "Be brief."}, {"user", "Name a colour, 42 times!"}}}
 	turn2 := &input{chat: true, generation: true, messages: append(slices.Clone(turn1.messages),
 		message{"assistant", answer}, message{"user", "Another one."})}
-	seq, next := turn1.ids(TokensBPE, answer), turn2.ids(TokensBPE, "")
-	if len(seq) != turn1.count(TokensBPE)+5 || !slices.Equal(next[:len(seq)], seq) {
+	seq, next := turn1.ids(splitBPE, true, answer), turn2.ids(splitBPE, true, "")
+	if len(seq) != turn1.count(splitBPE, true)+5 || !slices.Equal(next[:len(seq)], seq) {
 		t.Errorf("turn 2 %v does not begin with turn 1 and its answer %v", next, seq)
 	}
 }
+
+// rule is the splitter of the rule named.
+func rule(name string) (Splitter, bool) { return splitterOf(LLMConfig{Tokens: name}) }

@@ -73,6 +73,9 @@ func (a *Acc) setBounds(b Bounds) {
 func (a *Acc) Add(r *Record) {
 	s := &a.s
 	s.Sent++
+	if r.Turn > 0 {
+		s.Turns++
+	}
 	if r.EndNs <= int64(s.End) {
 		// What a request carried is known once it ended.
 		RecordNs(s.SendLag, r.SendLag())

@@ -58,6 +58,26 @@ type RunInfo struct {
 	Start   time.Time   `json:"start"`
 	Spec    Spec        `json:"config"`
 	Env     Environment `json:"environment"`
+	// Calibration is how the prompts were sized in the server's tokens;
+	// nil when the run sends no sized prompts.
+	Calibration *Calibration `json:"calibration,omitempty"`
+}
+
+// Calibration is how a run's prompts were sized in the server's tokens:
+// a prompt of n pieces (datasets.Pieces) counts Overhead + PerPiece·n
+// tokens there, as fitted from Samples prompts counted by Method. With
+// the seed, it makes every prompt of the run again.
+type Calibration struct {
+	// Method is "usage" (prompt_tokens of answered requests), "tokenize"
+	// (the engine's tokenize endpoint), "tokenizer" (a tokenizer.json
+	// file, offline) or "none" (a piece taken for a token).
+	Method   string  `json:"method"`
+	Source   string  `json:"source,omitempty"`
+	Samples  int     `json:"samples"`
+	Overhead float64 `json:"overhead_tokens"`
+	PerPiece float64 `json:"tokens_per_piece"`
+	// Why says why a run was not calibrated.
+	Why string `json:"why,omitempty"`
 }
 
 // Environment is the machine a run was made on.

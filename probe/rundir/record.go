@@ -44,6 +44,16 @@ type Record struct {
 	Payload int64 `parquet:"payload"`
 	Agent   int32 `parquet:"agent"`
 	Seq     int64 `parquet:"seq"`
+	// PromptAsked is the prompt's length in the server's tokens as the
+	// dataset sized it (0 when unknown), to compare with PromptTokens;
+	// CachedTokens the prompt tokens the server said its prefix cache
+	// held (usage.prompt_tokens_details.cached_tokens).
+	PromptAsked  int32 `parquet:"prompt_asked"`
+	CachedTokens int32 `parquet:"cached_tokens"`
+	// Conversation numbers a multi-turn conversation from 1 (0 for a
+	// single request) and Turn counts its turns from 0.
+	Conversation int64 `parquet:"conversation"`
+	Turn         int32 `parquet:"turn"`
 }
 
 // StatusTimeout is recorded for a request that hit the client timeout, as
@@ -86,6 +96,11 @@ func (r *Record) SendLag() int64 { return r.SentNs - r.ScheduledNs }
 // OK reports whether the request counts as a success: a 2xx status and no
 // error class.
 func (r *Record) OK() bool { return r.Error == "" && r.Status >= 200 && r.Status < 300 }
+
+// PhaseCalibrate is the phase of the step of calibration requests, step
+// 0, before the load: its requests are recorded and counted, never
+// judged.
+const PhaseCalibrate = "calibrate"
 
 // StepRow is one row of steps.parquet: a controller step as the run saw
 // it (StepStats.Row). Times are nanoseconds since the run's start; latencies milliseconds.

@@ -190,6 +190,12 @@ type Spec struct {
 	MaxTokens int  `json:"max_tokens,omitempty"`
 	IgnoreEOS bool `json:"ignore_eos,omitempty"`
 	NoStream  bool `json:"no_stream,omitempty"`
+	// Calibrate is how sized prompts are calibrated to the server's
+	// tokens: CalibrateAuto (default), CalibrateUsage, CalibrateTokenize
+	// or CalibrateOff; Tokenizer, a tokenizer.json file, counts them
+	// offline instead.
+	Calibrate Calibrate `json:"calibrate,omitempty"`
+	Tokenizer string    `json:"tokenizer,omitempty"`
 	// MaxTTFT and MaxTPOT bound time to first token and time per output
 	// token at RTQuantile.
 	MaxTTFT time.Duration `json:"max_ttft_ns,omitempty"`
@@ -203,6 +209,19 @@ type Spec struct {
 	Headroom  float64 `json:"headroom"`
 	Out       string  `json:"out"`
 }
+
+// Calibrate is how a run's prompts are sized in the server's tokens.
+type Calibrate string
+
+// CalibrateAuto asks answered requests' usage and, without it, the
+// engine's tokenize endpoint; CalibrateUsage and CalibrateTokenize ask
+// only one; CalibrateOff takes a piece for a token.
+const (
+	CalibrateAuto     Calibrate = "auto"
+	CalibrateUsage    Calibrate = "usage"
+	CalibrateTokenize Calibrate = "tokenize"
+	CalibrateOff      Calibrate = "off"
+)
 
 // Streams reports whether the run's requests stream tokens or events.
 func (s *Spec) Streams() bool { return (s.API.LLM() && !s.NoStream) || s.API == APISSE }
@@ -228,8 +247,13 @@ func (s *Spec) Check() error {
 	default:
 		return fmt.Errorf("unknown --api %q (want http, openai-chat, openai-completions or sse)", s.API)
 	}
-	if !s.API.LLM() && (s.Model != "" || s.MaxTokens != 0 || s.IgnoreEOS || s.NoStream) {
-		return fmt.Errorf("--model, --max-tokens, --ignore-eos and --stream need --api openai-chat or openai-completions")
+	if !s.API.LLM() && (s.Model != "" || s.MaxTokens != 0 || s.IgnoreEOS || s.NoStream || s.Tokenizer != "" || (s.Calibrate != "" && s.Calibrate != CalibrateAuto)) {
+		return fmt.Errorf("--model, --max-tokens, --ignore-eos, --stream, --calibrate and --tokenizer need --api openai-chat or openai-completions")
+	}
+	switch s.Calibrate {
+	case "", CalibrateAuto, CalibrateUsage, CalibrateTokenize, CalibrateOff:
+	default:
+		return fmt.Errorf("unknown --calibrate %q (want auto, usage, tokenize or off)", s.Calibrate)
 	}
 	var given []string
 	for _, d := range []struct{ name, v string }{

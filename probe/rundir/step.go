@@ -47,8 +47,10 @@ type StepStats struct {
 	Start, End, JudgedStart, JudgedEnd, Mid time.Duration
 
 	// Sent counts the requests the step dispatched; Completed the
-	// responses (of any step) that ended during it.
-	Sent, Completed int64
+	// responses (of any step) that ended during it. Turns counts the sent
+	// requests that were later turns of conversations: the schedule
+	// offered the others.
+	Sent, Completed, Turns int64
 	// Samples counts the judged requests: OK + Failed + Pending.
 	Samples, OK, Failed, Pending int64
 	// Errors counts the judged failures by class ("timeout", "status 503").
@@ -99,6 +101,15 @@ func (s *StepStats) Judged() time.Duration { return s.JudgedEnd - s.JudgedStart 
 
 // Achieved is the rate at which responses completed during the step.
 func (s *StepStats) Achieved() float64 { return perSecond(s.Completed, s.Duration()) }
+
+// PerOffer is the requests a step sent for each the schedule offered: 1,
+// or for conversations their turns.
+func (s *StepStats) PerOffer() float64 {
+	if s.Turns == 0 || s.Sent <= s.Turns {
+		return 1
+	}
+	return float64(s.Sent) / float64(s.Sent-s.Turns)
+}
 
 // Goodput is the judged requests per second that met every limit.
 func (s *StepStats) Goodput() float64 { return perSecond(s.Good, s.Judged()) }

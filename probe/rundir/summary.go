@@ -30,6 +30,38 @@ type Summary struct {
 	Fit *FitSummary `json:"fit,omitempty"`
 	// Tokens is the capacity in tokens, for runs that streamed tokens.
 	Tokens *Tokens `json:"tokens,omitempty"`
+	// Prompts compares the prompt lengths asked with those the server
+	// counted, for runs of sized prompts.
+	Prompts *Prompts `json:"prompts,omitempty"`
+	// Conversations states a multi-turn run's capacity in requests too:
+	// capacity.qps counts conversations started.
+	Conversations *Conversations `json:"conversations,omitempty"`
+}
+
+// Prompts is how long the prompts were, as asked and as the server
+// counted them (usage.prompt_tokens), over the requests that have both;
+// Error is the relative error of the mean, (reported − asked) / asked.
+// Later turns of conversations, whose history the server answered, are
+// not compared.
+type Prompts struct {
+	Calibration  *Calibration `json:"calibration,omitempty"`
+	Requests     int64        `json:"requests"`
+	AskedMean    float64      `json:"asked_mean"`
+	ReportedMean float64      `json:"reported_mean"`
+	Error        float64      `json:"error"`
+	// CachedShare is the share of the prompt tokens the server's prefix
+	// cache held, when it said (usage.prompt_tokens_details).
+	CachedShare float64 `json:"cached_share,omitempty"`
+}
+
+// Conversations is a multi-turn run: conversations and their requests.
+type Conversations struct {
+	Started int64 `json:"started"`
+	// TurnsMean is the requests per conversation started.
+	TurnsMean float64 `json:"turns_mean"`
+	// CapacityRequestsQPS is the request rate the capacity's step
+	// achieved, while it started capacity.qps conversations a second.
+	CapacityRequestsQPS float64 `json:"capacity_requests_qps"`
 }
 
 // Tokens is an LLM run's capacity in tokens per second: the output (and
