@@ -78,12 +78,16 @@ func WriteReport(dir string, a *Analysis, figs []Figure) error {
 func answerLines(s rundir.Summary) []string {
 	var out []string
 	c := s.Capacity
+	unit := "req/s"
+	if s.Conversations != nil {
+		unit = "conversations/s"
+	}
 	switch {
 	case c.QPS > 0 && c.High > 0:
-		out = append(out, fmt.Sprintf("Capacity: %s req/s — the true limit lies between %s and %s req/s; limited by %s.",
-			rate(c.QPS), rate(c.Low), rate(c.High), limitName(c.LimitedBy)))
+		out = append(out, fmt.Sprintf("Capacity: %s %s — the true limit lies between %s and %s %s; limited by %s.",
+			rate(c.QPS), unit, rate(c.Low), rate(c.High), unit, limitName(c.LimitedBy)))
 	case c.QPS > 0:
-		out = append(out, fmt.Sprintf("Capacity: at least %s req/s; no limit broke above it (%s).", rate(c.QPS), limitName(c.LimitedBy)))
+		out = append(out, fmt.Sprintf("Capacity: at least %s %s; no limit broke above it (%s).", rate(c.QPS), unit, limitName(c.LimitedBy)))
 	default:
 		out = append(out, "Capacity: not found — no load held every limit in every step run at it or below.")
 	}
@@ -100,14 +104,50 @@ func answerLines(s rundir.Summary) []string {
 	} else {
 		out = append(out, "Saturation: not reached.")
 	}
+	if cv := s.Conversations; cv != nil && cv.CapacityRequestsQPS > 0 {
+		out = append(out, "Conversations: "+DescribeConversations(c.QPS, cv)+".")
+	}
+	if p := s.Prompts; p != nil && p.Requests > 0 {
+		out = append(out, "Prompts: "+DescribePrompts(p)+".")
+	}
 	r := s.Recommendation
 	switch {
 	case r.Replicas > 0:
-		out = append(out, fmt.Sprintf("Recommendation: %d replicas for %s req/s with %.0f %% headroom: %s.", r.Replicas, rate(r.TargetQPS), 100*r.Headroom, r.Arithmetic))
+		out = append(out, fmt.Sprintf("Recommendation: %d replicas for %s %s with %.0f %% headroom: %s.", r.Replicas, rate(r.TargetQPS), unit, 100*r.Headroom, r.Arithmetic))
 	case r.PerReplicaQPS > 0:
-		out = append(out, fmt.Sprintf("Recommendation: plan %s req/s per replica (%.0f %% headroom); give --target-qps to size replicas.", rate(r.PerReplicaQPS), 100*r.Headroom))
+		out = append(out, fmt.Sprintf("Recommendation: plan %s %s per replica (%.0f %% headroom); give --target-qps to size replicas.", rate(r.PerReplicaQPS), unit, 100*r.Headroom))
 	}
 	return out
+}
+
+// DescribeConversations says what conversations started at rate made.
+func DescribeConversations(rate float64, cv *rundir.Conversations) string {
+	return fmt.Sprintf("%.4g started a second made %.4g req/s at that load (%.2g requests each over the run)", rate, cv.CapacityRequestsQPS, cv.TurnsMean)
+}
+
+// DescribePrompts compares the prompt lengths asked and counted, and says
+// how they were sized.
+func DescribePrompts(p *rundir.Prompts) string {
+	out := fmt.Sprintf("%.0f tokens by the server's count for %.0f asked (%+.1f %%)", p.ReportedMean, p.AskedMean, 100*p.Error)
+	if cal := p.Calibration; cal != nil && cal.Samples > 0 {
+		out += "; sized at " + DescribeCalibration(*cal)
+	}
+	if p.CachedShare > 0 {
+		out += fmt.Sprintf("; %.0f %% of prompt tokens were in the server's prefix cache", 100*p.CachedShare)
+	}
+	return out
+}
+
+// DescribeCalibration says how prompts were sized in the server's tokens.
+func DescribeCalibration(cal rundir.Calibration) string {
+	by := fmt.Sprintf("%s on %d prompts", cal.Source, cal.Samples)
+	switch cal.Method {
+	case "usage":
+		by = fmt.Sprintf("the usage of %d requests", cal.Samples)
+	case "tokenize":
+		by = fmt.Sprintf("%s on %d prompts", rundir.RedactURL(cal.Source), cal.Samples)
+	}
+	return fmt.Sprintf("%.3g tokens a word + %.3g, by %s", cal.PerPiece, cal.Overhead, by)
 }
 
 func limitName(l string) string {

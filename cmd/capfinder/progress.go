@@ -43,19 +43,8 @@ func (p *progress) start(ev runner.Started) {
 // calibrated says how the prompts were sized.
 func (p *progress) calibrated(cal rundir.Calibration) {
 	if cal.Samples > 0 {
-		p.printf("capfinder: prompts sized in the server's tokens: %.3g a word + %.3g, by %s\n", cal.PerPiece, cal.Overhead, calibrationSource(cal))
+		p.printf("capfinder: prompts sized in the server's tokens: %s\n", analysis.DescribeCalibration(cal))
 	}
-}
-
-// calibrationSource says what counted the calibration prompts.
-func calibrationSource(cal rundir.Calibration) string {
-	switch cal.Method {
-	case "usage":
-		return fmt.Sprintf("the usage of %d requests", cal.Samples)
-	case "tokenize":
-		return fmt.Sprintf("%s on %d prompts", rundir.RedactURL(cal.Source), cal.Samples)
-	}
-	return fmt.Sprintf("%s on %d prompts", cal.Source, cal.Samples)
 }
 
 // step prints the line of a judged step; w is what the engine measured
@@ -173,15 +162,10 @@ func printAnswer(w io.Writer, sum rundir.Summary, dir string) {
 			t.OutputPerS, t.PromptPerS, t.MeanPrompt, t.MeanOutput)
 	}
 	if cv := sum.Conversations; cv != nil && cv.CapacityRequestsQPS > 0 {
-		fmt.Fprintf(w, "conversations: %s started a second made %.4g req/s at that load (%.2g requests each over the run)\n",
-			fmtRate(c.QPS), cv.CapacityRequestsQPS, cv.TurnsMean)
+		fmt.Fprintf(w, "conversations: %s\n", analysis.DescribeConversations(c.QPS, cv))
 	}
 	if p := sum.Prompts; p != nil && p.Requests > 0 {
-		fmt.Fprintf(w, "prompts: %.0f tokens by the server's count for %.0f asked (%+.1f %%)", p.ReportedMean, p.AskedMean, 100*p.Error)
-		if cal := p.Calibration; cal != nil && cal.Samples > 0 {
-			fmt.Fprintf(w, "; sized at %.3g tokens a word + %.3g, by %s", cal.PerPiece, cal.Overhead, calibrationSource(*cal))
-		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "prompts: %s\n", analysis.DescribePrompts(p))
 	}
 	if r := sum.Recommendation; r.Replicas > 0 {
 		fmt.Fprintf(w, "replicas: %d for %.4g %s with %.0f%% headroom (%s)\n", r.Replicas, r.TargetQPS, unit, 100*r.Headroom, r.Arithmetic)

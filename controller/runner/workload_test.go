@@ -185,6 +185,7 @@ func TestPromptsOfTheAskedLength(t *testing.T) {
 			}
 			warned := strings.Contains(strings.Join(sum.Warnings, "\n"), "off the length asked")
 			if tc.off {
+				t.Logf("uncalibrated: %.1f asked, %.1f counted (%+.2f %%)", p.AskedMean, p.ReportedMean, 100*p.Error)
 				if math.Abs(p.Error) < 0.1 || !warned {
 					t.Errorf("uncalibrated prompts %.1f %% off the length asked, warned %v; want far off and a warning", 100*p.Error, warned)
 				}

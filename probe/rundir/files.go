@@ -29,7 +29,7 @@ const (
 
 // RecordSchema names the request columns the parts hold: MetaSchema's
 // value. The second version added seq.
-const RecordSchema = "request/2"
+const RecordSchema = "request/3"
 
 // ErrNoSteps is returned by Source.Steps for a run that wrote no
 // steps.parquet: one that was killed.
