@@ -92,15 +92,15 @@ func answerLines(s rundir.Summary) []string {
 		out = append(out, "Capacity: not found — no load held every limit in every step run at it or below.")
 	}
 	if f := s.Fit; f != nil && len(f.CapacityCI) == 2 {
-		out = append(out, fmt.Sprintf("The fitted latency curve meets the limit at %s req/s (%.0f %% interval %s–%s).",
-			rate(f.CapacityQPS), 100*f.Level, rate(f.CapacityCI[0]), rate(f.CapacityCI[1])))
+		out = append(out, fmt.Sprintf("The fitted latency curve meets the limit at %s %s (%.0f %% interval %s–%s).",
+			rate(f.CapacityQPS), unit, 100*f.Level, rate(f.CapacityCI[0]), rate(f.CapacityCI[1])))
 	}
 	if s.Knee.QPS > 0 {
-		out = append(out, fmt.Sprintf("Knee: %s req/s (%s).", rate(s.Knee.QPS), s.Knee.Method))
+		out = append(out, fmt.Sprintf("Knee: %s %s (%s).", rate(s.Knee.QPS), unit, s.Knee.Method))
 	}
 	if sat := s.Saturation; sat.QPS > 0 {
-		out = append(out, fmt.Sprintf("Saturation: the target sustained %s req/s at its plateau (95 %% interval %s–%s); it stopped keeping up with its offer, or failed 5 %% of requests, from an offered %s req/s.",
-			rate(sat.QPS), rate(sat.Low), rate(sat.High), rate(sat.OnsetQPS)))
+		out = append(out, fmt.Sprintf("Saturation: the target sustained %s req/s at its plateau (95 %% interval %s–%s); it stopped keeping up with its offer, or failed 5 %% of requests, from an offered %s %s.",
+			rate(sat.QPS), rate(sat.Low), rate(sat.High), rate(sat.OnsetQPS), unit))
 	} else {
 		out = append(out, "Saturation: not reached.")
 	}

@@ -124,6 +124,8 @@ type Engine struct {
 	followUps followUps
 	inflight  atomic.Int64
 	sent      atomic.Int64
+	// turns counts the sends that were conversations' later turns.
+	turns atomic.Int64
 	// due is the scheduled time of the next open-loop send, or noDue.
 	due atomic.Int64
 	// waited is how long, since the step began, the scheduler waited for
@@ -152,6 +154,7 @@ type Engine struct {
 	step      int
 	stepStart int64
 	stepSent  int64
+	stepTurns int64
 	stepLoad  stepLoad
 	stepLimit int
 	stepCPU   time.Duration
@@ -265,7 +268,7 @@ func (e *Engine) Step(ctx context.Context, l Load) (*rundir.StepStats, error) {
 			limit = e.cfg.MaxInFlight
 		}
 		e.step++
-		e.stepSent = e.sent.Load()
+		e.stepSent, e.stepTurns = e.sent.Load(), e.turns.Load()
 		e.stepLimit = limit
 		e.waited.Store(0)
 		// The step begins between two hand-overs, as it is cut: a request
@@ -346,7 +349,8 @@ wait:
 	e.ctl <- m
 	w := <-m.reply
 	e.cutMu.Unlock()
-	w.Sent = e.sent.Load() - e.stepSent
+	// What the step sent, as the records will say once all are in.
+	w.Sent, w.Turns = e.sent.Load()-e.stepSent, e.turns.Load()-e.stepTurns
 	w.Offered, w.Concurrency = offeredRate(e.stepLoad), e.stepLimit
 	if l := e.stepLoad; l.slope != 0 {
 		// A ramp cut short offered the mean of the part it ran.

@@ -110,6 +110,7 @@ loop:
 		if turnDue, ok := e.followUps.next(); ok && turnDue <= e.clock.Now() {
 			t := e.followUps.pop()
 			j = job{scheduled: max(t.due, resumed), seq: p.number(), payload: t.payload}
+			e.turns.Add(1)
 		} else {
 			payload, ok := e.cfg.Source.Next()
 			if !ok {

@@ -83,43 +83,61 @@ func TestLiveEqualsOffline(t *testing.T) {
 					{Name: "ramp", Duration: rundir.Seconds(time.Second), From: 100, To: 400}}
 				s.Duration = 1500 * time.Millisecond
 			}
-			r, err := New(s, Options{Version: "test"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var live []Judged
-			evs := watch(t, context.Background(), r, func(ev Event) {
-				if j, ok := ev.(Judged); ok {
-					live = append(live, j)
-				}
-			})
-			res := evs[len(evs)-1].(Done).Result
-			if len(live) < 2 {
-				t.Fatalf("%d steps judged, want several", len(live))
-			}
-			src, err := store.Open(r.Dir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, err := analysis.Explain(src, r.Spec(), -1, res.Status)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(a.Steps) != len(live) {
-				t.Fatalf("%d steps offline, %d live", len(a.Steps), len(live))
-			}
-			for i, j := range live {
-				off := a.Steps[i]
-				if off.Verdict != j.Step.Verdict || off.Limit != j.Step.Limit || off.Conclusive != j.Step.Conclusive || off.Higher != j.Step.Higher {
-					t.Errorf("step %d: offline %v (%s, conclusive %v, higher %v), live %v (%s, conclusive %v, higher %v)", i+1,
-						off.Verdict, off.Limit, off.Conclusive, off.Higher, j.Step.Verdict, j.Step.Limit, j.Step.Conclusive, j.Step.Higher)
-				}
-				want := j.Stats.Summary(j.Step.Verdict.String(), string(j.Step.Limit), j.Step.Conclusive)
-				if got := a.Summary.Steps[i]; !reflect.DeepEqual(got, want) {
-					t.Errorf("step %d offline:\n%+v\nlive:\n%+v", i+1, got, want)
-				}
-			}
+			liveEqualsOffline(t, s)
 		})
+	}
+	// Conversations: steps looked at early, whose later turns and answers
+	// run across the cuts.
+	t.Run("auto conversations", func(t *testing.T) {
+		s := spec(t, llm(t, probetest.LLMConfig{Seed: 1}), rundir.ModeAuto)
+		s.API, s.Dataset = rundir.APIOpenAIChat, "synthetic:input=40,output=8,turns=2-4,think=100ms"
+		s.MaxRT, s.MaxTTFT, s.MinQPS, s.StepDuration, s.Duration = 0, 60*time.Millisecond, 20, time.Second, 5*time.Second
+		liveEqualsOffline(t, s)
+	})
+}
+
+// liveEqualsOffline runs s and reads the run back: each step's verdict
+// and figures offline must be those the run judged live.
+func liveEqualsOffline(t *testing.T, s Spec) {
+	t.Helper()
+	r, err := New(s, Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []Judged
+	evs := watch(t, context.Background(), r, func(ev Event) {
+		if j, ok := ev.(Judged); ok {
+			live = append(live, j)
+		}
+	})
+	res := evs[len(evs)-1].(Done).Result
+	if len(live) < 2 {
+		t.Fatalf("%d steps judged, want several", len(live))
+	}
+	src, err := store.Open(r.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := analysis.Explain(src, r.Spec(), -1, res.Status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Steps) != len(live) {
+		t.Fatalf("%d steps offline, %d live", len(a.Steps), len(live))
+	}
+	for i, j := range live {
+		off := a.Steps[i]
+		if off.Verdict != j.Step.Verdict || off.Limit != j.Step.Limit || off.Conclusive != j.Step.Conclusive || off.Higher != j.Step.Higher {
+			t.Errorf("step %d: offline %v (%s, conclusive %v, higher %v), live %v (%s, conclusive %v, higher %v)", i+1,
+				off.Verdict, off.Limit, off.Conclusive, off.Higher, j.Step.Verdict, j.Step.Limit, j.Step.Conclusive, j.Step.Higher)
+		}
+		want := j.Stats.Summary(j.Step.Verdict.String(), string(j.Step.Limit), j.Step.Conclusive)
+		if got := a.Summary.Steps[i]; !reflect.DeepEqual(got, want) {
+			t.Errorf("step %d offline:\n%+v\nlive:\n%+v", i+1, got, want)
+		}
+		if got := a.Run.Steps[i].Turns; got != j.Stats.Turns {
+			t.Errorf("step %d: %d later turns sent offline, %d live", i+1, got, j.Stats.Turns)
+		}
 	}
 }
 
