@@ -2,11 +2,13 @@ package store
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -116,9 +118,22 @@ func writerOptions(meta map[string]string, rowGroup int64) []parquet.WriterOptio
 }
 
 func (r *Recorder) open() error {
-	r.release()
-	f, err := os.Create(r.partPath(r.part) + ".open")
-	r.reserve()
+	var (
+		f   *os.File
+		err error
+	)
+	// The descriptors given back may be taken by the generator's own
+	// connections before the part is created: while the process is out of
+	// descriptors, try again a little later, as they come and go.
+	for range 100 {
+		r.release()
+		f, err = os.Create(r.partPath(r.part) + ".open")
+		r.reserve()
+		if !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
