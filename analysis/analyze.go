@@ -31,8 +31,11 @@ type Options struct {
 	// load's step is the run itself, so what it held until the interrupt
 	// stands.
 	Status controller.Status
-	// TargetQPS and Headroom size replicas.
-	TargetQPS, Headroom float64
+	// TargetQPS and Headroom size replicas; ReplicaCost, per replica-hour,
+	// prices the safe load.
+	TargetQPS, Headroom, ReplicaCost float64
+	// ServerURL is the endpoint the server's metrics were scraped from.
+	ServerURL string
 	// SaturationErrors is the failing fraction at which a step counts as
 	// saturated (0.05).
 	SaturationErrors float64
@@ -155,7 +158,12 @@ func Analyze(r *Run, opt Options) *Analysis {
 	a.fit(&sum, opt)
 	sum.Saturation = a.saturation(opt.SaturationErrors)
 	sum.Recommendation = Recommend(sum.Capacity, opt.TargetQPS, opt.Headroom)
-	sum.Warnings = append(sum.Warnings, a.warnings(lim)...)
+	sum.Cost = cost(opt.ReplicaCost, &sum)
+	if r.ServerScrapes > 0 {
+		sum.Server = &rundir.Server{URL: opt.ServerURL, Series: r.ServerSeries, Scrapes: r.ServerScrapes}
+		sum.Server.Explanation, sum.Server.Rule = a.explainServer(&sum)
+	}
+	sum.Warnings = append(sum.Warnings, a.warnings(lim, opt.ServerURL)...)
 	a.Summary = sum
 	return a
 }
@@ -368,8 +376,11 @@ func (a *Analysis) generatorBound(s *rundir.StepStats) bool {
 }
 
 // warnings lists what the answer should not be trusted for.
-func (a *Analysis) warnings(lim controller.Limits) []string {
+func (a *Analysis) warnings(lim controller.Limits, serverURL string) []string {
 	out := append([]string(nil), a.Run.Skipped...)
+	if serverURL != "" && a.Run.ServerScrapes == 0 {
+		out = append(out, fmt.Sprintf("no server metrics were recorded from %s: it never answered with Prometheus text, so the answer does not say what the server ran out of", serverURL))
+	}
 	if p := a.prompts(); p != nil && p.Requests > 0 && math.Abs(p.Error) > PromptErrorWarn {
 		out = append(out, fmt.Sprintf("prompts were %+.1f %% off the length asked (mean %.0f tokens by the server's count, %.0f asked, over %d requests): the capacity is that of another workload; calibrate against the server (--calibrate) or give its --tokenizer",
 			100*p.Error, p.ReportedMean, p.AskedMean, p.Requests))

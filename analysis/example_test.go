@@ -21,6 +21,7 @@ func (m memRun) Meta() map[string]string                      { return map[strin
 func (m memRun) Steps() ([]rundir.StepRow, error)             { return m.steps, nil }
 func (m memRun) Records(fn func([]rundir.Record) error) error { return fn(m.recs) }
 func (m memRun) Skipped() []string                            { return nil }
+func (m memRun) Server() ([]rundir.ServerRow, error)          { return nil, nil }
 
 // Three 10 s steps at 100, 200 and 400 req/s against a target whose
 // latency is M/M/1 with a capacity of 500 req/s, judged against p99 ≤ 25

@@ -36,7 +36,8 @@ func Explain(src rundir.Source, s rundir.Spec, warmup time.Duration, status cont
 	a := Analyze(r, Options{
 		Limits: lim, FaultAction: string(s.FaultAction), Search: s.Mode.Search(), Sequential: s.Mode == rundir.ModeAuto,
 		Status:    status,
-		TargetQPS: s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed,
+		TargetQPS: s.TargetQPS, Headroom: s.Headroom, Seed: s.Seed, ReplicaCost: s.ReplicaCost,
+		ServerURL: rundir.RedactURL(s.ServerMetrics),
 	})
 	a.Summary.Mode, a.Summary.Status = string(s.Mode), status.String()
 	var info rundir.RunInfo

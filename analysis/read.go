@@ -37,6 +37,9 @@ type Run struct {
 	// of a usage report; Mismatched those whose usage disagreed with the
 	// content chunks (a chunk may carry several tokens).
 	Streamed, Counted, Mismatched int64
+	// ServerSeries and ServerScrapes count the server's series and
+	// scrapes (server.parquet).
+	ServerSeries, ServerScrapes int
 	// Prompts compares the prompt lengths asked with the server's
 	// counts; Started and Turns count the conversations started and the
 	// requests of conversations.
@@ -122,10 +125,21 @@ func ReadRun(src rundir.Source, opt ReadOptions) (*Run, error) {
 		return nil, err
 	}
 	r.Skipped = src.Skipped()
+	server, err := src.Server()
+	if err != nil {
+		r.Skipped = append(r.Skipped, fmt.Sprintf("%s: %v", rundir.ServerFile, err))
+	}
+	sortRows(server)
+	series, scrapes := map[string]bool{}, map[int64]bool{}
+	for _, row := range server {
+		series[row.Series], scrapes[row.TimeNs] = true, true
+	}
+	r.ServerSeries, r.ServerScrapes = len(series), len(scrapes)
 	for i, a := range accs {
 		b := rows[i].Bounds()
 		s := a.Final(b.End, b.JudgedEnd, nil)
 		rows[i].SetFacts(s)
+		s.Server = serverStats(server, b.Start, b.End)
 		r.Steps = append(r.Steps, s)
 	}
 	r.Timeline = tl.done()

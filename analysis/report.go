@@ -110,6 +110,9 @@ func answerLines(s rundir.Summary) []string {
 	if p := s.Prompts; p != nil && p.Requests > 0 {
 		out = append(out, "Prompts: "+DescribePrompts(p)+".")
 	}
+	if sv := s.Server; sv != nil && sv.Explanation != "" {
+		out = append(out, "Server: "+sv.Explanation+".")
+	}
 	r := s.Recommendation
 	switch {
 	case r.Replicas > 0:
@@ -117,7 +120,19 @@ func answerLines(s rundir.Summary) []string {
 	case r.PerReplicaQPS > 0:
 		out = append(out, fmt.Sprintf("Recommendation: plan %s %s per replica (%.0f %% headroom); give --target-qps to size replicas.", rate(r.PerReplicaQPS), unit, 100*r.Headroom))
 	}
+	if c := s.Cost; c != nil {
+		out = append(out, "Cost: "+DescribeCost(c, unit)+".")
+	}
 	return out
+}
+
+// DescribeCost prices the safe load.
+func DescribeCost(c *rundir.Cost, unit string) string {
+	out := fmt.Sprintf("%.4g per thousand requests", c.PerThousandRequests)
+	if c.PerMillionOutputTokens > 0 {
+		out = fmt.Sprintf("%.4g per million output tokens, %s", c.PerMillionOutputTokens, out)
+	}
+	return out + fmt.Sprintf(", at the safe load of %s %s per replica costing %.4g an hour", rate(c.AtQPS), unit, c.ReplicaHour)
 }
 
 // DescribeConversations says what conversations started at rate made.
@@ -158,6 +173,10 @@ func limitName(l string) string {
 		return "the error budget"
 	case "max_qps":
 		return "the --max-qps ceiling"
+	case "ttft":
+		return "the TTFT limit"
+	case "tpot":
+		return "the TPOT limit"
 	case "generator":
 		return "the generator, which could not offer more"
 	case "":

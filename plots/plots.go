@@ -70,6 +70,9 @@ func Render(dir string, a *analysis.Analysis) ([]analysis.Figure, error) {
 			figure{"streaming", "Time to first token (or event), time per output token and the longest gap between tokens versus load, with their SLOs", streaming(a)},
 			figure{"tokens", "Output tokens per second, throughput and goodput versus load", tokens(a)})
 	}
+	if served(a) {
+		figs = append(figs, figure{"server", "The server's own metrics versus load: requests waiting and running, KV-cache use and preemptions, beside the time to first token", serverFigure(a)})
+	}
 	var out []analysis.Figure
 	for _, f := range figs {
 		if err := save(filepath.Join(dir, f.name), f.draw); err != nil {

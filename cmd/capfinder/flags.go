@@ -69,6 +69,8 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "max-body", Value: "16MiB", Category: catReq, Usage: "largest answer read (e.g. 512KiB, 64MiB); a larger one fails as too_large"},
 
 		&cli.Float64Flag{Name: "target-qps", Category: catOut, Usage: "load to size replicas for"},
+		&cli.Float64Flag{Name: "replica-cost", Category: catOut, Usage: "price of a replica-hour: the answer gives the cost per million output tokens and per thousand requests at the safe load"},
+		&cli.StringFlag{Name: "server-metrics", Category: catOut, Usage: "the target's Prometheus endpoint (e.g. http://host:8000/metrics), scraped every second: its queue, batch and KV cache per step, and what ran out at the limit"},
 		&cli.Float64Flag{Name: "headroom", Value: 0.3, Category: catOut, Usage: "fraction of a replica's capacity kept spare"},
 		&cli.StringFlag{Name: "out", Category: catOut, Usage: "run directory (default runs/<date>-<time>)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Category: catOut, Usage: "no progress lines"},

@@ -41,7 +41,8 @@ func TestRunLLMRecordsStreams(t *testing.T) {
 	defer cancel()
 	code, stdout, stderr := runCLI(t, ctx, "run", "--api", "openai-chat", "--dataset", "synthetic:input=32,output=16",
 		"--mode", "auto", "--min-qps", "10", "--max-qps", "200", "--step-duration", "3s", "--warmup", "500ms",
-		"--max-ttft", "150ms", "--rt-quantile", "0.9", "--precision", "0.1", "--duration", "1m", "--seed", "3", "--out", dir, "-q", srv.URL)
+		"--max-ttft", "150ms", "--rt-quantile", "0.9", "--precision", "0.1", "--duration", "1m", "--seed", "3",
+		"--server-metrics", srv.URL+"/metrics", "--replica-cost", "3", "--out", dir, "-q", srv.URL)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -103,13 +104,20 @@ func TestRunLLMRecordsStreams(t *testing.T) {
 		t.Errorf("%d rows completed with %d output tokens; the replica served %d with %d", ok, tokens, st.Served, st.Tokens)
 	}
 
-	for _, name := range []string{"streaming.png", "tokens.svg"} {
+	for _, name := range []string{"streaming.png", "tokens.svg", "server.png"} {
 		if _, err := os.Stat(filepath.Join(dir, "plots", name)); err != nil {
 			t.Error(err)
 		}
 	}
-	if report, err := os.ReadFile(filepath.Join(dir, "report.md")); err != nil || !strings.Contains(string(report), "plots/streaming.png") {
-		t.Errorf("report.md does not show the streaming figure (%v)", err)
+	report, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	for _, want := range []string{"plots/streaming.png", "plots/server.png", "- Server: ", "ran out of batch slots", "- Cost: "} {
+		if err != nil || !strings.Contains(string(report), want) {
+			t.Errorf("report.md does not say %q (%v)", want, err)
+		}
+	}
+	// The replica's 8 slots are its limit, and its metrics say so.
+	if sv := sum.Server; sv == nil || sv.Rule != "batch" || !strings.Contains(stdout, "server: ") || !strings.Contains(stdout, "cost: ") {
+		t.Errorf("server %+v; the answer:\n%s", sv, stdout)
 	}
 	checkAnalyze(t, dir, "--max-ttft", "20ms", "50ms", "150ms", "1s")
 }

@@ -167,10 +167,16 @@ func printAnswer(w io.Writer, sum rundir.Summary, dir string) {
 	if p := sum.Prompts; p != nil && p.Requests > 0 {
 		fmt.Fprintf(w, "prompts: %s\n", analysis.DescribePrompts(p))
 	}
+	if sv := sum.Server; sv != nil && sv.Explanation != "" {
+		fmt.Fprintf(w, "server: %s\n", sv.Explanation)
+	}
 	if r := sum.Recommendation; r.Replicas > 0 {
 		fmt.Fprintf(w, "replicas: %d for %.4g %s with %.0f%% headroom (%s)\n", r.Replicas, r.TargetQPS, unit, 100*r.Headroom, r.Arithmetic)
 	} else if r.PerReplicaQPS > 0 {
 		fmt.Fprintf(w, "safe load per replica: %.4g %s with %.0f%% headroom (give --target-qps to size replicas)\n", r.PerReplicaQPS, unit, 100*r.Headroom)
+	}
+	if c := sum.Cost; c != nil {
+		fmt.Fprintf(w, "cost: %s\n", analysis.DescribeCost(c, unit))
 	}
 	for _, warn := range sum.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)

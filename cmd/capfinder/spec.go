@@ -64,6 +64,8 @@ func specFromFlags(c *cli.Context) (runner.Spec, error) {
 		MaxTPOT:        c.Duration("max-tpot"),
 		TargetQPS:      c.Float64("target-qps"),
 		Headroom:       c.Float64("headroom"),
+		ReplicaCost:    c.Float64("replica-cost"),
+		ServerMetrics:  c.String("server-metrics"),
 		Out:            c.String("out"),
 		Insecure:       c.Bool("insecure"),
 	}

@@ -269,6 +269,7 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 		return res, err
 	}
 	eng.Start()
+	stopScrape := r.scrapeServer(clock, events)
 
 	var (
 		// cur is the running step's latest window, n its number; a judged
@@ -334,6 +335,7 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 			}
 		})
 	tot, stopErr := eng.Stop()
+	stopScrape()
 	closeErr := rec.Close()
 	res.Status, res.Stopped = cres.Status, ctx.Err() != nil
 	// A run that failed still explains what it recorded before it says so.

@@ -544,3 +544,15 @@ func TestTargetRestartedMidRun(t *testing.T) {
 		t.Errorf("%d sent, %d recorded, %d ok, %d failed; want every one recorded, those of the half second down failed", q.Sent, q.Recorded, q.OK, q.Failed)
 	}
 }
+
+// summaryOf runs s to its end, showing on each event, and returns the
+// run's summary.
+func summaryOf(t *testing.T, s Spec, on func(Event)) rundir.Summary {
+	t.Helper()
+	r, err := New(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := watch(t, context.Background(), r, on)
+	return evs[len(evs)-1].(Done).Result.Summary
+}

@@ -170,12 +170,7 @@ func TestPromptsOfTheAskedLength(t *testing.T) {
 			// Short answers: the prompts are what is measured.
 			s.MaxTokens = 4
 			s.Rate, s.StepDuration, s.Duration, s.Warmup, s.MaxRT = 50, 2*time.Second, 2*time.Second, 0, 0
-			r, err := New(s, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			evs := watch(t, context.Background(), r, nil)
-			sum := evs[len(evs)-1].(Done).Result.Summary
+			sum := summaryOf(t, s, nil)
 			p := sum.Prompts
 			if p == nil || p.Requests < 50 {
 				t.Fatalf("prompts %+v, want a comparison over the run's requests", p)
@@ -251,12 +246,7 @@ func TestConversationsTurnByTurn(t *testing.T) {
 			s := spec(t, llm(t, probetest.LLMConfig{Tokens: probetest.TokensBPE}), rundir.ModeRate)
 			s.API, s.Dataset, s.MaxTokens = rundir.APIOpenAIChat, tc.dataset, 6
 			s.Rate, s.StepDuration, s.Duration, s.Warmup, s.MaxRT = 10, 3*time.Second, 3*time.Second, 0, 0
-			r, err := New(s, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			evs := watch(t, context.Background(), r, nil)
-			sum := evs[len(evs)-1].(Done).Result.Summary
+			sum := summaryOf(t, s, nil)
 			type turn struct {
 				turn, prompt     int32
 				scheduled, ended int64
@@ -319,12 +309,7 @@ func TestPrefixCacheRaisesCapacity(t *testing.T) {
 		s.API, s.Dataset = rundir.APIOpenAIChat, "synthetic:input=32,output=8,prefix=2000,prefixes=2"
 		s.MaxRT, s.MaxTTFT, s.RTQuantile = 0, 300*time.Millisecond, 0.9
 		s.MinQPS, s.MaxQPS, s.StepDuration, s.Warmup, s.Duration, s.Precision = 5, 400, time.Second, 200*time.Millisecond, 40*time.Second, 0.1
-		r, err := New(s, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs := watch(t, context.Background(), r, nil)
-		sum := evs[len(evs)-1].(Done).Result.Summary
+		sum := summaryOf(t, s, nil)
 		capacity[cache] = sum.Capacity.QPS
 		t.Logf("prefix cache %v: capacity %.1f req/s, %.0f %% of prompt tokens cached", cache, sum.Capacity.QPS, 100*sum.Prompts.CachedShare)
 		if cache != (sum.Prompts.CachedShare > 0.5) {

@@ -159,6 +159,10 @@ type LLM struct {
 	ids     atomic.Int64
 
 	served, failed, aborted, tokens, promptTokens, cachedTokens atomic.Int64
+	// What /metrics reports: the scheduler's state after its last step,
+	// and its counts of tokens.
+	running, kvUsed, waitingN                atomic.Int64
+	prefilled, generated, queried, cacheHits atomic.Int64
 }
 
 // sequence is one request in the replica.
@@ -254,7 +258,13 @@ func (l *LLM) run() {
 				l.cache.insert(s.blocks[:s.prompt/blockTokens])
 			}
 			prefill += s.prompt - s.hit
+			l.prefilled.Add(int64(s.prompt))
+			l.queried.Add(int64(s.prompt))
+			l.cacheHits.Add(int64(s.hit))
 		}
+		l.waitingN.Store(int64(len(l.waiting)))
+		l.running.Store(int64(len(running)))
+		l.kvUsed.Store(int64(kv))
 		l.mu.Unlock()
 		if len(running) == 0 {
 			select {
@@ -286,6 +296,7 @@ func (l *LLM) run() {
 			if !done {
 				s.tokens <- struct{}{}
 				s.produced++
+				l.generated.Add(1)
 				done = s.produced == s.budget || s.produced == s.fail
 			}
 			if done {
@@ -375,6 +386,8 @@ func (r *llmRequest) input(chat bool) (*input, error) {
 // ServeHTTP serves the OpenAI-compatible API.
 func (l *LLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
+	case "/metrics":
+		l.metrics(w)
 	case "/v1/models":
 		writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []any{
 			map[string]any{"id": l.cfg.Model, "object": "model", "created": 0, "owned_by": "capfinder"},
@@ -669,3 +682,30 @@ func apiError(w http.ResponseWriter, status int, kind, msg string) {
 }
 
 var _ http.Handler = (*LLM)(nil)
+
+// metrics writes the replica's state in Prometheus text, under the names
+// vLLM gives it: requests running and waiting, KV-cache use (a fraction
+// of KVTokens held by the running sequences' prompts and budgets),
+// preemptions (none: a sequence is admitted only when its whole budget
+// fits), tokens and prefix-cache lookups, and one histogram, which a
+// reader of gauges and counters leaves out.
+func (l *LLM) metrics(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	label := fmt.Sprintf(`{model_name=%q}`, l.cfg.Model)
+	metric := func(name, kind, help string, v float64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s%s %g\n", name, help, name, kind, name, label, v)
+	}
+	metric("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", float64(l.running.Load()))
+	metric("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", float64(l.waitingN.Load()))
+	metric("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", float64(l.kvUsed.Load())/float64(l.cfg.KVTokens))
+	metric("vllm:num_preemptions_total", "counter", "Cumulative number of preemptions from the engine.", 0)
+	metric("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.", float64(l.prefilled.Load()))
+	metric("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.", float64(l.generated.Load()))
+	metric("vllm:prefix_cache_queries_total", "counter", "Prefix cache queries, in terms of number of queried tokens.", float64(l.queried.Load()))
+	metric("vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.", float64(l.cacheHits.Load()))
+	fmt.Fprintf(w, "# HELP vllm:request_success_total Count of successfully processed requests.\n# TYPE vllm:request_success_total counter\n")
+	fmt.Fprintf(w, "vllm:request_success_total{finished_reason=\"length\",model_name=%q} %d\n", l.cfg.Model, l.served.Load())
+	fmt.Fprintf(w, "# HELP vllm:iteration_tokens_total Histogram of tokens per engine step.\n# TYPE vllm:iteration_tokens_total histogram\n")
+	fmt.Fprintf(w, "vllm:iteration_tokens_total_bucket{le=\"+Inf\",model_name=%q} %d\n", l.cfg.Model, l.generated.Load())
+	fmt.Fprintf(w, "vllm:iteration_tokens_total_count{model_name=%q} %d\n", l.cfg.Model, l.generated.Load())
+}

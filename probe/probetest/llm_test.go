@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -394,4 +395,60 @@ func TestLLMPrefixCacheSharesASystemPrompt(t *testing.T) {
 	if want := common / blockTokens * blockTokens; common != 88 || second.Usage.Details == nil || second.Usage.Details.Cached != want {
 		t.Errorf("%d tokens in common; the second request %+v, want %d cached", common, second.Usage, want)
 	}
+}
+
+// metricValue reads the value of the series named name from /metrics.
+func metricValue(t *testing.T, url, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), name+"{"); ok {
+			var v float64
+			if _, err := fmt.Sscan(rest[strings.Index(rest, "} ")+2:], &v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
+}
+
+// /metrics says what the scheduler holds under vLLM's names: with two
+// slots and five long requests, two run, three wait and the KV cache holds
+// the running two's prompts and budgets.
+func TestLLMMetricsAsVLLM(t *testing.T) {
+	_, url := startLLM(t, LLMConfig{MaxRunning: 2, KVTokens: 1000, DecodeTime: 5 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/completions",
+				strings.NewReader(`{"prompt": "`+strings.Repeat("abcd", 100)+`", "max_tokens": 100, "stream": true}`))
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				// Read until the test ends: a client that goes away
+				// aborts its request.
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for metricValue(t, url, "vllm:num_requests_waiting") != 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r, w, kv := metricValue(t, url, "vllm:num_requests_running"), metricValue(t, url, "vllm:num_requests_waiting"), metricValue(t, url, "vllm:kv_cache_usage_perc"); r != 2 || w != 3 || kv != 0.4 {
+		t.Errorf("running %v, waiting %v, KV %v; want 2, 3 and 0.4 (2 × 200 of 1000 tokens)", r, w, kv)
+	}
+	if n := metricValue(t, url, "vllm:generation_tokens_total"); n <= 0 {
+		t.Errorf("%v tokens generated", n)
+	}
+	cancel()
+	wg.Wait()
 }

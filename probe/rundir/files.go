@@ -12,6 +12,7 @@ const (
 	RunJSON     = "run.json"
 	SummaryJSON = "summary.json"
 	StepsFile   = "steps.parquet"
+	ServerFile  = "server.parquet"
 	PartsDir    = "requests"
 	PlotsDir    = "plots"
 )
@@ -50,6 +51,9 @@ type Source interface {
 	Records(fn func([]Record) error) error
 	// Skipped says which parts the last Records skipped, and why.
 	Skipped() []string
+	// Server returns the rows of server.parquet; none when the run
+	// scraped no server metrics.
+	Server() ([]ServerRow, error)
 }
 
 // RunInfo is run.json: the resolved configuration and where it ran.

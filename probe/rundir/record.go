@@ -97,6 +97,24 @@ func (r *Record) SendLag() int64 { return r.SentNs - r.ScheduledNs }
 // error class.
 func (r *Record) OK() bool { return r.Error == "" && r.Status >= 200 && r.Status < 300 }
 
+// ServerRow is one row of server.parquet: a series of the target's own
+// metrics (--server-metrics) at one scrape. Series is its name and labels
+// in Prometheus text form; Kind "gauge", "counter" or "untyped".
+type ServerRow struct {
+	TimeNs int64   `parquet:"time_ns"`
+	Series string  `parquet:"series,dict"`
+	Kind   string  `parquet:"kind,dict"`
+	Value  float64 `parquet:"value"`
+}
+
+// ServerStat is a server series over a step: the mean and the largest of
+// a gauge's values, or of a counter's rate per second between scrapes.
+type ServerStat struct {
+	Kind string  `json:"kind"`
+	Mean float64 `json:"mean"`
+	Max  float64 `json:"max"`
+}
+
 // PhaseCalibrate is the phase of the step of calibration requests, step
 // 0, before the load: its requests are recorded and counted, never
 // judged.

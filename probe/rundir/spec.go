@@ -207,7 +207,12 @@ type Spec struct {
 
 	TargetQPS float64 `json:"target_qps,omitempty"`
 	Headroom  float64 `json:"headroom"`
-	Out       string  `json:"out"`
+	// ServerMetrics is the target's Prometheus endpoint, scraped during
+	// the run; ReplicaCost the price of a replica-hour, for the cost of
+	// the safe load.
+	ServerMetrics string  `json:"server_metrics,omitempty"`
+	ReplicaCost   float64 `json:"replica_cost,omitempty"`
+	Out           string  `json:"out"`
 }
 
 // Calibrate is how a run's prompts are sized in the server's tokens.
@@ -255,6 +260,11 @@ func (s *Spec) Check() error {
 	default:
 		return fmt.Errorf("unknown --calibrate %q (want auto, usage, tokenize or off)", s.Calibrate)
 	}
+	if s.ServerMetrics != "" {
+		if u, err := url.Parse(s.ServerMetrics); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--server-metrics %q is not an http:// or https:// URL", s.ServerMetrics)
+		}
+	}
 	var given []string
 	for _, d := range []struct{ name, v string }{
 		{"--body", s.Body + s.BodyFile}, {"--data-base64", s.DataBase64}, {"--data-file", s.DataFile}, {"--dataset", s.Dataset},
@@ -293,6 +303,7 @@ func (s *Spec) Check() error {
 		{"--qps-growth-delta", s.QPSGrowthDelta, false}, {"--warmup", s.Warmup.Seconds(), false},
 		{"--max-rt", s.MaxRT.Seconds(), false}, {"--rate", s.Rate, false}, {"--concurrency", float64(s.Concurrency), false},
 		{"--requests", float64(s.Requests), false}, {"--max-tokens", float64(s.MaxTokens), false},
+		{"--replica-cost", s.ReplicaCost, false},
 		{"--max-ttft", s.MaxTTFT.Seconds(), false}, {"--max-tpot", s.MaxTPOT.Seconds(), false},
 		{"--target-qps", s.TargetQPS, false}, {"--fail-below", s.FailBelow, false}, {"--max-body", float64(s.MaxBody), false},
 		{"--hold", s.Hold.Seconds(), false},
@@ -419,6 +430,7 @@ func (s Seconds) MarshalJSON() ([]byte, error) {
 // URL's are its credentials).
 func (s Spec) Redacted() Spec {
 	s.URL = RedactURL(s.URL)
+	s.ServerMetrics = RedactURL(s.ServerMetrics)
 	if s.Header != nil {
 		h := make(map[string][]string, len(s.Header))
 		for k, vs := range s.Header {

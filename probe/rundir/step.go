@@ -40,6 +40,9 @@ type StepStats struct {
 	// shows over a long run.
 	GenCPU     time.Duration
 	Goroutines int
+	// Server is the target's own metrics over the step, when the run
+	// scraped them (read back from server.parquet).
+	Server map[string]ServerStat
 
 	// Start and End are the step's times since the run's zero; the
 	// judged requests were scheduled in [JudgedStart, JudgedEnd), and Mid

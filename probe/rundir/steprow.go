@@ -71,6 +71,9 @@ func (s *StepStats) Summary(verdict, limitedBy string, conclusive bool) SummaryS
 	if len(s.Errors) > 0 {
 		st.Errors = s.Errors
 	}
+	if len(s.Server) > 0 {
+		st.Server = s.Server
+	}
 	if d := s.Duration().Seconds(); d > 0 {
 		st.NewConnsPS = float64(s.NewConns) / d
 		st.EventsPS = float64(s.Events) / d

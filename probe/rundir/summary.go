@@ -36,6 +36,30 @@ type Summary struct {
 	// Conversations states a multi-turn run's capacity in requests too:
 	// capacity.qps counts conversations started.
 	Conversations *Conversations `json:"conversations,omitempty"`
+	// Server says what the target's own metrics tell of the limit, for a
+	// run that scraped them; Cost prices the safe load (--replica-cost).
+	Server *Server `json:"server,omitempty"`
+	Cost   *Cost   `json:"cost,omitempty"`
+}
+
+// Server is what the target's metrics (--server-metrics) tell: how many
+// series were kept, and what the server ran out of at the limit, by which
+// rule (kv-cache, batch, waiting, compute, unknown, none).
+type Server struct {
+	URL         string `json:"url"`
+	Series      int    `json:"series"`
+	Scrapes     int    `json:"scrapes"`
+	Explanation string `json:"explanation"`
+	Rule        string `json:"rule"`
+}
+
+// Cost is the price of the safe load per replica (the recommendation's
+// per_replica_qps) for a replica costing ReplicaHour an hour.
+type Cost struct {
+	ReplicaHour            float64 `json:"replica_hour"`
+	AtQPS                  float64 `json:"at_qps"`
+	PerThousandRequests    float64 `json:"per_thousand_requests"`
+	PerMillionOutputTokens float64 `json:"per_million_output_tokens,omitempty"`
 }
 
 // Prompts is how long the prompts were, as asked and as the server
@@ -226,6 +250,9 @@ type SummaryStep struct {
 	InFlight float64 `json:"in_flight,omitempty"`
 	BytesOut int64   `json:"bytes_out,omitempty"`
 	BytesIn  int64   `json:"bytes_in,omitempty"`
+	// Server is the target's own metrics over the step, by series
+	// (--server-metrics); counters as rates per second.
+	Server map[string]ServerStat `json:"server,omitempty"`
 	// RateEndQPS is the rate a ramp step ended at (OfferedQPS is then its
 	// mean). InFlightStart and InFlightEnd are the requests in flight as
 	// the judged part began and at the step's end: a target that keeps up

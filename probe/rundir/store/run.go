@@ -65,6 +65,15 @@ func (r *Run) Steps() ([]rundir.StepRow, error) {
 	return ReadParquet[rundir.StepRow](path)
 }
 
+// Server reads server.parquet; nothing when the run wrote none.
+func (r *Run) Server() ([]rundir.ServerRow, error) {
+	path := filepath.Join(r.dir, rundir.ServerFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return ReadParquet[rundir.ServerRow](path)
+}
+
 // batchRows is how many records a batch of Records holds.
 const batchRows = 8192
 

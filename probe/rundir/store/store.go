@@ -266,3 +266,49 @@ func WriteParquet[T any](path string, rows []T, meta map[string]string) error {
 		return w.Close()
 	})
 }
+
+// ServerWriter writes server.parquet as the scrapes come: to a file
+// named .open, renamed once closed whole.
+type ServerWriter struct {
+	path string
+	f    *os.File
+	buf  *bufio.Writer
+	w    *parquet.GenericWriter[rundir.ServerRow]
+}
+
+// NewServerWriter creates dir's server.parquet.
+func NewServerWriter(dir string) (*ServerWriter, error) {
+	path := filepath.Join(dir, rundir.ServerFile)
+	f, err := os.Create(path + ".open")
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	buf := bufio.NewWriter(f)
+	return &ServerWriter{path: path, f: f, buf: buf, w: parquet.NewGenericWriter[rundir.ServerRow](buf, writerOptions(nil, 8192)...)}, nil
+}
+
+// Write appends rows.
+func (w *ServerWriter) Write(rows []rundir.ServerRow) error {
+	if _, err := w.w.Write(rows); err != nil {
+		return fmt.Errorf("store: writing server metrics: %w", err)
+	}
+	return nil
+}
+
+// Close writes the footer and gives the file its name.
+func (w *ServerWriter) Close() error {
+	err := w.w.Close()
+	if err == nil {
+		err = w.buf.Flush()
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(w.path+".open", w.path)
+	}
+	if err != nil {
+		return fmt.Errorf("store: closing %s: %w", w.path, err)
+	}
+	return nil
+}
