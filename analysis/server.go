@@ -98,7 +98,9 @@ func (r Role) Value(stats map[string]rundir.ServerStat) (mean, top float64, ok b
 const (
 	// kvFull is the KV-cache use at which the cache counts as full.
 	kvFull = 0.9
-	// waitingQueue is the mean of waiting requests that makes a queue.
+	// waitingQueue is the most requests waiting at a scrape that makes a
+	// queue: one seen waiting, as a scrape a second may see a short queue
+	// once.
 	waitingQueue = 1.0
 )
 
@@ -126,7 +128,7 @@ func (a *Analysis) explainServer(sum *rundir.Summary) (text, rule string) {
 		return "no step broke a limit, so the server's metrics have no limit to explain", "none"
 	}
 	m := fail.Server
-	waiting, _, hasWaiting := Waiting.Value(m)
+	waiting, waitingTop, hasWaiting := Waiting.Value(m)
 	running, runningTop, hasRunning := Running.Value(m)
 	_, kv, hasKV := KVCache.Value(m)
 	preempt, _, hasPreempt := Preemptions.Value(m)
@@ -152,15 +154,17 @@ func (a *Analysis) explainServer(sum *rundir.Summary) (text, rule string) {
 			batch = max(batch, top)
 		}
 	}
+	queue := hasWaiting && waitingTop >= waitingQueue
+	wait := fmt.Sprintf("%.1f waiting on average, %.0f at most", waiting, waitingTop)
 	switch {
-	case hasWaiting && waiting >= waitingQueue && ((hasKV && kv >= kvFull) || (hasPreempt && preempt > 0)):
-		return fmt.Sprintf("%s when requests began to wait (%.1f waiting on average): %s. The replica ran out of KV cache: more memory per replica, or shorter prompts and answers, would raise its capacity; more replicas share the load", what, waiting, detail), "kv-cache"
-	case hasWaiting && waiting >= waitingQueue && hasRunning && runningTop >= batch:
-		return fmt.Sprintf("%s when requests began to wait (%.1f waiting on average) with the batch full: %s. The replica ran out of batch slots (vLLM's max-num-seqs, SGLang's max-running-requests, TGI's max-batch-size): a larger batch raises capacity if the KV cache and the latency limits allow", what, waiting, detail), "batch"
-	case hasWaiting && waiting >= waitingQueue:
-		return fmt.Sprintf("%s when requests began to wait (%.1f waiting on average) with room in the batch and the KV cache: %s. The server held them for a reason its metrics do not show", what, waiting, detail), "waiting"
+	case queue && ((hasKV && kv >= kvFull) || (hasPreempt && preempt > 0)):
+		return fmt.Sprintf("%s when requests began to wait (%s): %s. The replica ran out of KV cache: more memory per replica, or shorter prompts and answers, would raise its capacity; more replicas share the load", what, wait, detail), "kv-cache"
+	case queue && hasRunning && runningTop >= batch:
+		return fmt.Sprintf("%s when requests began to wait (%s) with the batch full: %s. The replica ran out of batch slots (vLLM's max-num-seqs, SGLang's max-running-requests, TGI's max-batch-size): a larger batch raises capacity if the KV cache and the latency limits allow", what, wait, detail), "batch"
+	case queue:
+		return fmt.Sprintf("%s when requests began to wait (%s) with room in the batch and the KV cache: %s. The server held them for a reason its metrics do not show", what, wait, detail), "waiting"
 	case hasWaiting:
-		return fmt.Sprintf("%s with no queue at the server (%.1f waiting on average): %s. The requests were served as they came and each was slow: the replica ran out of compute, and only more or faster replicas help", what, waiting, detail), "compute"
+		return fmt.Sprintf("%s with no queue at the server (no request seen waiting): %s. The requests were served as they came and each was slow: the replica ran out of compute, and only more or faster replicas help", what, detail), "compute"
 	}
 	return fmt.Sprintf("%s: %s; the server reports no waiting queue, so its metrics do not say what ran out", what, detail), "unknown"
 }

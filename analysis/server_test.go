@@ -38,7 +38,7 @@ func TestServerStats(t *testing.T) {
 func TestExplainServer(t *testing.T) {
 	step := func(load float64, v controller.Verdict, waiting, running, kv, preempt float64) (*rundir.StepStats, controller.Step) {
 		m := map[string]rundir.ServerStat{
-			`vllm:num_requests_waiting{model_name="m"}`:  {Kind: "gauge", Mean: waiting, Max: waiting},
+			`vllm:num_requests_waiting{model_name="m"}`:  {Kind: "gauge", Mean: waiting, Max: math.Ceil(waiting)},
 			`vllm:num_requests_running{model_name="m"}`:  {Kind: "gauge", Mean: running, Max: running},
 			`vllm:kv_cache_usage_perc{model_name="m"}`:   {Kind: "gauge", Mean: kv, Max: kv},
 			`vllm:num_preemptions_total{model_name="m"}`: {Kind: "counter", Mean: preempt, Max: preempt},
@@ -54,7 +54,9 @@ func TestExplainServer(t *testing.T) {
 		{"preempting", [4]float64{3, 40, 0.6, 0.5}, "kv-cache", "ran out of KV cache"},
 		{"batch full", [4]float64{8, 64, 0.3, 0}, "batch", "batch slots"},
 		{"waiting for no reason shown", [4]float64{8, 30, 0.3, 0}, "waiting", "do not show"},
-		{"compute", [4]float64{0.1, 30, 0.3, 0}, "compute", "ran out of compute"},
+		{"compute", [4]float64{0, 30, 0.3, 0}, "compute", "ran out of compute"},
+		// A short queue, seen at one scrape of the step, is a queue.
+		{"a short queue", [4]float64{0.3, 64, 0.3, 0}, "batch", "batch slots"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ps, pst := step(10, controller.Pass, 0, 20, 0.2, 0)
