@@ -159,6 +159,7 @@ func Analyze(r *Run, opt Options) *Analysis {
 	sum.Saturation = a.saturation(opt.SaturationErrors)
 	sum.Recommendation = Recommend(sum.Capacity, opt.TargetQPS, opt.Headroom)
 	sum.Cost = cost(opt.ReplicaCost, &sum)
+	sum.Frontier = a.frontier(opt)
 	if r.ServerScrapes > 0 {
 		sum.Server = &rundir.Server{URL: opt.ServerURL, Series: r.ServerSeries, Scrapes: r.ServerScrapes}
 		sum.Server.Explanation, sum.Server.Rule = a.explainServer(&sum)

@@ -193,6 +193,36 @@ func rate(v float64) string {
 }
 
 var funcs = map[string]any{
+	// The SLO frontier's cells.
+	"rung": func(p rundir.FrontierPoint) string {
+		what := "latency"
+		if p.Metric == "ttft" {
+			what = "TTFT"
+		}
+		return fmt.Sprintf("p%s %s ≤ %s ms", strings.TrimSuffix(fmt.Sprintf("%.4g", 100*p.Quantile), ".0"), what, strings.TrimSuffix(fmt.Sprintf("%.4g", p.LimitMs), ".0"))
+	},
+	"held": func(p rundir.FrontierPoint) string {
+		switch {
+		case p.CapacityQPS <= 0:
+			return "no step held it"
+		case p.HighQPS > 0:
+			return fmt.Sprintf("%s/s (broke at %s/s)", rate(p.CapacityQPS), rate(p.HighQPS))
+		}
+		return fmt.Sprintf("%s/s (none broke it)", rate(p.CapacityQPS))
+	},
+	"fitted": func(p rundir.FrontierPoint) string {
+		if p.FittedQPS <= 0 {
+			return "—"
+		}
+		out := rate(p.FittedQPS) + "/s"
+		if len(p.FittedCI) == 2 {
+			out += fmt.Sprintf(" (%s–%s)", rate(p.FittedCI[0]), rate(p.FittedCI[1]))
+		}
+		if p.Extrapolated {
+			out += ", extrapolated"
+		}
+		return out
+	},
 	"rate": rate,
 	"pct":  func(v float64) string { return fmt.Sprintf("%.2f %%", 100*v) },
 	"pq":   func(q float64) string { return "p" + strings.TrimSuffix(fmt.Sprintf("%.4g", 100*q), ".0") },
@@ -218,7 +248,15 @@ var mdReport = template.Must(template.New("md").Funcs(funcs).Parse(`# capfinder 
 
 {{pq .S.Limits.RTQuantile}} latency ≤ {{if .S.Limits.MaxRTMs}}{{.S.Limits.MaxRTMs}} ms{{else}}(none){{end}}, errors ≤ {{pct .S.Limits.FaultTolerate}}{{if .S.Limits.MaxQPS}}, rate ≤ {{rate .S.Limits.MaxQPS}}/s{{end}}.
 Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S.Requests.Recorded}} recorded, {{.S.Requests.Failed}} failed.
-{{with .S.Fit}}
+{{with .S.Frontier}}
+## SLO frontier
+
+The capacity at other limits: the steps judged again with each (the run's other limits kept), and where the curve fitted to that quantile meets it, with its 90 % interval.
+
+| limit | steps | fitted curve |
+|---|---|---|
+{{range .}}| {{rung .}} | {{held .}} | {{fitted .}} |
+{{end}}{{end}}{{with .S.Fit}}
 ## Fit
 
 {{if .Model}}Latency curve: {{.Model}}, by {{.Method}}, over {{.Points}} steady steps: S = {{ms .SMs}} ms, A = {{printf "%.4g" .A}}, μ = {{rate .MuQPS}} req/s; RMS error {{printf "%.3g" .RMSLE}} in log latency.
@@ -253,6 +291,11 @@ figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption
 <h2>Limits</h2>
 <p>{{pq .S.Limits.RTQuantile}} latency ≤ {{if .S.Limits.MaxRTMs}}{{.S.Limits.MaxRTMs}} ms{{else}}(none){{end}}, errors ≤ {{pct .S.Limits.FaultTolerate}}{{if .S.Limits.MaxQPS}}, rate ≤ {{rate .S.Limits.MaxQPS}}/s{{end}}.
 Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S.Requests.Recorded}} recorded, {{.S.Requests.Failed}} failed.</p>
+{{with .S.Frontier}}<h2>SLO frontier</h2>
+<p>The capacity at other limits: the steps judged again with each (the run's other limits kept), and where the curve fitted to that quantile meets it, with its 90 % interval.</p>
+<table><tr><th>limit</th><th>steps</th><th>fitted curve</th></tr>
+{{range .}}<tr><td>{{rung .}}</td><td>{{held .}}</td><td>{{fitted .}}</td></tr>
+{{end}}</table>{{end}}
 {{with .S.Fit}}<h2>Fit</h2>{{if .Model}}<p>Latency curve: {{.Model}}, by {{.Method}}, over {{.Points}} steady steps: S = {{ms .SMs}} ms, A = {{printf "%.4g" .A}}, μ = {{rate .MuQPS}} req/s; RMS error {{printf "%.3g" .RMSLE}} in log latency.</p>{{end}}
 {{with .USL}}<p>USL on achieved throughput versus mean concurrency (Little's law) over {{.Points}} steps: λ = {{printf "%.4g" .Lambda}} req/s, σ = {{printf "%.3g" .Sigma}}, κ = {{printf "%.3g" .Kappa}}{{if .PeakQPS}}; throughput peaks at {{rate .PeakQPS}} req/s with {{printf "%.3g" .PeakConcurrency}} in flight{{end}}; RMS error {{printf "%.3g" .RMSLE}} in log throughput.</p>{{end}}
 <p>The {{if eq .Chosen "usl"}}USL{{else}}latency curve{{end}} fits this run better.</p>{{end}}

@@ -40,6 +40,28 @@ type Summary struct {
 	// run that scraped them; Cost prices the safe load (--replica-cost).
 	Server *Server `json:"server,omitempty"`
 	Cost   *Cost   `json:"cost,omitempty"`
+	// Frontier is the capacity at a ladder of limits (the SLO frontier),
+	// for a run of open-loop steps.
+	Frontier []FrontierPoint `json:"frontier,omitempty"`
+}
+
+// FrontierPoint is the capacity under one limit of the SLO frontier: the
+// run's Quantile of Metric ("latency" or "ttft") at most LimitMs, its other
+// limits kept. CapacityQPS and HighQPS are the steps judged again with it
+// (the highest load that held it, and the lowest that broke it, 0 when
+// none did); FittedQPS is where the curve fitted to that quantile meets
+// the limit, with its bootstrap interval, Extrapolated when outside the
+// loads the run measured.
+type FrontierPoint struct {
+	Metric       string    `json:"metric"`
+	Quantile     float64   `json:"quantile"`
+	LimitMs      float64   `json:"limit_ms"`
+	CapacityQPS  float64   `json:"capacity_qps"`
+	HighQPS      float64   `json:"high_qps"`
+	LimitedBy    string    `json:"limited_by"`
+	FittedQPS    float64   `json:"fitted_qps,omitempty"`
+	FittedCI     []float64 `json:"fitted_ci,omitempty"`
+	Extrapolated bool      `json:"extrapolated,omitempty"`
 }
 
 // Server is what the target's metrics (--server-metrics) tell: how many
