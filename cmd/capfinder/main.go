@@ -133,6 +133,7 @@ and says what one replica sustains and how many replicas a target load needs.
 		Commands: []*cli.Command{
 			runCommand(),
 			analyzeCommand(),
+			compareCommand(),
 			demoCommand(),
 			simCommand(),
 		},

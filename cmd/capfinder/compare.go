@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/capfinder/capfinder/analysis/compare"
+)
+
+// compareCommand returns `capfinder compare`.
+func compareCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "compare",
+		Usage:     "compare recorded runs with a baseline: better, worse or no significant change",
+		ArgsUsage: "BASELINE_DIR RUN_DIR...",
+		UsageText: `capfinder compare [options] BASELINE_DIR RUN_DIR...
+
+   capfinder compare runs/vllm-0.9 runs/vllm-0.10                 # a table for the terminal
+   capfinder compare --format md runs/base runs/a runs/b > cmp.md
+   capfinder compare --fail-on-regression 5 runs/nightly-base runs/nightly-today   # exit 1 on a regression`,
+		Description: `The first run is the baseline; every other is compared with it. Each figure
+(capacity, knee, saturation, output tokens/s, latency at a load both measured)
+gets a verdict from the runs' own evidence: the capacity lies between the last
+load that held and the first that broke (or the fitted curve's interval), each
+range widened by a run-to-run noise floor (--noise, default 4 %, twice the
+search's precision). A difference is significant only when the ranges do not
+overlap; "~" otherwise. Runs with different limits, workloads or APIs are
+refused (--force compares them anyway, with a warning).
+
+Exit status: 0 done, 1 a candidate's capacity regressed beyond
+--fail-on-regression, 2 bad usage or runs that cannot be compared.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, md or json"},
+			&cli.Float64Flag{Name: "fail-on-regression", Usage: "exit 1 when a candidate's capacity is lower than the baseline's by more than this many percent, and significantly"},
+			&cli.Float64Flag{Name: "noise", Value: 100 * compare.DefaultNoise, Usage: "run-to-run noise floor, in percent, that widens every range"},
+			&cli.BoolFlag{Name: "force", Usage: "compare runs of different limits, workloads or APIs, with a warning"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 2 {
+				return usageError("compare: a baseline and at least one run expected; e.g. capfinder compare runs/base runs/new")
+			}
+			var runs []compare.Run
+			for _, dir := range c.Args().Slice() {
+				r, err := compare.Load(dir)
+				if err != nil {
+					return usageError("%v", err)
+				}
+				runs = append(runs, r)
+			}
+			if n := c.Float64("noise"); !(n > 0 && n < 100) {
+				return usageError("compare: --noise must be a percentage between 0 and 100")
+			}
+			cmp, err := compare.Compare(runs, compare.Options{
+				Noise: c.Float64("noise") / 100, FailOnRegression: c.Float64("fail-on-regression") / 100, Force: c.Bool("force"),
+			})
+			if err != nil {
+				return usageError("%v", err)
+			}
+			switch c.String("format") {
+			case "text":
+				cmp.WriteText(c.App.Writer)
+			case "md":
+				cmp.WriteMarkdown(c.App.Writer)
+			case "json":
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(cmp); err != nil {
+					return err
+				}
+			default:
+				return usageError("compare: unknown --format %q (want text, md or json)", c.String("format"))
+			}
+			if cmp.Regressed() {
+				return cli.Exit(fmt.Sprintf("capacity regressed by more than --fail-on-regression %g %%", c.Float64("fail-on-regression")), exitVerdict)
+			}
+			return nil
+		},
+	}
+}
