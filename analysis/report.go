@@ -42,27 +42,52 @@ type figure struct {
 // the Markdown, embedded in the HTML). Figure paths are relative to dir.
 func WriteReport(dir string, a *Analysis, figs []Figure) error {
 	d := reportData{S: a.Summary, Meta: a.Run.Meta, Answer: answerLines(a.Summary)}
+	var err error
+	if d.Figures, err = embed(dir, figs); err != nil {
+		return err
+	}
+	return WritePages(dir, "report", func(w io.Writer) error { return mdReport.Execute(w, d) }, func(w io.Writer) error { return htmlReport.Execute(w, d) })
+}
+
+// embed inlines the figures, whose paths are relative to dir, for a page
+// that must work without the files next to it and without a network.
+func embed(dir string, figs []Figure) ([]figure, error) {
+	var out []figure
 	for _, f := range figs {
 		b, err := os.ReadFile(filepath.Join(dir, f.Path))
 		if err != nil {
-			return fmt.Errorf("analysis: report: %w", err)
+			return nil, fmt.Errorf("analysis: report: %w", err)
 		}
 		mime := "image/png"
 		if strings.HasSuffix(f.Path, ".svg") {
 			mime = "image/svg+xml"
 		}
 		uri := "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b)
-		d.Figures = append(d.Figures, figure{Figure: f, DataURI: htmltemplate.URL(uri)})
+		out = append(out, figure{Figure: f, DataURI: htmltemplate.URL(uri)})
 	}
-	var md, html bytes.Buffer
-	if err := mdReport.Execute(&md, d); err != nil {
-		return fmt.Errorf("analysis: report: %w", err)
+	return out, nil
+}
+
+// EmbedFigures returns the data URIs of the figures, whose paths are
+// relative to dir, for a self-contained page.
+func EmbedFigures(dir string, figs []Figure) ([]htmltemplate.URL, error) {
+	in, err := embed(dir, figs)
+	out := make([]htmltemplate.URL, len(in))
+	for i, f := range in {
+		out[i] = f.DataURI
 	}
-	if err := htmlReport.Execute(&html, d); err != nil {
-		return fmt.Errorf("analysis: report: %w", err)
-	}
-	for name, b := range map[string]*bytes.Buffer{"report.md": &md, "report.html": &html} {
-		err := rundir.WriteFileAtomic(filepath.Join(dir, name), func(w io.Writer) error {
+	return out, err
+}
+
+// WritePages writes NAME.md and NAME.html into dir, each whole or not at
+// all, from the functions that render them.
+func WritePages(dir, name string, md, html func(io.Writer) error) error {
+	for ext, render := range map[string]func(io.Writer) error{".md": md, ".html": html} {
+		var b bytes.Buffer
+		if err := render(&b); err != nil {
+			return fmt.Errorf("analysis: %s%s: %w", name, ext, err)
+		}
+		err := rundir.WriteFileAtomic(filepath.Join(dir, name+ext), func(w io.Writer) error {
 			_, err := b.WriteTo(w)
 			return err
 		})

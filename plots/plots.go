@@ -73,6 +73,12 @@ func Render(dir string, a *analysis.Analysis) ([]analysis.Figure, error) {
 	if served(a) {
 		figs = append(figs, figure{"server", "The server's own metrics versus load: requests waiting and running, KV-cache use and preemptions, beside the time to first token", serverFigure(a)})
 	}
+	return saveAll(dir, figs)
+}
+
+// saveAll writes the figures into dir and returns them for a report,
+// paths relative to dir's parent.
+func saveAll(dir string, figs []figure) ([]analysis.Figure, error) {
 	var out []analysis.Figure
 	for _, f := range figs {
 		if err := save(filepath.Join(dir, f.name), f.draw); err != nil {

@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/capfinder/capfinder/analysis/compare"
+	"github.com/capfinder/capfinder/plots"
 )
 
 // compareCommand returns `capfinder compare`.
@@ -18,7 +20,7 @@ func compareCommand() *cli.Command {
 		UsageText: `capfinder compare [options] BASELINE_DIR RUN_DIR...
 
    capfinder compare runs/vllm-0.9 runs/vllm-0.10                 # a table for the terminal
-   capfinder compare --format md runs/base runs/a runs/b > cmp.md
+   capfinder compare --out cmp runs/base runs/a runs/b             # cmp/compare.html with the overlays
    capfinder compare --fail-on-regression 5 runs/nightly-base runs/nightly-today   # exit 1 on a regression`,
 		Description: `The first run is the baseline; every other is compared with it. Each figure
 (capacity, knee, saturation, output tokens/s, latency at a load both measured)
@@ -36,6 +38,7 @@ Exit status: 0 done, 1 a candidate's capacity regressed beyond
 			&cli.Float64Flag{Name: "fail-on-regression", Usage: "exit 1 when a candidate's capacity is lower than the baseline's by more than this many percent, and significantly"},
 			&cli.Float64Flag{Name: "noise", Value: 100 * compare.DefaultNoise, Usage: "run-to-run noise floor, in percent, that widens every range"},
 			&cli.BoolFlag{Name: "force", Usage: "compare runs of different limits, workloads or APIs, with a warning"},
+			&cli.StringFlag{Name: "out", Usage: "also write compare.md, compare.html (self-contained), compare.json and plots/ (overlays) into this directory"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
@@ -57,6 +60,15 @@ Exit status: 0 done, 1 a candidate's capacity regressed beyond
 			})
 			if err != nil {
 				return usageError("%v", err)
+			}
+			if out := c.String("out"); out != "" {
+				figs, err := plots.RenderComparison(filepath.Join(out, "plots"), runs)
+				if err != nil {
+					return err
+				}
+				if err := cmp.WriteReport(out, figs); err != nil {
+					return err
+				}
 			}
 			switch c.String("format") {
 			case "text":

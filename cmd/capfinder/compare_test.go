@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +48,20 @@ func TestCompareFlagsOnlyRealRegressions(t *testing.T) {
 	code, stdout, stderr := runCLI(t, context.Background(), "compare", "--fail-on-regression", "5", base, slower)
 	if code != 1 || !strings.Contains(stdout, "REGRESSED: "+slower) || !strings.Contains(stdout, "best: "+base) {
 		t.Errorf("a quarter less capacity: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// The page holds the answer and the overlays, inlined.
+	out := filepath.Join(dir, "cmp")
+	if code, _, stderr := runCLI(t, context.Background(), "compare", "--out", out, base, slower); code != 0 {
+		t.Fatalf("compare --out: exit %d\n%s", code, stderr)
+	}
+	page, err := os.ReadFile(filepath.Join(out, "compare.html"))
+	if err != nil || strings.Count(string(page), "data:image/png;base64,") != 3 || !strings.Contains(string(page), "worse") {
+		t.Errorf("compare.html: %v, %d figures inlined", err, strings.Count(string(page), "data:image/png;base64,"))
+	}
+	for _, name := range []string{"compare.md", "compare.json", "plots/latency.png", "plots/throughput.svg", "plots/frontier.png"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Error(err)
+		}
 	}
 	// The JSON says the same, metric by metric.
 	code, stdout, _ = runCLI(t, context.Background(), "compare", "--format", "json", base, slower)
