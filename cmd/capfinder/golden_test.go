@@ -38,36 +38,63 @@ func TestAnalyzeGolden(t *testing.T) {
 					got[f] = string(b)
 				}
 			}
-			dir := filepath.Join("testdata", "golden", c.name)
-			if *update {
-				if err := os.RemoveAll(dir); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				for f, b := range got {
-					if err := os.WriteFile(filepath.Join(dir, f), []byte(b), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
+			checkGolden(t, filepath.Join("testdata", "golden", c.name), got)
+		})
+	}
+}
+
+// checkGolden compares outputs, by file name, with the golden files in
+// dir, which -update rewrites.
+func checkGolden(t *testing.T, dir string, got map[string]string) {
+	t.Helper()
+	if *update {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f, b := range got {
+			if err := os.WriteFile(filepath.Join(dir, f), []byte(b), 0o644); err != nil {
+				t.Fatal(err)
 			}
-			files, err := os.ReadDir(dir)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestAnalyzeGolden -update)", err)
-			}
-			if len(files) != len(got) {
-				t.Errorf("analyze wrote %d of the outputs, the golden files hold %d", len(got), len(files))
-			}
-			for _, f := range files {
-				want, err := os.ReadFile(filepath.Join(dir, f.Name()))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got[f.Name()] != string(want) {
-					t.Errorf("%s changed; if on purpose, run go test -run TestAnalyzeGolden -update\ngot:\n%s\nwant:\n%s", f.Name(), got[f.Name()], want)
-				}
-			}
+		}
+	}
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("%v (run go test -run Golden -update)", err)
+	}
+	if len(files) != len(got) {
+		t.Errorf("%d outputs, the golden files in %s hold %d", len(got), dir, len(files))
+	}
+	for _, f := range files {
+		want, err := os.ReadFile(filepath.Join(dir, f.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[f.Name()] != string(want) {
+			t.Errorf("%s changed; if on purpose, run go test -run Golden -update\ngot:\n%s\nwant:\n%s", filepath.Join(dir, f.Name()), got[f.Name()], want)
+		}
+	}
+}
+
+// TestCompareGolden drives `capfinder compare` over two recorded
+// summaries, one a quarter slower, in every format.
+func TestCompareGolden(t *testing.T) {
+	base, slower := filepath.Join("testdata", "compare", "base"), filepath.Join("testdata", "compare", "slower")
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"compare-text", []string{"--fail-on-regression", "5"}},
+		{"compare-md", []string{"--format", "md"}},
+		{"compare-json", []string{"--format", "json"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, context.Background(), append(append([]string{"compare"}, c.args...), base, slower)...)
+			checkGolden(t, filepath.Join("testdata", "golden", c.name), map[string]string{
+				"exit": strconv.Itoa(code) + "\n", "stdout": stdout, "stderr": stderr,
+			})
 		})
 	}
 }
