@@ -164,7 +164,7 @@ func Analyze(r *Run, opt Options) *Analysis {
 		sum.Server = &rundir.Server{URL: opt.ServerURL, Series: r.ServerSeries, Scrapes: r.ServerScrapes}
 		sum.Server.Explanation, sum.Server.Rule = a.explainServer(&sum)
 	}
-	sum.Warnings = append(sum.Warnings, a.warnings(lim, opt.ServerURL)...)
+	sum.Warnings = append(sum.Warnings, a.warnings(lim, opt.ServerURL, sum.Prompts)...)
 	a.Summary = sum
 	return a
 }
@@ -377,12 +377,12 @@ func (a *Analysis) generatorBound(s *rundir.StepStats) bool {
 }
 
 // warnings lists what the answer should not be trusted for.
-func (a *Analysis) warnings(lim controller.Limits, serverURL string) []string {
+func (a *Analysis) warnings(lim controller.Limits, serverURL string, p *rundir.Prompts) []string {
 	out := append([]string(nil), a.Run.Skipped...)
 	if serverURL != "" && a.Run.ServerScrapes == 0 {
 		out = append(out, fmt.Sprintf("no server metrics were recorded from %s: it never answered with Prometheus text, so the answer does not say what the server ran out of", serverURL))
 	}
-	if p := a.prompts(); p != nil && p.Requests > 0 && math.Abs(p.Error) > PromptErrorWarn {
+	if p != nil && p.Requests > 0 && math.Abs(p.Error) > PromptErrorWarn {
 		out = append(out, fmt.Sprintf("prompts were %+.1f %% off the length asked (mean %.0f tokens by the server's count, %.0f asked, over %d requests): the capacity is that of another workload; calibrate against the server (--calibrate) or give its --tokenizer",
 			100*p.Error, p.ReportedMean, p.AskedMean, p.Requests))
 	}

@@ -25,17 +25,25 @@ func startLLM(t *testing.T, cfg LLMConfig) (*LLM, string) {
 	return l, s.URL
 }
 
-// dataLines posts body and returns the data lines of the answer.
-func dataLines(t *testing.T, url, body string) []string {
+// post posts a JSON body to url; the answer must come with status 200.
+func post(t *testing.T, url, body string) *http.Response {
 	t.Helper()
 	resp, err := http.Post(url, "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Fatalf("status %d", resp.StatusCode)
+		resp.Body.Close()
+		t.Fatalf("%s: status %d", url, resp.StatusCode)
 	}
+	return resp
+}
+
+// dataLines posts body and returns the data lines of the answer.
+func dataLines(t *testing.T, url, body string) []string {
+	t.Helper()
+	resp := post(t, url, body)
+	defer resp.Body.Close()
 	var out []string
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
@@ -222,14 +230,8 @@ func TestLLMCapacityFollowsItsParameters(t *testing.T) {
 // come with status 200.
 func postJSON(t *testing.T, url, body string, v any) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := post(t, url, body)
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("%s: status %d", url, resp.StatusCode)
-	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
 	}
