@@ -46,7 +46,10 @@ func Classify(ctx context.Context, err error) (status int32, class string) {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return 0, rundir.ErrRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNABORTED):
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNABORTED),
+		strings.Contains(err.Error(), "server closed idle connection"):
+		// The last is net/http's unexported error for a kept-alive
+		// connection the server closed while the request was being written.
 		return 0, rundir.ErrReset
 	case errors.As(err, &certErr), errors.As(err, &unkAuth), errors.As(err, &hostErr),
 		errors.As(err, &invErr), errors.As(err, &recErr), errors.As(err, &alert):
