@@ -64,7 +64,11 @@ func addRun(p *plot.Plot, i int, r compare.Run, xys plotter.XYs) {
 	c := palette[i%len(palette)]
 	ln, sc := line(xys, c, i == 0), points(xys, c)
 	p.Add(ln, sc)
-	p.Legend.Add(filepath.Base(r.Dir), ln, sc)
+	name := r.Name
+	if name == "" {
+		name = filepath.Base(r.Dir)
+	}
+	p.Legend.Add(name, ln, sc)
 }
 
 // frontiers draws each run's capacity against the limits of its ladder.

@@ -4,20 +4,39 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/capfinder/capfinder/analysis"
 	"github.com/capfinder/capfinder/probe/rundir"
+	"github.com/capfinder/capfinder/probe/rundir/store"
 )
 
 // Run is a recorded run as a comparison sees it.
 type Run struct {
-	Dir     string
-	Info    rundir.RunInfo
-	Summary rundir.Summary
+	// Dir is where the run lies; Name labels it in the comparison (Dir
+	// unless set).
+	Dir, Name string
+	Info      rundir.RunInfo
+	Summary   rundir.Summary
+	// Data is the run's requests read back step by step, for the
+	// bootstrap; nil when the directory keeps only run.json and
+	// summary.json, and the run is then compared by its summary alone.
+	Data *analysis.Run
 }
 
-// Load reads a run's run.json and summary.json.
+// label is how the comparison names r.
+func (r Run) label() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.Dir
+}
+
+// Load reads a run's run.json and summary.json, and its requests when it
+// kept them.
 func Load(dir string) (Run, error) {
 	r := Run{Dir: dir}
 	if err := rundir.ReadJSON(filepath.Join(dir, rundir.RunJSON), &r.Info); err != nil {
@@ -25,6 +44,13 @@ func Load(dir string) (Run, error) {
 	}
 	if err := rundir.ReadJSON(filepath.Join(dir, rundir.SummaryJSON), &r.Summary); err != nil {
 		return r, fmt.Errorf("compare: %s has no summary (capfinder analyze %s writes one): %w", dir, dir, err)
+	}
+	src, err := store.Open(dir)
+	if err != nil {
+		return r, nil
+	}
+	if r.Data, err = analysis.ReadRun(src, analysis.ReadOptions{Warmup: -1, Limits: analysis.LimitsOf(r.Info.Spec)}); err != nil {
+		return r, fmt.Errorf("compare: %s: %w", dir, err)
 	}
 	return r, nil
 }
@@ -67,7 +93,8 @@ func orNone(v any) any {
 	return v
 }
 
-// Verdicts of a metric.
+// Verdicts of a metric. A figure without a verdict (the server's
+// metrics, told for what they explain) has Verdict "".
 const (
 	Better = "better"
 	Worse  = "worse"
@@ -93,11 +120,17 @@ type Metric struct {
 	// HigherIsBetter orders the verdict: capacity up is better, latency
 	// up worse.
 	HigherIsBetter bool `json:"higher_is_better"`
+	// Evidence says what the ranges come from: "bracket" (the loads
+	// that held and broke), "fit" (the fitted curve's interval),
+	// "bootstrap" (requests resampled within steps), "noise" (the noise
+	// floor alone) or "none" (no verdict).
+	Evidence string `json:"evidence"`
 }
 
 // Candidate is one run compared with the baseline.
 type Candidate struct {
 	Dir     string   `json:"dir"`
+	Name    string   `json:"name"`
 	Metrics []Metric `json:"metrics"`
 	// Regressed is set when the capacity is significantly lower than the
 	// baseline's by more than the threshold asked for.
@@ -106,10 +139,18 @@ type Candidate struct {
 
 // Comparison is every candidate against the baseline.
 type Comparison struct {
-	Baseline   string      `json:"baseline"`
-	Noise      float64     `json:"noise_floor"`
+	Baseline string  `json:"baseline"`
+	Noise    float64 `json:"noise_floor"`
+	// NoiseFrom says where the floor came from: "repeats" (measured),
+	// "option" or "default".
+	NoiseFrom string `json:"noise_from"`
+	// Level is the coverage of the bootstrap intervals.
+	Level      float64     `json:"level"`
 	Candidates []Candidate `json:"candidates"`
-	Warnings   []string    `json:"warnings"`
+	// Repeats are the targets' repeated capacities, when a sweep made
+	// repeats.
+	Repeats  []Repeats `json:"repeats,omitempty"`
+	Warnings []string  `json:"warnings"`
 	// Best is the run of the highest capacity that no other beats
 	// significantly.
 	Best string `json:"best"`
@@ -119,12 +160,22 @@ type Comparison struct {
 type Options struct {
 	// Noise is the run-to-run noise floor, relative; default DefaultNoise.
 	Noise float64
+	// NoiseFrom says where Noise came from ("repeats", "option"); it
+	// defaults to "default" when Noise is unset.
+	NoiseFrom string
+	// Repeats are reported with the comparison.
+	Repeats []Repeats
 	// FailOnRegression, when positive, marks a candidate whose capacity is
 	// significantly lower than the baseline's by more than it (a fraction).
 	FailOnRegression float64
 	// Force compares runs that Comparable refuses, with a warning.
 	Force bool
+	// Level is the coverage of the bootstrap intervals; default 0.9.
+	Level float64
 }
+
+// bootstraps is the resamples behind each interval read at a matched load.
+const bootstraps = 200
 
 // Compare compares every run after the first with the first.
 func Compare(runs []Run, opt Options) (*Comparison, error) {
@@ -132,10 +183,13 @@ func Compare(runs []Run, opt Options) (*Comparison, error) {
 		return nil, errors.New("compare: give a baseline and at least one candidate")
 	}
 	if opt.Noise <= 0 {
-		opt.Noise = DefaultNoise
+		opt.Noise, opt.NoiseFrom = DefaultNoise, "default"
+	}
+	if opt.Level <= 0 {
+		opt.Level = 0.9
 	}
 	base := runs[0]
-	c := &Comparison{Baseline: base.Dir, Noise: opt.Noise, Warnings: []string{}}
+	c := &Comparison{Baseline: base.label(), Noise: opt.Noise, NoiseFrom: opt.NoiseFrom, Level: opt.Level, Repeats: opt.Repeats, Warnings: []string{}}
 	best, bestRange := base, capacityRange(base.Summary, opt.Noise)
 	for _, r := range runs[1:] {
 		if err := Comparable(base, r); err != nil {
@@ -144,7 +198,7 @@ func Compare(runs []Run, opt Options) (*Comparison, error) {
 			}
 			c.Warnings = append(c.Warnings, strings.TrimPrefix(err.Error(), "compare: ")+"; compared as asked (--force)")
 		}
-		cand := Candidate{Dir: r.Dir, Metrics: metrics(base.Summary, r.Summary, opt.Noise)}
+		cand := Candidate{Dir: r.Dir, Name: r.label(), Metrics: metrics(base, r, opt)}
 		capm := cand.Metrics[0]
 		cand.Regressed = opt.FailOnRegression > 0 && capm.Verdict == Worse && capm.Change < -opt.FailOnRegression
 		c.Candidates = append(c.Candidates, cand)
@@ -152,7 +206,7 @@ func Compare(runs []Run, opt Options) (*Comparison, error) {
 			best, bestRange = r, rr
 		}
 	}
-	c.Best = best.Dir
+	c.Best = best.label()
 	return c, nil
 }
 
@@ -180,29 +234,140 @@ func capacityRange(s rundir.Summary, noise float64) [2]float64 {
 		lo, hi = math.Min(lo, f.CapacityCI[0]), f.CapacityCI[1]
 	}
 	hi = math.Max(hi, lo)
-	return [2]float64{lo * (1 - noise), hi * (1 + noise)}
+	return widen([2]float64{lo, hi}, noise)
+}
+
+// widen widens r by the noise floor on either side.
+func widen(r [2]float64, noise float64) [2]float64 {
+	return [2]float64{r[0] * (1 - noise), r[1] * (1 + noise)}
 }
 
 // metrics compares the figures of two runs: capacity first.
-func metrics(a, b rundir.Summary, noise float64) []Metric {
-	out := []Metric{judge("capacity_qps", a.Capacity.QPS, b.Capacity.QPS, capacityRange(a, noise), capacityRange(b, noise), true)}
+func metrics(a, b Run, opt Options) []Metric {
+	noise := opt.Noise
+	sa, sb := a.Summary, b.Summary
+	capm := judge("capacity_qps", sa.Capacity.QPS, sb.Capacity.QPS, capacityRange(sa, noise), capacityRange(sb, noise), true)
+	capm.Evidence = "bracket"
+	out := []Metric{capm}
 	// Figures without an interval of their own are judged by the noise
 	// floor alone.
 	point := func(name string, x, y float64, higher bool) {
 		if x > 0 || y > 0 {
-			out = append(out, judge(name, x, y, [2]float64{x * (1 - noise), x * (1 + noise)}, [2]float64{y * (1 - noise), y * (1 + noise)}, higher))
+			m := judge(name, x, y, widen([2]float64{x, x}, noise), widen([2]float64{y, y}, noise), higher)
+			m.Evidence = "noise"
+			out = append(out, m)
 		}
 	}
-	point("knee_qps", a.Knee.QPS, b.Knee.QPS, true)
-	point("saturation_qps", a.Saturation.QPS, b.Saturation.QPS, true)
-	if a.Tokens != nil && b.Tokens != nil {
-		point("output_tokens_per_s", a.Tokens.OutputPerS, b.Tokens.OutputPerS, true)
+	point("knee_qps", sa.Knee.QPS, sb.Knee.QPS, true)
+	point("saturation_qps", sa.Saturation.QPS, sb.Saturation.QPS, true)
+	point("goodput_qps", goodput(sa), goodput(sb), true)
+	if sa.Tokens != nil && sb.Tokens != nil {
+		point("output_tokens_per_s", sa.Tokens.OutputPerS, sb.Tokens.OutputPerS, true)
 	}
-	// Latency at a load both runs measured: the lower capacity, on each
-	// run's fitted curve.
-	if at := math.Min(a.Capacity.QPS, b.Capacity.QPS); at > 0 {
-		if x, y := fitAt(a, at), fitAt(b, at); x > 0 && y > 0 {
-			point(fmt.Sprintf("p%s_ms_at_%.4g_qps", trim(100*a.Limits.RTQuantile), at), x, y, false)
+	out = append(out, matched(a, b, opt)...)
+	return append(out, server(sa, sb)...)
+}
+
+// goodput is the most requests a second that met every limit in any step.
+func goodput(s rundir.Summary) float64 {
+	g := 0.0
+	for _, st := range s.Steps {
+		g = math.Max(g, st.GoodputQPS)
+	}
+	return g
+}
+
+// matched compares latency, and for streamed LLM runs TTFT and TPOT, at a
+// load both runs measured: the lower of their capacities, read from each
+// run's curve through its steady steps, with an interval from a bootstrap
+// over the requests within those steps. A run that kept only its summary
+// is read from its fitted latency curve, judged by the noise floor alone.
+func matched(a, b Run, opt Options) []Metric {
+	at := math.Min(a.Summary.Capacity.QPS, b.Summary.Capacity.QPS)
+	if at <= 0 {
+		return nil
+	}
+	q := a.Summary.Limits.RTQuantile
+	if q <= 0 {
+		q = b.Summary.Limits.RTQuantile
+	}
+	suffix := fmt.Sprintf("p%s_ms_at_%.4g_qps", trim(100*q), at)
+	if a.Data == nil || b.Data == nil {
+		x, y := fitAt(a.Summary, at), fitAt(b.Summary, at)
+		if x <= 0 || y <= 0 {
+			return nil
+		}
+		m := judge(suffix, x, y, widen([2]float64{x, x}, opt.Noise), widen([2]float64{y, y}, opt.Noise), false)
+		m.Evidence = "noise"
+		return []Metric{m}
+	}
+	figures := []string{analysis.FigureLatency}
+	if a.Data.Streamed > 0 && b.Data.Streamed > 0 && a.Summary.Tokens != nil && b.Summary.Tokens != nil {
+		figures = append(figures, analysis.FigureTTFT, analysis.FigureTPOT)
+	}
+	rng := rand.New(rand.NewPCG(1, 0x636f6d70617265)) // "compare"
+	var out []Metric
+	for _, fig := range figures {
+		read := func(r Run) (float64, [2]float64, bool) {
+			v, ci, ok := r.Data.Curve(fig, q).At(at, opt.Level, bootstraps, rng)
+			if !ok {
+				return 0, [2]float64{}, false
+			}
+			if ci.Level == 0 {
+				ci.Low, ci.High = v, v
+			}
+			return 1e3 * v, widen([2]float64{1e3 * ci.Low, 1e3 * ci.High}, opt.Noise), true
+		}
+		x, rx, okA := read(a)
+		y, ry, okB := read(b)
+		if !okA || !okB {
+			continue
+		}
+		name := suffix
+		if fig != analysis.FigureLatency {
+			name = fig + "_" + suffix
+		}
+		m := judge(name, x, y, rx, ry, false)
+		m.Evidence = "bootstrap"
+		out = append(out, m)
+	}
+	return out
+}
+
+// server tells the inference engine's state at each run's capacity, from
+// the metrics it scraped: what the engine ran with at the load it held.
+// They explain, and get no verdict.
+func server(a, b rundir.Summary) []Metric {
+	at := func(s rundir.Summary) map[string]rundir.ServerStat {
+		for _, st := range slices.Backward(s.Steps) {
+			if st.Verdict == "pass" && st.OfferedQPS == s.Capacity.QPS {
+				return st.Server
+			}
+		}
+		return nil
+	}
+	ma, mb := at(a), at(b)
+	if ma == nil || mb == nil {
+		return nil
+	}
+	var out []Metric
+	for _, r := range []struct {
+		name string
+		role analysis.Role
+	}{
+		{"server_running_at_capacity", analysis.Running},
+		{"server_waiting_at_capacity", analysis.Waiting},
+		{"server_kv_cache_at_capacity", analysis.KVCache},
+		{"server_preemptions_per_s_at_capacity", analysis.Preemptions},
+	} {
+		x, _, okA := r.role.Value(ma)
+		y, _, okB := r.role.Value(mb)
+		if okA && okB {
+			m := Metric{Name: r.name, Base: x, Value: y, BaseRange: [2]float64{x, x}, Range: [2]float64{y, y}, Evidence: "none"}
+			if x > 0 {
+				m.Change = (y - x) / x
+			}
+			out = append(out, m)
 		}
 	}
 	return out

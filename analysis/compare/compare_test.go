@@ -2,6 +2,7 @@ package compare
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -73,5 +74,30 @@ func TestComparable(t *testing.T) {
 	c, err := Compare([]Run{a, b}, Options{Force: true})
 	if err != nil || len(c.Warnings) != 1 {
 		t.Errorf("forced: %v, warnings %v", err, c.Warnings)
+	}
+}
+
+// A target's repeats are represented by their median run; the noise floor
+// is the largest spread, never below the search's precision.
+func TestRepeatsSetTheNoiseFloor(t *testing.T) {
+	a, mid := Repeat("a", []Run{run("a1", 104, 108), run("a2", 96, 100), run("a3", 100, 104)})
+	if mid.Dir != "a3" || a.Median != 100 || math.Abs(a.Spread-0.08) > 1e-12 {
+		t.Errorf("repeats %+v (median run %s), want median 100, spread 8 %%", a, mid.Dir)
+	}
+	b, _ := Repeat("b", []Run{run("b1", 50, 52), run("b2", 51, 53)})
+	if n, ok := NoiseFloor([]Repeats{a, b}); !ok || n != a.Spread {
+		t.Errorf("noise %v %v, want the larger spread %v", n, ok, a.Spread)
+	}
+	same, _ := Repeat("c", []Run{run("c1", 50, 52), run("c2", 50, 52)})
+	if n, ok := NoiseFloor([]Repeats{same}); !ok || n != MinNoise {
+		t.Errorf("repeats that agree: noise %v, want the floor %v", n, MinNoise)
+	}
+	if _, ok := NoiseFloor([]Repeats{{Name: "once", Capacities: []float64{50}}}); ok {
+		t.Error("a target run once measured a noise floor")
+	}
+	// With that floor, the repeats of a do not differ significantly.
+	c, err := Compare([]Run{run("a1", 104, 108), run("a2", 96, 100)}, Options{Noise: a.Spread, NoiseFrom: "repeats"})
+	if err != nil || c.Candidates[0].Metrics[0].Verdict != Same {
+		t.Errorf("repeats compared under their own noise: %+v, %v", c, err)
 	}
 }

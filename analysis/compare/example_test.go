@@ -20,6 +20,6 @@ func ExampleCompare() {
 	// REGRESSED: runs/new, capacity -25.0 % against runs/base, beyond the threshold and the noise
 	//
 	// runs/new against runs/base:
-	//   metric                       baseline [range]             candidate [range]               change  verdict
-	//   capacity_qps                 100 [96, 108.2]              75 [72, 81.12]                  -25.0%  worse
+	//   metric        baseline [range]  candidate [range]   change  verdict
+	//   capacity_qps  100 [96, 108.2]   75 [72, 81.12]     -25.0 %  worse
 }

@@ -14,20 +14,45 @@ func (c *Comparison) answer() []string {
 		m := cand.Metrics[0]
 		switch {
 		case cand.Regressed:
-			out = append(out, fmt.Sprintf("REGRESSED: %s, capacity %+.1f %% against %s, beyond the threshold and the noise", cand.Dir, 100*m.Change, c.Baseline))
+			out = append(out, fmt.Sprintf("REGRESSED: %s, capacity %+.1f %% against %s, beyond the threshold and the noise", cand.Name, 100*m.Change, c.Baseline))
 		case m.Verdict == Worse:
-			out = append(out, fmt.Sprintf("worse: %s, capacity %+.1f %% against %s", cand.Dir, 100*m.Change, c.Baseline))
+			out = append(out, fmt.Sprintf("worse: %s, capacity %+.1f %% against %s", cand.Name, 100*m.Change, c.Baseline))
 		case m.Verdict == Better:
-			out = append(out, fmt.Sprintf("better: %s, capacity %+.1f %% against %s", cand.Dir, 100*m.Change, c.Baseline))
+			out = append(out, fmt.Sprintf("better: %s, capacity %+.1f %% against %s", cand.Name, 100*m.Change, c.Baseline))
 		default:
-			out = append(out, fmt.Sprintf("no significant change: %s, capacity %+.1f %% against %s (~: within the runs' intervals and a %.0f %% noise floor)", cand.Dir, 100*m.Change, c.Baseline, 100*c.Noise))
+			out = append(out, fmt.Sprintf("no significant change: %s, capacity %+.1f %% against %s (~: within the runs' intervals and a %s)", cand.Name, 100*m.Change, c.Baseline, c.noise()))
 		}
+	}
+	for _, r := range c.Repeats {
+		out = append(out, fmt.Sprintf("%s repeated %d times: capacity %s req/s, spread %.1f %%", r.Name, len(r.Capacities), joinFloats(r.Capacities), 100*r.Spread))
 	}
 	return append(out, c.Warnings...)
 }
 
-// cell formats a figure with its range.
+// noise says the noise floor and where it came from.
+func (c *Comparison) noise() string {
+	switch c.NoiseFrom {
+	case "repeats":
+		return fmt.Sprintf("%.1f %% noise floor measured from repeats", 100*c.Noise)
+	case "option":
+		return fmt.Sprintf("%.1f %% noise floor (--noise)", 100*c.Noise)
+	}
+	return fmt.Sprintf("%.1f %% noise floor (the default: twice the search's precision)", 100*c.Noise)
+}
+
+func joinFloats(v []float64) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprintf("%.4g", x)
+	}
+	return strings.Join(s, ", ")
+}
+
+// cell formats a figure with its range, when it has one.
 func cell(v float64, r [2]float64) string {
+	if r[0] == v && r[1] == v {
+		return fmt.Sprintf("%.4g", v)
+	}
 	return fmt.Sprintf("%.4g [%.4g, %.4g]", v, r[0], r[1])
 }
 
@@ -38,12 +63,30 @@ func (c *Comparison) WriteText(w io.Writer) {
 		fmt.Fprintln(w, line)
 	}
 	for _, cand := range c.Candidates {
-		fmt.Fprintf(w, "\n%s against %s:\n", cand.Dir, c.Baseline)
-		fmt.Fprintf(w, "  %-28s %-28s %-28s %9s  %s\n", "metric", "baseline [range]", "candidate [range]", "change", "verdict")
+		fmt.Fprintf(w, "\n%s against %s:\n", cand.Name, c.Baseline)
+		rows := [][]string{{"metric", "baseline [range]", "candidate [range]", "change", "verdict"}}
 		for _, m := range cand.Metrics {
-			fmt.Fprintf(w, "  %-28s %-28s %-28s %+8.1f%%  %s\n", m.Name, cell(m.Base, m.BaseRange), cell(m.Value, m.Range), 100*m.Change, m.Verdict)
+			rows = append(rows, []string{m.Name, cell(m.Base, m.BaseRange), cell(m.Value, m.Range), change(m), m.Verdict})
+		}
+		width := make([]int, 4)
+		for _, r := range rows {
+			for i := range width {
+				width[i] = max(width[i], len(r[i]))
+			}
+		}
+		for _, r := range rows {
+			fmt.Fprintf(w, "  %-*s  %-*s  %-*s  %*s  %s\n", width[0], r[0], width[1], r[1], width[2], r[2], width[3], r[3], r[4])
 		}
 	}
+}
+
+// change is a metric's change against the baseline, in percent; empty
+// when the baseline's figure is 0.
+func change(m Metric) string {
+	if m.Base == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%+.1f %%", 100*m.Change)
 }
 
 // WriteMarkdown writes the comparison as markdown.
@@ -53,10 +96,15 @@ func (c *Comparison) WriteMarkdown(w io.Writer) {
 		fmt.Fprintf(w, "- %s\n", line)
 	}
 	for _, cand := range c.Candidates {
-		fmt.Fprintf(w, "\n## %s\n\n| metric | baseline [range] | candidate [range] | change | verdict |\n|---|---|---|---|---|\n", cand.Dir)
+		fmt.Fprintf(w, "\n## %s\n\n| metric | baseline [range] | candidate [range] | change | verdict |\n|---|---|---|---|---|\n", cand.Name)
 		for _, m := range cand.Metrics {
-			fmt.Fprintf(w, "| %s | %s | %s | %+.1f %% | %s |\n", m.Name, cell(m.Base, m.BaseRange), cell(m.Value, m.Range), 100*m.Change, strings.ReplaceAll(m.Verdict, "~", "\\~"))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", m.Name, cell(m.Base, m.BaseRange), cell(m.Value, m.Range), change(m), strings.ReplaceAll(m.Verdict, "~", "\\~"))
 		}
 	}
-	fmt.Fprintf(w, "\nRanges are where each run's figure lies by its own evidence (the capacity between the last load that held and the first that broke, or the fitted curve's interval), widened by a %.0f %% run-to-run noise floor; a difference is significant only when the ranges do not overlap (\"~\" otherwise).\n", 100*c.Noise)
+	fmt.Fprintf(w, "\n%s\n", c.legend())
+}
+
+// legend says what the ranges are, for the markdown and the page.
+func (c *Comparison) legend() string {
+	return fmt.Sprintf("Ranges are where each run's figure lies by its own evidence: the capacity between the last load that held and the first that broke (or the fitted curve's interval); latency, TTFT and TPOT at a load both runs measured, read from each run's fitted curve, with a %.0f %% bootstrap over the requests within its steps (a run that kept only its summary: by the noise floor alone); other figures by the noise floor alone. Each is widened by a %s. A difference is significant only when the ranges do not overlap (\"~\" otherwise). Server metrics are told at each run's capacity, without a verdict.", 100*c.Level, c.noise())
 }

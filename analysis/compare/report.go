@@ -35,8 +35,9 @@ func (c *Comparison) WriteReport(dir string, figs []analysis.Figure) error {
 	d := struct {
 		C       *Comparison
 		Answer  []string
+		Legend  string
 		Figures []fig
-	}{C: c, Answer: c.answer()}
+	}{C: c, Answer: c.answer(), Legend: c.legend()}
 	for i, f := range figs {
 		d.Figures = append(d.Figures, fig{f, uris[i]})
 	}
@@ -57,9 +58,8 @@ func (c *Comparison) WriteReport(dir string, figs []analysis.Figure) error {
 }
 
 var page = htmltemplate.Must(htmltemplate.New("compare").Funcs(htmltemplate.FuncMap{
-	"pct":   func(v float64) string { return fmt.Sprintf("%+.1f %%", 100*v) },
-	"cell":  cell,
-	"noise": func(v float64) string { return fmt.Sprintf("%.0f %%", 100*v) },
+	"change": change,
+	"cell":   cell,
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>capfinder comparison against {{.C.Baseline}}</title>
@@ -74,11 +74,11 @@ figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption
 </style></head><body>
 <h1>capfinder comparison against {{.C.Baseline}}</h1>
 <ul class="answer">{{range .Answer}}<li>{{.}}</li>{{end}}</ul>
-{{range .C.Candidates}}<h2>{{.Dir}}</h2>
+{{range .C.Candidates}}<h2>{{.Name}}</h2>
 <table><tr><th>metric</th><th>baseline [range]</th><th>candidate [range]</th><th>change</th><th>verdict</th></tr>
-{{range .Metrics}}<tr><td>{{.Name}}</td><td>{{cell .Base .BaseRange}}</td><td>{{cell .Value .Range}}</td><td>{{pct .Change}}</td><td class="{{.Verdict}}">{{.Verdict}}</td></tr>
+{{range .Metrics}}<tr><td>{{.Name}}</td><td>{{cell .Base .BaseRange}}</td><td>{{cell .Value .Range}}</td><td>{{change .}}</td><td class="{{.Verdict}}">{{.Verdict}}</td></tr>
 {{end}}</table>{{end}}
-<p>Ranges are where each run's figure lies by its own evidence, widened by a {{noise .C.Noise}} run-to-run noise floor; a difference is significant only when they do not overlap ("~" otherwise).</p>
+<p>{{.Legend}}</p>
 <h2>Figures</h2>
 {{range .Figures}}<figure><img src="{{.URI}}" alt="{{.Caption}}"><figcaption>{{.Caption}}</figcaption></figure>
 {{end}}</body></html>

@@ -134,6 +134,7 @@ and says what one replica sustains and how many replicas a target load needs.
 			runCommand(),
 			analyzeCommand(),
 			compareCommand(),
+			sweepCommand(),
 			demoCommand(),
 			simCommand(),
 		},

@@ -40,11 +40,22 @@ func TestReportRendersInChromium(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	shot := filepath.Join(t.TempDir(), "report.png")
+	if n := renderedFigures(t, browser, filepath.Join(out, "report.html")); n != 5 {
+		t.Errorf("found %d rendered figures in the screenshot, want 5", n)
+	}
+}
+
+// renderedFigures opens page in headless chromium and counts the figures
+// drawn in its screenshot: each is framed in #ddd, so it finds the
+// frames' top and bottom edges and checks what lies between is a drawing,
+// not blank.
+func renderedFigures(t *testing.T, browser, page string) int {
+	t.Helper()
+	shot := filepath.Join(t.TempDir(), "page.png")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-		"--window-size=1100,7000", "--screenshot="+shot, "file://"+filepath.Join(out, "report.html"))
+		"--window-size=1100,7000", "--screenshot="+shot, "file://"+page)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	dieWithTest(cmd)
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -59,8 +70,6 @@ func TestReportRendersInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each figure is framed in #ddd: find the frames' top and bottom
-	// edges, and check what lies between is a drawing, not blank.
 	var edges []int
 	for y := 0; y < img.Bounds().Dy(); y++ {
 		if run := frameRun(img, y); run > 600 {
@@ -74,14 +83,12 @@ func TestReportRendersInChromium(t *testing.T) {
 			continue // the edges of one border line
 		}
 		if colours(img, top+1, bottom) < 8 {
-			t.Errorf("the figure between y=%d and y=%d is blank", top, bottom)
+			t.Errorf("%s: the figure between y=%d and y=%d is blank", filepath.Base(page), top, bottom)
 		}
 		frames++
 		i++
 	}
-	if frames != 5 {
-		t.Errorf("found %d rendered figures in the screenshot, want 5", frames)
-	}
+	return frames
 }
 
 // frameRun is the longest run of #ddd pixels on row y.
