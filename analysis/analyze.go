@@ -249,11 +249,9 @@ func (a *Analysis) sustained() float64 {
 	return best
 }
 
-// steady reports whether an open-loop step kept up with its offer: only
-// those lie on the stationary latency curve.
-func steady(s *rundir.StepStats) bool {
-	return s.Offered > 0 && s.Achieved() >= controller.KeepUp*s.Offered
-}
+// steady reports whether open-loop step i kept up with its offer, by the
+// controller's rule: only those lie on the stationary latency curve.
+func (a *Analysis) steady(i int) bool { return controller.KeptUp(a.Steps, i) }
 
 // fit fits the latency curve over the open-loop steps that kept up, finds
 // its knee, and narrows the capacity's bracket by the interval of where the
@@ -262,8 +260,8 @@ func (a *Analysis) fit(sum *rundir.Summary, opt Options) {
 	lim := opt.Limits
 	var qps, lat []float64
 	lo, hi := math.Inf(1), 0.0
-	for _, s := range a.Run.Steps {
-		if !steady(s) || s.Samples == 0 {
+	for i, s := range a.Run.Steps {
+		if !a.steady(i) || s.Samples == 0 {
 			continue
 		}
 		qps = append(qps, s.Offered)
@@ -329,19 +327,19 @@ func (a *Analysis) fitUSL() *rundir.USLSummary {
 }
 
 // saturation finds where the target stopped keeping up: the lowest
-// offered load at which it completed under KeepUp of its offer (the
-// generator not to blame) or failed frac of requests, and the throughput
+// offered load of a step that did not keep up by the controller's rule
+// (steady; the generator not to blame) or failed frac of requests, and the throughput
 // it sustained there and above, its plateau: the successful answers per
 // second of those steps, pooled, with a 95 % interval from their Poisson
 // count. Zero when no step saturated.
 func (a *Analysis) saturation(frac float64) rundir.Saturation {
 	var sat rundir.Saturation
 	var good, secs float64
-	for _, s := range a.Run.Steps {
+	for i, s := range a.Run.Steps {
 		if s.Offered <= 0 || s.Samples == 0 {
 			continue
 		}
-		if (s.Achieved() < controller.KeepUp*s.Offered && !a.generatorBound(s)) || s.ErrorRate() >= frac {
+		if (!a.steady(i) && a.Steps[i].Verdict != controller.Invalid && !a.generatorBound(s)) || s.ErrorRate() >= frac {
 			if sat.OnsetQPS == 0 || s.Offered < sat.OnsetQPS {
 				sat.OnsetQPS = s.Offered
 			}

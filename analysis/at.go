@@ -31,9 +31,9 @@ type Curve struct {
 
 // Curve gathers figure's quantile q over the run's steady steps that
 // measured it.
-func (r *Run) Curve(figure string, q float64) Curve {
+func (a *Analysis) Curve(figure string, q float64) Curve {
 	c := Curve{Figure: figure, Quantile: q}
-	for _, s := range r.Steps {
+	for i, s := range a.Run.Steps {
 		h := s.Latency
 		switch figure {
 		case FigureTTFT:
@@ -41,7 +41,7 @@ func (r *Run) Curve(figure string, q float64) Curve {
 		case FigureTPOT:
 			h = s.TPOT
 		}
-		if steady(s) && s.Offered > 0 && h != nil && h.TotalCount() > 0 {
+		if a.steady(i) && h != nil && h.TotalCount() > 0 {
 			c.qps, c.hists = append(c.qps, s.Offered), append(c.hists, h)
 		}
 	}

@@ -41,9 +41,9 @@ func (a *Analysis) frontier(opt Options) []rundir.FrontierPoint {
 	var qps, lat []float64
 	lo, hi := math.Inf(1), 0.0
 	open := false
-	for _, s := range a.Run.Steps {
+	for i, s := range a.Run.Steps {
 		open = open || s.Offered > 0
-		if steady(s) && s.Samples > 0 {
+		if a.steady(i) && s.Samples > 0 {
 			qps = append(qps, s.Offered)
 			lat = append(lat, rundir.Quantile(hist(s), lim.Quantile).Seconds())
 			lo, hi = min(lo, s.Offered), max(hi, s.Offered)

@@ -578,6 +578,40 @@ func TestOverloadedAllowsForLatencyLag(t *testing.T) {
 	}
 }
 
+// A step whose answers lag its start by their latency kept up, and so
+// did a pass; one overloaded beyond what the passes below explain, or
+// whose requests in flight piled up, did not.
+func TestKeptUp(t *testing.T) {
+	pass := Step{Decision: Decision{Rate: 8}, Verdict: Pass, Window: Window{Offered: 8, Achieved: 7.4, Latency: 2 * time.Second, Duration: 10 * time.Second}}
+	step := func(v Verdict, achieved float64, lat time.Duration, inFlight int) Step {
+		return Step{Decision: Decision{Rate: 32}, Verdict: v, Window: Window{Offered: 32, Achieved: achieved, Latency: lat, Duration: 10 * time.Second,
+			Warmup: time.Second, Samples: 280, InFlightStart: 60, InFlightEnd: 60 + inFlight}}
+	}
+	for _, c := range []struct {
+		name string
+		s    Step
+		want bool
+	}{
+		{"lagging by its latency", step(Fail, 28.2, 2*time.Second, 2), true},
+		// Its own latency of 6 s would explain the shortfall, the passes'
+		// 2 s do not.
+		{"overloaded", step(Fail, 20, 6*time.Second, 2), false},
+		// Answers of an LLM take longer at a larger batch: the passes'
+		// latency below does not explain the lag, and a pass kept up.
+		{"passed, lagging by more than the passes below", step(Pass, 26, 3*time.Second, 2), true},
+		{"piling up", step(Fail, 31, 2*time.Second, 120), false},
+		{"passed, piling up", step(Pass, 31, 2*time.Second, 120), false},
+		{"invalid", step(Invalid, 32, 2*time.Second, 2), false},
+	} {
+		if got := KeptUp([]Step{pass, c.s}, 1); got != c.want {
+			t.Errorf("%s: kept up %v, want %v", c.name, got, c.want)
+		}
+	}
+	if !KeptUp([]Step{pass}, 0) || KeptUp([]Step{{Window: Window{Achieved: 10}}}, 0) {
+		t.Error("the pass did not keep up, or a closed-loop step did")
+	}
+}
+
 func TestJudgeFailsEarlyOnEveryLatencyLimit(t *testing.T) {
 	lim := Limits{Quantile: 0.99, FaultTolerate: 0.001, MinTail: 5, MaxTTFT: time.Second, MaxTPOT: 50 * time.Millisecond}
 	// Of 60 samples, 3 over a p99 limit are more than chance explains at

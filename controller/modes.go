@@ -473,6 +473,21 @@ func overloaded(w Window, settled time.Duration) bool {
 	return w.Achieved < KeepUp*w.Offered-lag
 }
 
+// KeptUp reports whether open-loop step i of a run's steps kept up with
+// its offer: its requests in flight did not pile up, and it passed or
+// completed what it was offered, but for the answers that lag a step's
+// start (as long as those of the passes before it took). Only such steps
+// lie on the stationary latency curve that analysis fits; a step with
+// answers of seconds (an LLM's) completes visibly less than it is
+// offered, and still does.
+func KeptUp(steps []Step, i int) bool {
+	s := steps[i]
+	if s.Decision.Rate <= 0 || s.Verdict == Invalid || backlogged(s.Window) {
+		return false
+	}
+	return s.Verdict == Pass || !overloaded(s.Window, settledLatency(steps[:i], s.Decision.Load()))
+}
+
 // unqueued is the latency of w's answers without a backlog: the settled
 // latency of the passes below when it is lower than w's own.
 func unqueued(w Window, settled time.Duration) time.Duration {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/capfinder/capfinder/analysis"
+	"github.com/capfinder/capfinder/controller"
 	"github.com/capfinder/capfinder/probe/rundir"
 	"github.com/capfinder/capfinder/probe/rundir/store"
 )
@@ -21,10 +22,10 @@ type Run struct {
 	Dir, Name string
 	Info      rundir.RunInfo
 	Summary   rundir.Summary
-	// Data is the run's requests read back step by step, for the
+	// Data is the run explained again from its requests, for the
 	// bootstrap; nil when the directory keeps only run.json and
 	// summary.json, and the run is then compared by its summary alone.
-	Data *analysis.Run
+	Data *analysis.Analysis
 }
 
 // label is how the comparison names r.
@@ -49,7 +50,11 @@ func Load(dir string) (Run, error) {
 	if err != nil {
 		return r, nil
 	}
-	if r.Data, err = analysis.ReadRun(src, analysis.ReadOptions{Warmup: -1, Limits: analysis.LimitsOf(r.Info.Spec)}); err != nil {
+	status, ok := controller.ParseStatus(r.Summary.Status)
+	if !ok {
+		status = controller.Finished
+	}
+	if r.Data, err = analysis.Explain(src, r.Info.Spec, -1, status); err != nil {
 		return r, fmt.Errorf("compare: %s: %w", dir, err)
 	}
 	return r, nil
@@ -121,7 +126,8 @@ type Metric struct {
 	// up worse.
 	HigherIsBetter bool `json:"higher_is_better"`
 	// Evidence says what the ranges come from: "bracket" (the loads
-	// that held and broke), "fit" (the fitted curve's interval),
+	// that held and broke, or the fitted curve's interval), "count" (a
+	// Poisson count's interval),
 	// "bootstrap" (requests resampled within steps), "noise" (the noise
 	// floor alone) or "none" (no verdict).
 	Evidence string `json:"evidence"`
@@ -259,7 +265,15 @@ func metrics(a, b Run, opt Options) []Metric {
 		}
 	}
 	point("knee_qps", sa.Knee.QPS, sb.Knee.QPS, true)
-	point("saturation_qps", sa.Saturation.QPS, sb.Saturation.QPS, true)
+	if x, y := sa.Saturation, sb.Saturation; x.QPS > 0 && y.QPS > 0 && x.High > 0 && y.High > 0 {
+		// The plateau's throughput has an interval of its own: a Poisson
+		// count's.
+		m := judge("saturation_qps", x.QPS, y.QPS, widen([2]float64{x.Low, x.High}, noise), widen([2]float64{y.Low, y.High}, noise), true)
+		m.Evidence = "count"
+		out = append(out, m)
+	} else {
+		point("saturation_qps", x.QPS, y.QPS, true)
+	}
 	point("goodput_qps", goodput(sa), goodput(sb), true)
 	if sa.Tokens != nil && sb.Tokens != nil {
 		point("output_tokens_per_s", sa.Tokens.OutputPerS, sb.Tokens.OutputPerS, true)
@@ -302,7 +316,7 @@ func matched(a, b Run, opt Options) []Metric {
 		return []Metric{m}
 	}
 	figures := []string{analysis.FigureLatency}
-	if a.Data.Streamed > 0 && b.Data.Streamed > 0 && a.Summary.Tokens != nil && b.Summary.Tokens != nil {
+	if a.Data.Run.Streamed > 0 && b.Data.Run.Streamed > 0 && a.Summary.Tokens != nil && b.Summary.Tokens != nil {
 		figures = append(figures, analysis.FigureTTFT, analysis.FigureTPOT)
 	}
 	rng := rand.New(rand.NewPCG(1, 0x636f6d70617265)) // "compare"

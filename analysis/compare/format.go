@@ -75,7 +75,8 @@ func (c *Comparison) WriteText(w io.Writer) {
 			}
 		}
 		for _, r := range rows {
-			fmt.Fprintf(w, "  %-*s  %-*s  %-*s  %*s  %s\n", width[0], r[0], width[1], r[1], width[2], r[2], width[3], r[3], r[4])
+			line := fmt.Sprintf("  %-*s  %-*s  %-*s  %*s  %s", width[0], r[0], width[1], r[1], width[2], r[2], width[3], r[3], r[4])
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
 		}
 	}
 }
@@ -106,5 +107,5 @@ func (c *Comparison) WriteMarkdown(w io.Writer) {
 
 // legend says what the ranges are, for the markdown and the page.
 func (c *Comparison) legend() string {
-	return fmt.Sprintf("Ranges are where each run's figure lies by its own evidence: the capacity between the last load that held and the first that broke (or the fitted curve's interval); latency, TTFT and TPOT at a load both runs measured, read from each run's fitted curve, with a %.0f %% bootstrap over the requests within its steps (a run that kept only its summary: by the noise floor alone); other figures by the noise floor alone. Each is widened by a %s. A difference is significant only when the ranges do not overlap (\"~\" otherwise). Server metrics are told at each run's capacity, without a verdict.", 100*c.Level, c.noise())
+	return fmt.Sprintf("Ranges are where each run's figure lies by its own evidence: the capacity between the last load that held and the first that broke (or the fitted curve's interval); latency, TTFT and TPOT at a load both runs measured, read from each run's fitted curve, with a %.0f %% bootstrap over the requests within its steps (a run that kept only its summary: by the noise floor alone); the saturation throughput by its count's interval; other figures by the noise floor alone. Each is widened by a %s. A difference is significant only when the ranges do not overlap (\"~\" otherwise). Server metrics are told at each run's capacity, without a verdict.", 100*c.Level, c.noise())
 }
