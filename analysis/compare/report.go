@@ -68,7 +68,7 @@ body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}
 .answer li{font-size:1.1em;margin:.3em 0}
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right}
-th{background:#f3f3f3}td:first-child{text-align:left}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 .worse{color:#a00;font-weight:bold}.better{color:#070;font-weight:bold}
 figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{color:#555;font-size:.9em}
 </style></head><body>
