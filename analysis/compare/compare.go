@@ -12,7 +12,6 @@ import (
 	"github.com/capfinder/capfinder/analysis"
 	"github.com/capfinder/capfinder/controller"
 	"github.com/capfinder/capfinder/probe/rundir"
-	"github.com/capfinder/capfinder/probe/rundir/store"
 )
 
 // Run is a recorded run as a comparison sees it.
@@ -36,8 +35,7 @@ func (r Run) label() string {
 	return r.Dir
 }
 
-// Load reads a run's run.json and summary.json, and its requests when it
-// kept them.
+// Load reads a run's run.json and summary.json; Read adds its requests.
 func Load(dir string) (Run, error) {
 	r := Run{Dir: dir}
 	if err := rundir.ReadJSON(filepath.Join(dir, rundir.RunJSON), &r.Info); err != nil {
@@ -46,18 +44,22 @@ func Load(dir string) (Run, error) {
 	if err := rundir.ReadJSON(filepath.Join(dir, rundir.SummaryJSON), &r.Summary); err != nil {
 		return r, fmt.Errorf("compare: %s has no summary (capfinder analyze %s writes one): %w", dir, dir, err)
 	}
-	src, err := store.Open(dir)
-	if err != nil {
-		return r, nil
-	}
+	return r, nil
+}
+
+// Read explains the run again from its requests in src (as the run
+// judged them), for the bootstrap.
+func (r *Run) Read(src rundir.Source) error {
 	status, ok := controller.ParseStatus(r.Summary.Status)
 	if !ok {
 		status = controller.Finished
 	}
-	if r.Data, err = analysis.Explain(src, r.Info.Spec, -1, status); err != nil {
-		return r, fmt.Errorf("compare: %s: %w", dir, err)
+	a, err := analysis.Explain(src, r.Info.Spec, -1, status)
+	if err != nil {
+		return fmt.Errorf("compare: %s: %w", r.Dir, err)
 	}
-	return r, nil
+	r.Data = a
+	return nil
 }
 
 // ErrIncomparable is returned for runs whose limits, workloads or APIs

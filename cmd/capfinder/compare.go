@@ -9,6 +9,7 @@ import (
 
 	"github.com/capfinder/capfinder/analysis/compare"
 	"github.com/capfinder/capfinder/plots"
+	"github.com/capfinder/capfinder/probe/rundir/store"
 )
 
 // compareCommand returns `capfinder compare`.
@@ -50,7 +51,7 @@ Exit status: 0 done, 1 a candidate's capacity regressed beyond
 			}
 			var runs []compare.Run
 			for _, dir := range c.Args().Slice() {
-				r, err := compare.Load(dir)
+				r, err := loadRun(dir)
 				if err != nil {
 					return usageError("%v", err)
 				}
@@ -107,4 +108,18 @@ func writeComparison(c *cli.Context, runs []compare.Run, opt compare.Options, ou
 		return cli.Exit(fmt.Sprintf("capacity regressed by more than --fail-on-regression %g %%", c.Float64("fail-on-regression")), exitVerdict)
 	}
 	return nil
+}
+
+// loadRun reads a recorded run for a comparison: its summary, and its
+// requests when it kept them.
+func loadRun(dir string) (compare.Run, error) {
+	r, err := compare.Load(dir)
+	if err != nil {
+		return r, err
+	}
+	src, err := store.Open(dir)
+	if err != nil {
+		return r, nil
+	}
+	return r, r.Read(src)
 }

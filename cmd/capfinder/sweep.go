@@ -358,7 +358,7 @@ func compareSweep(c *cli.Context, f sweepFile, out string) error {
 	for _, t := range f.Targets {
 		var all []compare.Run
 		for _, dir := range f.runDirs(out, t) {
-			r, err := compare.Load(dir)
+			r, err := loadRun(dir)
 			if err != nil {
 				return err
 			}
