@@ -235,8 +235,8 @@ func TestWriteReportPutsTheAnswerFirst(t *testing.T) {
 		}
 	}
 	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
-	if !strings.Contains(string(html), `src="data:image/png;base64,`) || strings.Contains(string(html), `src="http`) || strings.Contains(string(html), `href="http`) {
-		t.Error("report.html must embed its figures and load nothing from a network")
+	if !strings.Contains(string(html), "class Chart") || !strings.Contains(string(html), `"offered":1600`) || strings.Contains(string(html), `src="http`) || strings.Contains(string(html), `href="http`) {
+		t.Error("report.html must inline its charts and their data, and load nothing from a network")
 	}
 }
 

@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/template"
 
+	"github.com/capfinder/capfinder/plots/chartjs"
 	"github.com/capfinder/capfinder/probe/rundir"
 )
 
@@ -26,33 +28,83 @@ type reportData struct {
 	S       rundir.Summary
 	Meta    map[string]string
 	Answer  []string
-	Figures []figure
+	Figures []Figure
+	// Charts is the data of the HTML report's interactive charts, and
+	// Script the charts' code, inlined.
+	Charts chartData
+	Script htmltemplate.JS
 }
 
-type figure struct {
-	Figure
-	// DataURI is the image inlined for the HTML report, which must work
-	// without the files next to it and without a network.
-	DataURI htmltemplate.URL
+// chartData is what report.html's charts draw: every step, by offered
+// load, and the run second by second.
+type chartData struct {
+	Streams bool        `json:"streams"`
+	MaxRTMs float64     `json:"max_rt_ms"`
+	Steps   []chartStep `json:"steps"`
+	// Per second: sent, completed, failed and the p99 latency (ms) of the
+	// requests that ended in it.
+	Sent      []int64   `json:"sent"`
+	Completed []int64   `json:"completed"`
+	Failed    []int64   `json:"failed"`
+	P99Ms     []float64 `json:"p99_ms"`
+}
+
+type chartStep struct {
+	Offered   float64 `json:"offered"`
+	Achieved  float64 `json:"achieved"`
+	P50       float64 `json:"p50"`
+	P90       float64 `json:"p90"`
+	P99       float64 `json:"p99"`
+	Max       float64 `json:"max"`
+	Errors    float64 `json:"errors"`
+	TTFTP50   float64 `json:"ttft_p50"`
+	TTFTP99   float64 `json:"ttft_p99"`
+	TPOTP99   float64 `json:"tpot_p99"`
+	Verdict   string  `json:"verdict"`
+	LimitedBy string  `json:"limited_by"`
+}
+
+// charts gathers the data of the HTML report's charts.
+func (a *Analysis) charts() chartData {
+	d := chartData{Streams: a.Run.Streamed > 0, MaxRTMs: a.Summary.Limits.MaxRTMs, Steps: []chartStep{}}
+	for _, s := range a.Summary.Steps {
+		if s.OfferedQPS <= 0 {
+			continue
+		}
+		d.Steps = append(d.Steps, chartStep{Offered: s.OfferedQPS, Achieved: s.AchievedQPS, P50: s.P50Ms, P90: s.P90Ms, P99: s.P99Ms, Max: s.MaxMs,
+			Errors: 100 * s.ErrorRate, TTFTP50: s.TTFTP50Ms, TTFTP99: s.TTFTP99Ms, TPOTP99: s.TPOTP99Ms, Verdict: s.Verdict, LimitedBy: s.LimitedBy})
+	}
+	sort.SliceStable(d.Steps, func(i, j int) bool { return d.Steps[i].Offered < d.Steps[j].Offered })
+	tl := a.Run.Timeline
+	d.Sent, d.Completed = tl.Sent, tl.Completed
+	d.Failed = make([]int64, len(tl.Completed))
+	for _, f := range tl.Failed {
+		for i := range min(len(f), len(d.Failed)) {
+			d.Failed[i] += f[i]
+		}
+	}
+	for _, p := range tl.P99 {
+		d.P99Ms = append(d.P99Ms, ms(p))
+	}
+	return d
 }
 
 // WriteReport writes report.md and a self-contained report.html into dir:
 // the answer first — capacity, knee, saturation, recommendation, warnings
 // — then the evidence: the fit, every step, and the figures (linked from
-// the Markdown, embedded in the HTML). Figure paths are relative to dir.
+// the Markdown; in the HTML, drawn by the interactive charts inlined in
+// it, with the PNG and SVG files linked). Figure paths are relative to
+// dir.
 func WriteReport(dir string, a *Analysis, figs []Figure) error {
-	d := reportData{S: a.Summary, Meta: a.Run.Meta, Answer: answerLines(a.Summary)}
-	var err error
-	if d.Figures, err = embed(dir, figs); err != nil {
-		return err
-	}
+	d := reportData{S: a.Summary, Meta: a.Run.Meta, Answer: answerLines(a.Summary), Figures: figs, Charts: a.charts(), Script: htmltemplate.JS(chartjs.Script)}
 	return WritePages(dir, "report", func(w io.Writer) error { return mdReport.Execute(w, d) }, func(w io.Writer) error { return htmlReport.Execute(w, d) })
 }
 
-// embed inlines the figures, whose paths are relative to dir, for a page
-// that must work without the files next to it and without a network.
-func embed(dir string, figs []Figure) ([]figure, error) {
-	var out []figure
+// EmbedFigures returns the data URIs of the figures, whose paths are
+// relative to dir, for a page that must work without the files next to it
+// and without a network.
+func EmbedFigures(dir string, figs []Figure) ([]htmltemplate.URL, error) {
+	var out []htmltemplate.URL
 	for _, f := range figs {
 		b, err := os.ReadFile(filepath.Join(dir, f.Path))
 		if err != nil {
@@ -63,20 +115,9 @@ func embed(dir string, figs []Figure) ([]figure, error) {
 			mime = "image/svg+xml"
 		}
 		uri := "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b)
-		out = append(out, figure{Figure: f, DataURI: htmltemplate.URL(uri)})
+		out = append(out, htmltemplate.URL(uri))
 	}
 	return out, nil
-}
-
-// EmbedFigures returns the data URIs of the figures, whose paths are
-// relative to dir, for a self-contained page.
-func EmbedFigures(dir string, figs []Figure) ([]htmltemplate.URL, error) {
-	in, err := embed(dir, figs)
-	out := make([]htmltemplate.URL, len(in))
-	for i, f := range in {
-		out[i] = f.DataURI
-	}
-	return out, err
 }
 
 // WritePages writes NAME.md and NAME.html into dir, each whole or not at
@@ -308,7 +349,15 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}
 .answer li{font-size:1.1em;margin:.3em 0}.warn li{color:#8a4b00}
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right}
 th{background:#f3f3f3}td:nth-child(2){text-align:left}
-figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{color:#555;font-size:.9em}
+.answer{border:2px solid #1f77b4;border-radius:6px;background:#f5f9ff;padding:.6em 1em .6em 2em;margin:1em 0}
+figure.chart{margin:1.2em 0;position:relative;border:1px solid #ddd;padding:.4em}
+figure.chart figcaption{font-weight:600;color:#222}
+figure.chart canvas{width:100%;height:320px;display:block}
+.legend button{border:0;background:none;cursor:pointer;font-size:.85em;margin-right:.5em}
+.legend button.off{opacity:.35}
+.legend i,.tip i{display:inline-block;width:.8em;height:.8em;margin-right:.3em;border-radius:2px}
+.tip{position:absolute;display:none;background:#fff;border:1px solid #aaa;padding:.3em .5em;font-size:.8em;pointer-events:none;white-space:nowrap}
+.files{font-size:.9em}
 </style></head><body>
 <h1>capfinder report{{with index .Meta "run.url"}}: {{.}}{{end}}</h1>
 <ul class="answer">{{range .Answer}}<li>{{.}}</li>{{end}}</ul>
@@ -324,9 +373,35 @@ Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S
 {{with .S.Fit}}<h2>Fit</h2>{{if .Model}}<p>Latency curve: {{.Model}}, by {{.Method}}, over {{.Points}} steady steps: S = {{ms .SMs}} ms, A = {{printf "%.4g" .A}}, μ = {{rate .MuQPS}} req/s; RMS error {{printf "%.3g" .RMSLE}} in log latency.</p>{{end}}
 {{with .USL}}<p>USL on achieved throughput versus mean concurrency (Little's law) over {{.Points}} steps: λ = {{printf "%.4g" .Lambda}} req/s, σ = {{printf "%.3g" .Sigma}}, κ = {{printf "%.3g" .Kappa}}{{if .PeakQPS}}; throughput peaks at {{rate .PeakQPS}} req/s with {{printf "%.3g" .PeakConcurrency}} in flight{{end}}; RMS error {{printf "%.3g" .RMSLE}} in log throughput.</p>{{end}}
 <p>The {{if eq .Chosen "usl"}}USL{{else}}latency curve{{end}} fits this run better.</p>{{end}}
-<h2>Figures</h2>
-{{range .Figures}}<figure><img src="{{.DataURI}}" alt="{{.Caption}}"><figcaption>{{.Caption}}</figcaption></figure>
-{{end}}
+<h2>Charts</h2>
+<p class="files">Hover a chart for its values, drag across it to zoom (double-click to reset), click a legend entry to hide a series.</p>
+<div id="charts"></div>
+<p class="files">The figures as PNG and SVG files, for documents:</p>
+<ul class="files">{{range .Figures}}<li><a href="{{.Path}}">{{.Path}}</a>: {{.Caption}}</li>{{end}}</ul>
+<script>{{.Script}}</script>
+<script>
+(() => {
+const d = {{.Charts}};
+const box = document.getElementById("charts");
+const xs = d.steps.map(s => s.offered), col = k => d.steps.map(s => s[k] > 0 ? s[k] : null);
+const lat = new Chart(box, {title: "Latency against offered load, step by step", x: "offered req/s", y: "ms", log: "auto", points: true,
+  series: [{name: "p50"}, {name: "p90"}, {name: "p99"}, {name: "max"}].concat(d.max_rt_ms ? [{name: "limit", color: "#000"}] : [])});
+lat.set(xs, [col("p50"), col("p90"), col("p99"), col("max")].concat(d.max_rt_ms ? [xs.map(() => d.max_rt_ms)] : []));
+new Chart(box, {title: "Achieved against offered throughput", x: "offered req/s", y: "req/s", points: true,
+  series: [{name: "achieved"}, {name: "offered"}]}).set(xs, [col("achieved"), xs]);
+new Chart(box, {title: "Errors against offered load", x: "offered req/s", y: "% of requests", points: true,
+  series: [{name: "errors"}]}).set(xs, [d.steps.map(s => s.errors)]);
+if (d.streams) {
+  new Chart(box, {title: "Time to first token and per output token against offered load", x: "offered req/s", y: "ms", log: "auto", points: true,
+    series: [{name: "TTFT p50"}, {name: "TTFT p99"}, {name: "TPOT p99"}]}).set(xs, [col("ttft_p50"), col("ttft_p99"), col("tpot_p99")]);
+}
+const secs = d.sent.map((_, i) => i + 1);
+new Chart(box, {title: "The run second by second: requests sent, completed and failed", x: "seconds", y: "requests/s",
+  series: [{name: "sent"}, {name: "completed"}, {name: "failed"}]}).set(secs, [d.sent, d.completed, d.failed]);
+new Chart(box, {title: "p99 latency second by second", x: "seconds", y: "ms", log: "auto",
+  series: [{name: "p99"}]}).set(secs, [d.p99_ms.map(v => v > 0 ? v : null)]);
+})();
+</script>
 <h2>Steps</h2>
 <table><tr><th>step</th><th>phase</th><th>load</th><th>achieved/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>errors</th><th>verdict</th></tr>
 {{range .S.Steps}}<tr><td>{{.Step}}</td><td>{{.Phase}}</td><td>{{load .}}</td><td>{{rate .AchievedQPS}}</td><td>{{ms .P50Ms}}</td><td>{{ms .P90Ms}}</td><td>{{ms .P99Ms}}</td><td>{{ms .P999Ms}}</td><td>{{pct .ErrorRate}}</td><td>{{.Verdict}}{{with .LimitedBy}} ({{.}}){{end}}</td></tr>

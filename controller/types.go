@@ -90,6 +90,9 @@ type Decision struct {
 	// the steps table: "grow", "bisect", "confirm", "hold", "backoff", "track",
 	// "fixed".
 	Phase string
+	// AskedBy says who asked for a load set while the run went on
+	// ("page" or "command"); empty when the controller chose it.
+	AskedBy string
 }
 
 // PhaseGrow names a step that raises the load toward the first failure;

@@ -63,7 +63,28 @@ func (e *Engine) collect() {
 			batch = make([]rundir.Record, 0, batchRows)
 		}
 	}
+	// The seconds of the run as it goes, by when requests ended.
+	var (
+		live              *rundir.Live
+		nextSecond, sentS int64
+	)
+	if e.cfg.OnSecond != nil {
+		live, nextSecond = rundir.NewLive(), int64(time.Second)
+	}
+	second := func() {
+		for now := e.clock.Now(); now >= nextSecond; nextSecond += int64(time.Second) {
+			sent := e.sent.Load()
+			e.cfg.OnSecond(live.Cut(nextSecond, sent-sentS, e.inflight.Load()))
+			sentS = sent
+		}
+	}
 	take := func(r *rundir.Record) {
+		if live != nil {
+			if r.EndNs >= nextSecond {
+				second()
+			}
+			live.Add(r)
+		}
 		e.totals.Sent++
 		switch {
 		case r.OK():
@@ -123,6 +144,9 @@ func (e *Engine) collect() {
 			}
 		case <-tick.C:
 			flush()
+			if live != nil {
+				second()
+			}
 		}
 	}
 }

@@ -59,6 +59,9 @@ type EngineConfig struct {
 	// flight, beyond its hold: it should cover the client's timeout. Zero
 	// ends the step at once.
 	Drain time.Duration
+	// OnSecond, when set, receives each second of the run as it ends,
+	// from the collector: it must not block (drop a second rather).
+	OnSecond func(rundir.Second)
 }
 
 // Load is what one step offers.

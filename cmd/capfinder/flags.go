@@ -74,5 +74,7 @@ func runFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "headroom", Value: 0.3, Category: catOut, Usage: "fraction of a replica's capacity kept spare"},
 		&cli.StringFlag{Name: "out", Category: catOut, Usage: "run directory (default runs/<date>-<time>)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Category: catOut, Usage: "no progress lines"},
+		&cli.StringFlag{Name: "listen", Category: catOut, Usage: "serve a live dashboard, its controls and /metrics on this address (loopback, e.g. 127.0.0.1:7777)"},
+		&cli.BoolFlag{Name: "listen-public", Category: catOut, Usage: "allow --listen beyond loopback; every request then needs the random token in the URL printed"},
 	}
 }

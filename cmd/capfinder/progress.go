@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/capfinder/capfinder/analysis"
@@ -14,18 +15,97 @@ import (
 )
 
 // progress prints one line per step to stderr, so a long search shows
-// where it is; stdout keeps the answer alone.
+// where it is; stdout keeps the answer alone. Between steps, a terminal
+// gets a status line refreshed every second; other output (a pipe, a
+// file, CI=true) a plain line at most every 5 s.
 type progress struct {
 	w      io.Writer
 	quiet  bool
 	spec   runner.Spec
 	header bool
+	// live is set on a terminal: the status line is redrawn in place.
+	live bool
+	// status is the status line shown (live), or when the last plain
+	// one was printed.
+	status    bool
+	lastPlain float64
+	began     time.Time
+}
+
+// newProgress returns the progress of a run of spec on w.
+func newProgress(w io.Writer, quiet bool, spec runner.Spec) *progress {
+	return &progress{w: w, quiet: quiet, spec: spec, live: isTerminal(w) && os.Getenv("CI") != "true", began: time.Now()}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func (p *progress) printf(format string, a ...any) {
 	if !p.quiet {
+		p.clear()
 		fmt.Fprintf(p.w, format, a...)
 	}
+}
+
+// clear removes the status line, before a line of its own is printed.
+func (p *progress) clear() {
+	if p.status && p.live {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	p.status = false
+}
+
+// plainEvery is the least time between two status lines off a terminal.
+const plainEvery = 5.0
+
+// tick shows where the run is, from the second that just ended: step,
+// phase, offered and achieved rate, p50 and p99 (TTFT for LLM runs),
+// errors, time run and the most left.
+func (p *progress) tick(s rundir.Second) {
+	if p.quiet || s.Step == 0 {
+		return
+	}
+	line := p.statusLine(s, time.Since(p.began))
+	if p.live {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.status = true
+		return
+	}
+	if s.T-p.lastPlain >= plainEvery {
+		fmt.Fprintf(p.w, "  … %s\n", line)
+		p.lastPlain = s.T
+	}
+}
+
+// statusLine is the status of second s, elapsed into the run.
+func (p *progress) statusLine(s rundir.Second, elapsed time.Duration) string {
+	lat, name := s.P99Ms, "p99"
+	p50 := s.P50Ms
+	if p.streams() {
+		lat, name, p50 = s.TTFTP99Ms, "ttft p99", s.TTFTP50Ms
+	}
+	ms := func(v float64) string { return fmtDur(time.Duration(v * float64(time.Millisecond))) }
+	errs := 0.0
+	if s.Done > 0 {
+		errs = 100 * float64(s.Failed) / float64(s.Done)
+	}
+	offered := fmt.Sprintf("%.4g/s", s.OfferedQPS)
+	if s.OfferedQPS == 0 {
+		offered = "closed loop"
+	}
+	left := ""
+	if d := p.spec.Duration; d > 0 && d > elapsed {
+		left = fmt.Sprintf(", at most %s left", (d - elapsed).Round(time.Second))
+	}
+	return fmt.Sprintf("step %d %s: offered %s, achieved %d/s, %s %s, p50 %s, errors %.2f%%, %s run%s",
+		s.Step, s.Phase, offered, s.Done, name, ms(lat), ms(p50), errs, elapsed.Round(time.Second), left)
 }
 
 func (p *progress) start(ev runner.Started) {
@@ -216,4 +296,12 @@ func orUnknown2(s string) string {
 		return "nothing (no limit broke)"
 	}
 	return s
+}
+
+// answerLine is the answer's first line: the capacity, or what held.
+func answerLine(sum rundir.Summary) string {
+	var b strings.Builder
+	printAnswer(&b, sum, "")
+	line, _, _ := strings.Cut(b.String(), "\n")
+	return line
 }

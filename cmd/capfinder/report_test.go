@@ -46,9 +46,7 @@ func TestReportRendersInChromium(t *testing.T) {
 }
 
 // renderedFigures opens page in headless chromium and counts the figures
-// drawn in its screenshot: each is framed in #ddd, so it finds the
-// frames' top and bottom edges and checks what lies between is a drawing,
-// not blank.
+// drawn in its screenshot.
 func renderedFigures(t *testing.T, browser, page string) int {
 	t.Helper()
 	shot := filepath.Join(t.TempDir(), "page.png")
@@ -61,6 +59,14 @@ func renderedFigures(t *testing.T, browser, page string) int {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, b)
 	}
+	return framedFigures(t, shot)
+}
+
+// framedFigures counts the figures drawn in a screenshot: each is framed
+// in #ddd, so it finds the frames' top and bottom edges and checks what
+// lies between is a drawing, not blank.
+func framedFigures(t *testing.T, shot string) int {
+	t.Helper()
 	f, err := os.Open(shot)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +89,7 @@ func renderedFigures(t *testing.T, browser, page string) int {
 			continue // the edges of one border line
 		}
 		if colours(img, top+1, bottom) < 8 {
-			t.Errorf("%s: the figure between y=%d and y=%d is blank", filepath.Base(page), top, bottom)
+			t.Errorf("%s: the figure between y=%d and y=%d is blank", filepath.Base(shot), top, bottom)
 		}
 		frames++
 		i++

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
-	"github.com/capfinder/capfinder/controller/runner"
 	"github.com/urfave/cli/v2"
+
+	"github.com/capfinder/capfinder/cmd/capfinder/dashboard"
+	"github.com/capfinder/capfinder/controller/runner"
+	"github.com/capfinder/capfinder/probe/rundir"
 )
 
 func runCommand() *cli.Command {
@@ -58,14 +64,46 @@ Exit status: 0 done, 1 capacity under --fail-below, 2 bad usage or input,
 // unless --quiet, and draws the report of a run that ended by itself.
 func execute(c *cli.Context, s runner.Spec) (runner.Result, error) {
 	abort, _ := c.Context.Value(abortKey{}).(<-chan struct{})
+	if addr := c.String("listen"); addr != "" {
+		if err := checkListen(addr, c.Bool("listen-public")); err != nil {
+			return runner.Result{}, err
+		}
+	}
 	r, err := runner.New(s, runner.Options{Version: version, Abort: abort})
 	if err != nil {
 		return runner.Result{}, usageError("run: %v", err)
 	}
-	p := &progress{w: c.App.ErrWriter, quiet: c.Bool("quiet"), spec: r.Spec()}
+	// The dashboard and `capfinder stop` end the run as Ctrl-C does.
+	parent := c.Context
+	ctx, cancel := context.WithCancelCause(parent)
+	c.Context = ctx
+	defer func() {
+		// A run stopped remotely keeps its cancelled context, which
+		// says it was interrupted.
+		if ctx.Err() == nil {
+			c.Context = parent
+		}
+		cancel(nil)
+	}()
+	var dash *dashboardServer
+	if addr := c.String("listen"); addr != "" {
+		if dash, err = startDashboard(c, r, addr, c.Bool("listen-public"), func() { cancel(errStoppedRemotely) }); err != nil {
+			os.RemoveAll(r.Dir())
+			return runner.Result{}, err
+		}
+		defer dash.close()
+	}
+	writeLock(r.Dir(), c.String("listen"))
+	defer os.Remove(filepath.Join(r.Dir(), lockFile))
+	p := newProgress(c.App.ErrWriter, c.Bool("quiet"), r.Spec())
 	var done runner.Done
-	for ev := range r.Run(c.Context) {
+	for ev := range r.Run(ctx) {
+		if dash != nil {
+			dash.hub.Event(ev)
+		}
 		switch ev := ev.(type) {
+		case runner.Tick:
+			p.tick(ev.Second)
 		case runner.Started:
 			p.start(ev)
 		case runner.Calibrated:
@@ -78,20 +116,31 @@ func execute(c *cli.Context, s runner.Spec) (runner.Result, error) {
 			done = ev
 		}
 	}
+	p.clear()
 	res := done.Result
 	if done.Err != nil {
+		if dash != nil {
+			dash.hub.Finish(dashboard.End{State: "failed", Answer: done.Err.Error()})
+		}
 		return res, done.Err
 	}
 	if c.Context.Err() != nil {
 		// After Ctrl-C only summary.json is written, so the run ends at
 		// once; `capfinder analyze` draws the rest.
 		p.interrupted()
+		if dash != nil {
+			dash.hub.Finish(dashboard.End{State: "interrupted", Summary: filepath.Join(res.Dir, rundir.SummaryJSON), Analyze: "capfinder analyze " + res.Dir})
+		}
 		return res, nil
 	}
 	if res.Analysis != nil {
-		return res, writeReport(res.Dir, res.Analysis)
+		err = writeReport(res.Dir, res.Analysis)
 	}
-	return res, nil
+	if dash != nil {
+		dash.hub.Finish(dashboard.End{State: "done", Answer: answerLine(res.Summary),
+			Summary: filepath.Join(res.Dir, rundir.SummaryJSON), Report: filepath.Join(res.Dir, "report.html")})
+	}
+	return res, err
 }
 
 // interrupted is the error of a command whose run was cut short by

@@ -8,7 +8,7 @@ import (
 )
 
 // An Event is something that happened in a run: Started, Calibrated,
-// StepStarted, Window, Drained, Judged, Warning or Done. A caller watching a run
+// StepStarted, Window, Tick, Drained, Judged, Warning or Done. A caller watching a run
 // switches on the type.
 type Event interface{ event() }
 
@@ -47,6 +47,10 @@ type Judged struct {
 // before the load began.
 type Calibrated struct{ Calibration rundir.Calibration }
 
+// Tick is a second of the run as it ended: what the engine saw in it,
+// and the step running.
+type Tick struct{ Second rundir.Second }
+
 // Warning is something the answer should not be trusted for.
 type Warning struct{ Message string }
 
@@ -64,4 +68,5 @@ func (Drained) event()     {}
 func (Judged) event()      {}
 func (Calibrated) event()  {}
 func (Warning) event()     {}
+func (Tick) event()        {}
 func (Done) event()        {}

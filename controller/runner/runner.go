@@ -58,6 +58,9 @@ type Runner struct {
 	override *Load              // the load SetLoad asked for
 	cutStep  func()             // ends the step running, for SetLoad
 	stop     context.CancelFunc // ends the run, for Stop
+	// running is the step under way, for the seconds watched live.
+	running controller.Decision
+	step    int
 }
 
 // New checks s and prepares its run: the client, the payloads, the
@@ -100,6 +103,8 @@ func (r *Runner) Spec() Spec { return r.spec }
 type Load struct {
 	Rate        float64
 	Concurrency int
+	// By says who asked ("page" or "command"), for the step's record.
+	By string
 }
 
 // SetLoad changes the load of a running fixed-load run: the step running
@@ -140,6 +145,7 @@ func (r *Runner) steer(d controller.Decision) controller.Decision {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if l := r.override; l != nil {
+		d.AskedBy = l.By
 		if r.spec.Mode == rundir.ModeRate {
 			d.Rate = l.Rate
 			if l.Concurrency > 0 {
@@ -251,7 +257,9 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 		}
 	}
 	lim := analysis.LimitsOf(s)
+	onSecond, stopLive := r.live(events)
 	eng, err := probe.NewEngine(probe.EngineConfig{
+		OnSecond:    onSecond,
 		Client:      r.client,
 		Source:      r.source,
 		Schedule:    r.sched,
@@ -265,6 +273,7 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 		Drain: s.Timeout + time.Second,
 	})
 	if err != nil {
+		stopLive()
 		rec.Close()
 		return res, err
 	}
@@ -292,6 +301,9 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 			}
 			if !d.Extend {
 				events <- StepStarted{Step: n + 1, Decision: d}
+				r.mu.Lock()
+				r.running, r.step = d, n+1
+				r.mu.Unlock()
 			}
 			stepCtx, cut := context.WithCancel(ctx)
 			r.mu.Lock()
@@ -306,7 +318,7 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 			if w == nil {
 				return controller.Window{}, err
 			}
-			w.Phase = d.Phase
+			w.Phase, w.AskedBy = d.Phase, d.AskedBy
 			if !d.Extend || cur == nil {
 				n++
 			}
@@ -335,6 +347,7 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 			}
 		})
 	tot, stopErr := eng.Stop()
+	stopLive()
 	stopScrape()
 	closeErr := rec.Close()
 	res.Status, res.Stopped = cres.Status, ctx.Err() != nil
@@ -352,6 +365,41 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 	}
 	res, err = r.conclude(res, cres.Status, rows, tot, events)
 	return res, errors.Join(failed, err)
+}
+
+// live returns the engine's callback for each second of the run, which
+// passes it on as a Tick with the step running, and the function that
+// stops it before the run's last event. A second the watcher is too slow
+// for is dropped: the engine never waits.
+func (r *Runner) live(events chan<- Event) (onSecond func(rundir.Second), stop func()) {
+	seconds := make(chan rundir.Second, 16)
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case s := <-seconds:
+				select {
+				case events <- Tick{Second: s}:
+				case <-done:
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	onSecond = func(s rundir.Second) {
+		r.mu.Lock()
+		s.Step, s.Phase, s.OfferedQPS = r.step, r.running.Phase, r.running.Load()
+		r.mu.Unlock()
+		select {
+		case seconds <- s:
+		default:
+		}
+	}
+	var once sync.Once
+	return onSecond, func() { once.Do(func() { close(done); <-finished }) }
 }
 
 // conclude writes steps.parquet and the summary of what was recorded.

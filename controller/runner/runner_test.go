@@ -157,6 +157,7 @@ func TestRunnerSteersAFixedRate(t *testing.T) {
 		started []controller.Decision
 		judged  []controller.Step
 		windows int
+		ticks   []rundir.Second
 	)
 	evs := watch(t, context.Background(), r, func(ev Event) {
 		switch ev := ev.(type) {
@@ -164,11 +165,13 @@ func TestRunnerSteersAFixedRate(t *testing.T) {
 			started = append(started, ev.Decision)
 		case Window:
 			windows++
+		case Tick:
+			ticks = append(ticks, ev.Second)
 		case Judged:
 			judged = append(judged, ev.Step)
 			switch len(judged) {
 			case 1:
-				if err := r.SetLoad(Load{Rate: 300}); err != nil {
+				if err := r.SetLoad(Load{Rate: 300, By: "command"}); err != nil {
 					t.Error(err)
 				}
 			case 3:
@@ -196,6 +199,24 @@ func TestRunnerSteersAFixedRate(t *testing.T) {
 	}
 	if res.Status != controller.Stopped || !res.Stopped {
 		t.Errorf("status %v (stopped %v) after Stop, want stopped", res.Status, res.Stopped)
+	}
+	// The steps after the change say who asked for it.
+	for i, st := range res.Summary.Steps {
+		if want := map[bool]string{true: "command"}[st.OfferedQPS == 300]; st.AskedBy != want {
+			t.Errorf("step %d at %v/s asked by %q, want %q", i+1, st.OfferedQPS, st.AskedBy, want)
+		}
+	}
+	// Every second of the run was told as it ended, with the step
+	// running and what ended in it.
+	var done int64
+	for i, s := range ticks {
+		if s.T != float64(i+1) || s.Step < 1 || (s.OfferedQPS != 100 && s.OfferedQPS != 300) {
+			t.Errorf("second %d: %+v", i+1, s)
+		}
+		done += s.Done
+	}
+	if len(ticks) == 0 || done == 0 || done > res.Summary.Requests.Sent {
+		t.Errorf("%d seconds told, %d requests ended in them of %d sent", len(ticks), done, res.Summary.Requests.Sent)
 	}
 	if res.Summary.Requests.Sent == 0 || len(res.Summary.Steps) != len(judged) {
 		t.Errorf("summary of %d requests and %d steps, want the %d steps run", res.Summary.Requests.Sent, len(res.Summary.Steps), len(judged))

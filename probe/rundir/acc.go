@@ -190,11 +190,10 @@ func (s *StepStats) judge(r *Record, j *Judging) {
 	}
 	good := r.OK() && (j.MaxRT <= 0 || lat <= int64(j.MaxRT))
 	if r.FirstTokenNs > 0 {
-		ttft := r.FirstTokenNs - r.ScheduledNs
+		ttft := r.TTFT()
 		RecordNs(lazy(&s.TTFT), ttft)
 		good = good && (j.MaxTTFT <= 0 || ttft <= int64(j.MaxTTFT))
-		if r.OutputTokens > 1 {
-			tpot := (r.EndNs - r.FirstTokenNs) / int64(r.OutputTokens-1)
+		if tpot := r.TPOT(); tpot > 0 {
 			RecordNs(lazy(&s.TPOT), tpot)
 			good = good && (j.MaxTPOT <= 0 || tpot <= int64(j.MaxTPOT))
 		}

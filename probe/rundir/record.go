@@ -90,6 +90,24 @@ func (r *Record) FailureClass() string {
 	return r.Error
 }
 
+// TTFT is the time to the first token or event, from the schedule; 0
+// when none came.
+func (r *Record) TTFT() int64 {
+	if r.FirstTokenNs <= 0 {
+		return 0
+	}
+	return r.FirstTokenNs - r.ScheduledNs
+}
+
+// TPOT is the time per output token after the first; 0 for an answer of
+// fewer than two tokens.
+func (r *Record) TPOT() int64 {
+	if r.FirstTokenNs <= 0 || r.OutputTokens <= 1 {
+		return 0
+	}
+	return (r.EndNs - r.FirstTokenNs) / int64(r.OutputTokens-1)
+}
+
 // SendLag is how late the request left compared with its schedule.
 func (r *Record) SendLag() int64 { return r.SentNs - r.ScheduledNs }
 
@@ -123,8 +141,11 @@ const PhaseCalibrate = "calibrate"
 // StepRow is one row of steps.parquet: a controller step as the run saw
 // it (StepStats.Row). Times are nanoseconds since the run's start; latencies milliseconds.
 type StepRow struct {
-	Step        int32   `parquet:"step"`
-	Phase       string  `parquet:"phase,dict"`
+	Step  int32  `parquet:"step"`
+	Phase string `parquet:"phase,dict"`
+	// AskedBy is who set the step's load while the run went on ("page"
+	// or "command"); empty when the controller chose it.
+	AskedBy     string  `parquet:"asked_by,dict"`
 	OfferedQPS  float64 `parquet:"offered_qps"`
 	Concurrency int32   `parquet:"concurrency"`
 	StartNs     int64   `parquet:"start_ns"`

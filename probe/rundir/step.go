@@ -17,6 +17,9 @@ import (
 type StepStats struct {
 	Step  int
 	Phase string
+	// AskedBy is who set the step's load while the run went on ("page"
+	// or "command"); empty when the controller chose it.
+	AskedBy string
 	// Offered is the requests per second offered (a ramp's mean; 0 in
 	// closed loop); RateEnd the rate a ramp ended at (0 at one rate);
 	// Concurrency the in-flight bound or the closed-loop workers.

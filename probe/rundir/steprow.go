@@ -9,7 +9,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // limit it was judged by and whether its evidence was conclusive.
 func (s *StepStats) Row(verdict, limitedBy string, conclusive bool) StepRow {
 	return StepRow{
-		Step: int32(s.Step), Phase: s.Phase, OfferedQPS: s.Offered, Concurrency: int32(s.Concurrency),
+		Step: int32(s.Step), Phase: s.Phase, AskedBy: s.AskedBy, OfferedQPS: s.Offered, Concurrency: int32(s.Concurrency),
 		StartNs: int64(s.Start), EndNs: int64(s.End),
 		JudgedStartNs: int64(s.JudgedStart), JudgedEndNs: int64(s.JudgedEnd), JudgedMidNs: int64(s.Mid),
 		Saturated: s.Saturated, ScheduleLagNs: int64(s.ScheduleLag),
@@ -37,7 +37,7 @@ func (row *StepRow) Bounds() Bounds {
 // SetFacts copies onto s what the run knew of the step beyond its
 // records: the load, and how the generator and the target fared.
 func (row *StepRow) SetFacts(s *StepStats) {
-	s.Phase, s.Offered, s.RateEnd, s.Concurrency = row.Phase, row.OfferedQPS, row.RateEndQPS, int(row.Concurrency)
+	s.Phase, s.AskedBy, s.Offered, s.RateEnd, s.Concurrency = row.Phase, row.AskedBy, row.OfferedQPS, row.RateEndQPS, int(row.Concurrency)
 	s.Saturated, s.ScheduleLag = row.Saturated, time.Duration(row.ScheduleLagNs)
 	s.InFlightStart, s.InFlightEnd = row.InFlightStart, row.InFlightEnd
 	s.GenCPU, s.Goroutines = time.Duration(row.GenCPUNs), int(row.Goroutines)
@@ -47,7 +47,7 @@ func (row *StepRow) SetFacts(s *StepStats) {
 // limit it was judged by and whether its evidence was conclusive.
 func (s *StepStats) Summary(verdict, limitedBy string, conclusive bool) SummaryStep {
 	st := SummaryStep{
-		Step: s.Step, Phase: s.Phase, OfferedQPS: s.Offered, Concurrency: s.Concurrency,
+		Step: s.Step, Phase: s.Phase, AskedBy: s.AskedBy, OfferedQPS: s.Offered, Concurrency: s.Concurrency,
 		AchievedQPS: s.Achieved(), StartS: s.Start.Seconds(), EndS: s.End.Seconds(),
 		JudgedStartS: s.JudgedStart.Seconds(), JudgedEndS: s.JudgedEnd.Seconds(), Saturated: s.Saturated,
 		ScheduleLagMs: ms(s.ScheduleLag),

@@ -222,8 +222,11 @@ type USLSummary struct {
 
 // SummaryStep is one step as summary.json shows it.
 type SummaryStep struct {
-	Step        int     `json:"step"`
-	Phase       string  `json:"phase"`
+	Step  int    `json:"step"`
+	Phase string `json:"phase"`
+	// AskedBy is who set the step's load while the run went on ("page"
+	// or "command"); absent when the controller chose it.
+	AskedBy     string  `json:"asked_by,omitempty"`
 	OfferedQPS  float64 `json:"offered_qps"`
 	Concurrency int     `json:"concurrency"`
 	AchievedQPS float64 `json:"achieved_qps"`
