@@ -8,7 +8,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 READER   := tools/parquet-reader
 
-.PHONY: all build test test-short e2e demo bench bench-search bench-llm lint tools deps-check fuzz clean
+.PHONY: all build test test-short e2e demo bench bench-search bench-llm lint tools deps-check fuzz clean screenshots
 
 all: build
 
@@ -107,3 +107,10 @@ $(READER)/node_modules/.installed: $(READER)/package.json $(READER)/package-lock
 
 clean:
 	rm -rf bin runs
+
+# The README's pictures of the dashboard (during a manual run, after a
+# concurrency set from the page) and of a report, taken by the browser
+# tests in headless Chromium.
+screenshots: tools
+	CAPFINDER_SCREENSHOT=$(CURDIR)/docs/dashboard.png $(GO) test -count=1 -run TestDashboardInChromium ./cmd/capfinder
+	CAPFINDER_REPORT_SCREENSHOT=$(CURDIR)/docs/report.png $(GO) test -count=1 -run TestReportRendersInChromium ./cmd/capfinder

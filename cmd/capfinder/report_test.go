@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"image"
+	"image/draw"
 	"image/png"
 	"os"
 	"os/exec"
@@ -41,7 +42,7 @@ func TestReportRendersInChromium(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	if n := renderedFigures(t, browser, filepath.Join(out, "report.html")); n != 5 {
-		t.Errorf("found %d rendered figures in the screenshot, want 5", n)
+		t.Errorf("found %d charts drawn in the screenshot, want 5", n)
 	}
 }
 
@@ -59,7 +60,45 @@ func renderedFigures(t *testing.T, browser, page string) int {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, b)
 	}
+	if keep := os.Getenv("CAPFINDER_REPORT_SCREENSHOT"); keep != "" && filepath.Base(page) == "report.html" {
+		keepCropped(t, shot, keep)
+	}
 	return framedFigures(t, shot)
+}
+
+// keepCropped writes the screenshot shot to keep without the blank page
+// below its content (the README's picture).
+func keepCropped(t *testing.T, shot, keep string) {
+	t.Helper()
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	last := b.Min.Y
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			if r, g, bl, _ := img.At(x, y).RGBA(); r>>8 < 250 || g>>8 < 250 || bl>>8 < 250 {
+				last = y
+				break
+			}
+		}
+	}
+	cut := image.NewRGBA(image.Rect(0, 0, b.Dx(), min(b.Dy(), last-b.Min.Y+20)))
+	draw.Draw(cut, cut.Bounds(), img, b.Min, draw.Src)
+	out, err := os.Create(keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if err := png.Encode(out, cut); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // framedFigures counts the figures drawn in a screenshot: each is framed

@@ -112,9 +112,10 @@ func (h *Hub) Event(ev runner.Event) {
 		st := Step{SummaryStep: ev.Stats.Summary(ev.Step.Verdict.String(), string(ev.Step.Limit), ev.Step.Conclusive), Decision: describeVerdict(ev.Step)}
 		h.mu.Lock()
 		h.snap.Steps = append(h.snap.Steps, st)
+		bracket := bracketOf(h.snap.Steps)
 		h.mu.Unlock()
 		h.publish("step", st)
-		h.decide(st.Decision)
+		h.decide(st.Decision + bracket)
 	case runner.Drained:
 		h.decide(fmt.Sprintf("waited %s for the last step's requests to drain", ev.Waited.Round(1e7)))
 	case runner.Warning:
@@ -150,6 +151,30 @@ func describeStart(ev runner.StepStarted) string {
 		by = ", asked from the " + d.AskedBy
 	}
 	return fmt.Sprintf("step %d: %s at %s%s", ev.Step, d.Phase, load, by)
+}
+
+// bracketOf says where the capacity lies so far in an open-loop search:
+// above the highest load that passed, below the lowest above it that
+// failed.
+func bracketOf(steps []Step) string {
+	lo, hi := 0.0, 0.0
+	for _, s := range steps {
+		if s.Verdict == "pass" && s.OfferedQPS > lo {
+			lo = s.OfferedQPS
+		}
+	}
+	for _, s := range steps {
+		if s.Verdict == "fail" && s.OfferedQPS > lo && (hi == 0 || s.OfferedQPS < hi) {
+			hi = s.OfferedQPS
+		}
+	}
+	switch {
+	case lo > 0 && hi > 0:
+		return fmt.Sprintf("; the capacity lies between %.4g and %.4g/s", lo, hi)
+	case lo > 0:
+		return fmt.Sprintf("; the capacity is at least %.4g/s", lo)
+	}
+	return ""
 }
 
 func describeVerdict(st controller.Step) string {

@@ -53,7 +53,7 @@ func TestHubKeepsTheRunBounded(t *testing.T) {
 	if len(s.Seconds) != keepSeconds || s.Seconds[0].T != 101 || s.Seconds[keepSeconds-1].T != keepSeconds+100 {
 		t.Errorf("%d seconds from %v to %v, want the last %d in order", len(s.Seconds), s.Seconds[0].T, s.Seconds[len(s.Seconds)-1].T, keepSeconds)
 	}
-	if len(s.Steps) != 1 || len(s.Decisions) != 2 || !strings.Contains(s.Decisions[1], "pass") {
+	if len(s.Steps) != 1 || len(s.Decisions) != 2 || !strings.Contains(s.Decisions[1], "pass; the capacity is at least 10/s") {
 		t.Errorf("steps %+v, decisions %q", s.Steps, s.Decisions)
 	}
 }
@@ -183,5 +183,27 @@ func TestHubRefusesWithoutItsToken(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(page), "<script src=\"chart.js\">") || strings.Contains(string(page), "http://") || strings.Contains(string(page), "https://") {
 		t.Errorf("the page with a bearer token: %d; it must load nothing from a network", resp.StatusCode)
+	}
+}
+
+// The decisions narrow the bracket: above the highest load that passed,
+// below the lowest above it that failed.
+func TestBracketNarrows(t *testing.T) {
+	step := func(qps float64, v string) Step {
+		return Step{SummaryStep: rundir.SummaryStep{OfferedQPS: qps, Verdict: v}}
+	}
+	for _, c := range []struct {
+		steps []Step
+		want  string
+	}{
+		{nil, ""},
+		{[]Step{step(100, "pass")}, "; the capacity is at least 100/s"},
+		{[]Step{step(100, "pass"), step(200, "fail")}, "; the capacity lies between 100 and 200/s"},
+		{[]Step{step(100, "pass"), step(200, "fail"), step(150, "pass"), step(175, "fail")}, "; the capacity lies between 150 and 175/s"},
+		{[]Step{step(100, "fail")}, ""},
+	} {
+		if got := bracketOf(c.steps); got != c.want {
+			t.Errorf("%v: %q, want %q", c.steps, got, c.want)
+		}
 	}
 }
