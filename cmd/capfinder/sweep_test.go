@@ -137,8 +137,8 @@ func TestSweepResumesAndRepeats(t *testing.T) {
 	out := filepath.Join(dir, "sweep")
 	file := writeSweep(t, dir, sweepFile{
 		Repeat: 2,
-		Run: map[string]any{"max-rt": "50ms", "min-qps": 200, "step-duration": "1s", "precision": 0.05,
-			"warmup": "300ms", "duration": "1m", "seed": 5},
+		// Fixed loads: quick, and what a sweep does with them is the same.
+		Run: map[string]any{"mode": "rate", "rate": 100, "max-rt": "50ms", "duration": "2s", "step-duration": "1s", "seed": 5},
 		Targets: []sweepTarget{{Name: "a", URL: a}, {Name: "b", URL: b}},
 	})
 	// Ctrl-C as the third run begins.
