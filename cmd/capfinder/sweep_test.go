@@ -138,7 +138,7 @@ func TestSweepResumesAndRepeats(t *testing.T) {
 	file := writeSweep(t, dir, sweepFile{
 		Repeat: 2,
 		// Fixed loads: quick, and what a sweep does with them is the same.
-		Run: map[string]any{"mode": "rate", "rate": 100, "max-rt": "50ms", "duration": "2s", "step-duration": "1s", "seed": 5},
+		Run:     map[string]any{"mode": "rate", "rate": 100, "max-rt": "50ms", "duration": "2s", "step-duration": "1s", "seed": 5},
 		Targets: []sweepTarget{{Name: "a", URL: a}, {Name: "b", URL: b}},
 	})
 	// Ctrl-C as the third run begins.
