@@ -89,7 +89,28 @@ func saveAll(dir string, figs []figure) ([]analysis.Figure, error) {
 	return out, nil
 }
 
-func single(p *plot.Plot) func(draw.Canvas) { return p.Draw }
+// single draws a plot with its legend in a band at its right: beside the
+// data, never on it.
+func single(p *plot.Plot) func(draw.Canvas) {
+	return func(c draw.Canvas) {
+		leg := p.Legend
+		r := leg.Rectangle(c)
+		if r.Max.Y-r.Min.Y <= 0 {
+			p.Draw(c)
+			return
+		}
+		p.Legend = plot.NewLegend()
+		defer func() { p.Legend = leg }()
+		w := r.Max.X - r.Min.X + vg.Points(12)
+		data, band := c, c
+		data.Max.X -= w
+		band.Min.X = data.Max.X + vg.Points(6)
+		band.Max.Y -= p.Title.TextStyle.Height(p.Title.Text) + vg.Points(8)
+		p.Draw(data)
+		leg.Top, leg.Left = true, true
+		leg.Draw(band)
+	}
+}
 
 // save writes one figure as PNG and SVG.
 func save(base string, drawFig func(draw.Canvas)) error {
@@ -157,9 +178,9 @@ func points(xys plotter.XYs, c color.Color) *plotter.Scatter {
 	return s
 }
 
-// vline marks a load on the x axis from 0 to top.
-func vline(p *plot.Plot, x, top float64, c color.Color, label string) {
-	l := line(plotter.XYs{{X: x, Y: 0}, {X: x, Y: top}}, c, true)
+// vline marks a load on the x axis from bottom to top.
+func vline(p *plot.Plot, x, bottom, top float64, c color.Color, label string) {
+	l := line(plotter.XYs{{X: x, Y: bottom}, {X: x, Y: top}}, c, true)
 	l.Width = vg.Points(1)
 	p.Add(l)
 	p.Legend.Add(label, l)
@@ -195,12 +216,37 @@ func latency(a *analysis.Analysis) *plot.Plot {
 	if q > 0 && q != 0.5 && q != 0.9 && q != 0.99 {
 		qs = append(qs, q)
 	}
-	top, maxX := 0.0, 0.0
+	top, maxX, low := 0.0, 0.0, math.Inf(1)
+	for _, qq := range qs {
+		for _, s := range steps {
+			if v := ms(qq, s); v > 0 {
+				low = math.Min(low, v)
+			}
+		}
+	}
+	// Latency that spans decades gets a log axis, which does not flatten
+	// what lies below the knee.
+	bottom := 0.0
+	if logY := false; !math.IsInf(low, 1) {
+		for _, s := range steps {
+			logY = logY || ms(qs[len(qs)-1], s) > 100*low || ms(0.99, s) > 100*low
+		}
+		if logY {
+			bottom = low / 1.5
+			p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+			p.Y.Label.Text = "latency (ms, log scale)"
+		}
+	}
 	for i, qq := range qs {
 		var xys plotter.XYs
 		for _, s := range steps {
-			xys = append(xys, plotter.XY{X: s.Offered, Y: ms(qq, s)})
+			if v := ms(qq, s); v > 0 {
+				xys = append(xys, plotter.XY{X: s.Offered, Y: v})
+			}
 			top, maxX = math.Max(top, ms(qq, s)), math.Max(maxX, s.Offered)
+		}
+		if len(xys) == 0 {
+			continue
 		}
 		c := palette[i%len(palette)]
 		l, sc := line(xys, c, false), points(xys, c)
@@ -230,15 +276,15 @@ func latency(a *analysis.Analysis) *plot.Plot {
 		top = math.Max(top, slo)
 	}
 	if k := a.Summary.Knee.QPS; k > 0 {
-		vline(p, k, top, palette[4], fmt.Sprintf("knee %.4g/s", k))
+		vline(p, k, bottom, top, palette[4], fmt.Sprintf("knee %.4g/s", k))
 	}
 	if s := a.Summary.Saturation.OnsetQPS; s > 0 {
-		vline(p, s, top, palette[5], fmt.Sprintf("saturation onset %.4g/s offered", s))
+		vline(p, s, bottom, top, palette[5], fmt.Sprintf("saturation onset %.4g/s offered", s))
 	}
 	if c := a.Summary.Capacity.QPS; c > 0 {
-		vline(p, c, top, palette[2], fmt.Sprintf("capacity %.4g/s", c))
+		vline(p, c, bottom, top, palette[2], fmt.Sprintf("capacity %.4g/s", c))
 	}
-	p.Y.Min = 0
+	p.Y.Min = bottom
 	return p
 }
 
@@ -266,7 +312,7 @@ func throughput(a *analysis.Analysis) *plot.Plot {
 		plateau := line(plotter.XYs{{X: 0, Y: sat.QPS}, {X: maxX, Y: sat.QPS}}, palette[5], true)
 		p.Add(plateau)
 		p.Legend.Add(fmt.Sprintf("plateau %.4g/s (%.4g–%.4g)", sat.QPS, sat.Low, sat.High), plateau)
-		vline(p, sat.OnsetQPS, maxX, palette[4], fmt.Sprintf("onset %.4g/s offered", sat.OnsetQPS))
+		vline(p, sat.OnsetQPS, 0, maxX, palette[4], fmt.Sprintf("onset %.4g/s offered", sat.OnsetQPS))
 	}
 	p.X.Min, p.Y.Min = 0, 0
 	return p

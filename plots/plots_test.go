@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"gonum.org/v1/plot"
+
 	"github.com/capfinder/capfinder/analysis"
 	"github.com/capfinder/capfinder/probe/rundir"
 )
@@ -155,5 +157,18 @@ func BenchmarkRender(b *testing.B) {
 		if _, err := Render(dir, a); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Latency spanning decades is drawn on a log axis, which keeps what lies
+// below the knee visible; a narrow span stays linear.
+func TestLatencyLogAxisWhereItSpansDecades(t *testing.T) {
+	a := synthetic() // p50 0.7 ms at 100/s, p99 92 ms at 950/s
+	if _, ok := latency(a).Y.Scale.(plot.LogScale); !ok {
+		t.Error("latency from 0.7 to 92 ms is not on a log axis")
+	}
+	a.Run.Steps = a.Run.Steps[2:] // 800 and 950/s: 3.5 to 92 ms
+	if _, ok := latency(a).Y.Scale.(plot.LogScale); ok {
+		t.Error("latency within a decade and a half is on a log axis")
 	}
 }

@@ -93,7 +93,7 @@ func against(p *plot.Plot, l load, a *analysis.Analysis, ss []curve, slo float64
 		top = math.Max(top, slo)
 	}
 	if c := a.Summary.Capacity.QPS; c > 0 && l.open {
-		vline(p, c, top, palette[2], fmt.Sprintf("capacity %.4g/s", c))
+		vline(p, c, 0, top, palette[2], fmt.Sprintf("capacity %.4g/s", c))
 	}
 	p.X.Min, p.Y.Min = 0, 0
 }
