@@ -441,8 +441,9 @@ func TestLLMMetricsAsVLLM(t *testing.T) {
 			}
 		})
 	}
+	// Until three wait and the two running have been decoded once.
 	deadline := time.Now().Add(10 * time.Second)
-	for metricValue(t, url, "vllm:num_requests_waiting") != 3 && time.Now().Before(deadline) {
+	for (metricValue(t, url, "vllm:num_requests_waiting") != 3 || metricValue(t, url, "vllm:generation_tokens_total") <= 0) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if r, w, kv := metricValue(t, url, "vllm:num_requests_running"), metricValue(t, url, "vllm:num_requests_waiting"), metricValue(t, url, "vllm:kv_cache_usage_perc"); r != 2 || w != 3 || kv != 0.4 {
