@@ -69,7 +69,16 @@ func TestDashboardInChromium(t *testing.T) {
 	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("load").value = "5"; document.getElementById("apply").click(); !document.getElementById("control").hidden`)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, func() bool {
+	said := func() string {
+		s, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("said").textContent`))
+		return s
+	}
+	waitFor(t, 10*time.Second, func() bool { return said() != "" }, "the page to say the run took the load")
+	if s := said(); s != "asked" {
+		t.Fatalf("the run refused the page's load: %q", s)
+	}
+	// Once a step at the new load is judged, the page shows it too.
+	waitFor(t, 60*time.Second, func() bool {
 		state, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(all)`))
 		return strings.Contains(state, `"asked_by":"page"`)
 	}, "a step asked for by the page")

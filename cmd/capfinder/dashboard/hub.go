@@ -203,8 +203,9 @@ func (h *Hub) snapshot() snapshot {
 	return s
 }
 
-// publish sends an event to every page watching; a page too slow to
-// take it misses it (it reloads the snapshot when it reconnects).
+// publish sends an event to every page watching. A page too slow to take
+// it is let go: its stream ends, and the browser reconnects for a fresh
+// snapshot rather than miss a step.
 func (h *Hub) publish(kind string, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -217,6 +218,8 @@ func (h *Hub) publish(kind string, v any) {
 		select {
 		case c <- msg:
 		default:
+			delete(h.subs, c)
+			close(c)
 		}
 	}
 }
@@ -299,7 +302,10 @@ func (h *Hub) events(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
-		delete(h.subs, c)
+		if _, ok := h.subs[c]; ok {
+			delete(h.subs, c)
+			close(c)
+		}
 		h.mu.Unlock()
 	}()
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -309,7 +315,10 @@ func (h *Hub) events(w http.ResponseWriter, r *http.Request) {
 	f.Flush()
 	for {
 		select {
-		case msg := <-c:
+		case msg, ok := <-c:
+			if !ok {
+				return
+			}
 			if _, err := w.Write(msg); err != nil {
 				return
 			}

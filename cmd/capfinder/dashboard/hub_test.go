@@ -207,3 +207,20 @@ func TestBracketNarrows(t *testing.T) {
 		}
 	}
 }
+
+// A page too slow for its stream is let go rather than left to miss
+// events: its stream ends, and a reconnecting page gets the snapshot.
+func TestHubLetsASlowPageGo(t *testing.T) {
+	h := New(Info{Mode: "rate"}, "", (&control{}).hooks())
+	c := make(chan []byte, 1)
+	h.subs[c] = struct{}{}
+	h.Event(runner.Tick{Second: second(1)})
+	h.Event(runner.Tick{Second: second(2)})
+	if _, ok := h.subs[c]; ok {
+		t.Fatal("a page whose buffer is full still subscribed")
+	}
+	<-c // the first second
+	if _, ok := <-c; ok {
+		t.Error("the slow page's stream was not ended")
+	}
+}
