@@ -137,6 +137,9 @@ func parseLabels(s string) (labels []string, rest string, err error) {
 			return nil, "", fmt.Errorf("malformed labels at %q", s)
 		}
 		name := strings.TrimSpace(s[:eq])
+		if name == "" {
+			return nil, "", fmt.Errorf("malformed labels at %q: a label without a name", s)
+		}
 		var b strings.Builder
 		i := eq + 2
 		for ; i < len(s) && s[i] != '"'; i++ {

@@ -63,6 +63,9 @@ func TestParse(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add(exposition)
 	f.Add("x{a=\"\\\"\"} 1\n# TYPE x counter\n")
+	// A label whose name is blank once trimmed is malformed.
+	f.Add("0{ =\"\"} 1")
+	f.Add("0{\f=\"\"}0")
 	f.Fuzz(func(t *testing.T, text string) {
 		samples, err := Parse(strings.NewReader(text))
 		if err != nil {
