@@ -70,15 +70,7 @@ func renderedFigures(t *testing.T, browser, page string) int {
 // below its content (the README's picture).
 func keepCropped(t *testing.T, shot, keep string) {
 	t.Helper()
-	f, err := os.Open(shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := readPNG(t, shot)
 	b := img.Bounds()
 	last := b.Min.Y
 	for y := b.Min.Y; y < b.Max.Y; y++ {
@@ -106,15 +98,7 @@ func keepCropped(t *testing.T, shot, keep string) {
 // lies between is a drawing, not blank.
 func framedFigures(t *testing.T, shot string) int {
 	t.Helper()
-	f, err := os.Open(shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := readPNG(t, shot)
 	var edges []int
 	for y := 0; y < img.Bounds().Dy(); y++ {
 		if run := frameRun(img, y); run > 600 {
@@ -161,4 +145,19 @@ func colours(img image.Image, y0, y1 int) int {
 		}
 	}
 	return len(seen)
+}
+
+// readPNG decodes the PNG file at path.
+func readPNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
