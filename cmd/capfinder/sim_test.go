@@ -61,12 +61,15 @@ func TestRunAutoFindsSimLatencyLimit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end")
 	}
-	// One worker with a constant 2.5 ms service time under constant
-	// arrivals: no queueing below 400/s, a queue growing without bound
-	// above it. With p99 ≤ 20 ms the limit is the capacity itself.
-	base := startSim(t, "--workers", "1", "--service-time", "2.5ms", "--distribution", "constant", "--queue", "-1")
-	out := checkCapacity(t, base+"/", 400, "max_rt", "--max-rt", "20ms")
-	sum := checkAnalyze(t, out, "--max-rt", "2ms", "5ms", "10ms", "20ms", "50ms", "200ms", "2s")
+	// One worker with a constant 10 ms service time under constant
+	// arrivals: no queueing below 100/s, a queue growing without bound
+	// above it. With p99 ≤ 80 ms the limit is the capacity itself. The
+	// limit is eight service times so that a pause of the machine, which
+	// delays a few sends into a burst the plant then drains for seconds
+	// this close to its cliff, does not decide the step.
+	base := startSim(t, "--workers", "1", "--service-time", "10ms", "--distribution", "constant", "--queue", "-1")
+	out := checkCapacity(t, base+"/", 100, "max_rt", "--max-rt", "80ms")
+	sum := checkAnalyze(t, out, "--max-rt", "8ms", "20ms", "40ms", "80ms", "200ms", "800ms", "8s")
 	if sum.Fit == nil || sum.Knee.QPS <= 0 {
 		t.Errorf("no fit or knee from a latency-limited run: %+v", sum.Fit)
 	}

@@ -137,8 +137,8 @@ func parseLabels(s string) (labels []string, rest string, err error) {
 			return nil, "", fmt.Errorf("malformed labels at %q", s)
 		}
 		name := strings.TrimSpace(s[:eq])
-		if name == "" {
-			return nil, "", fmt.Errorf("malformed labels at %q: a label without a name", s)
+		if !validLabelName(name) {
+			return nil, "", fmt.Errorf("malformed labels at %q: %q is not a label name", s, name)
 		}
 		var b strings.Builder
 		i := eq + 2
@@ -161,4 +161,19 @@ func parseLabels(s string) (labels []string, rest string, err error) {
 		labels = append(labels, name+`="`+labelEscaper.Replace(b.String())+`"`)
 		s = s[i+1:]
 	}
+}
+
+// validLabelName reports whether name is a label name of the text format:
+// [a-zA-Z_][a-zA-Z0-9_]*.
+func validLabelName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i, c := range []byte(name) {
+		letter := c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }

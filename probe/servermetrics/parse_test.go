@@ -53,7 +53,7 @@ func TestParse(t *testing.T) {
 	if len(got) != len(want) || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Parse gave\n%+v\nwant\n%+v", got, want)
 	}
-	for _, bad := range []string{"x{a=\"1\" 2", "x{a=1} 2", "x", "x abc", "{a=\"1\"} 2", "x 1 2 3"} {
+	for _, bad := range []string{"x{a=\"1\" 2", "x{a=1} 2", "x", "x abc", "{a=\"1\"} 2", "x 1 2 3", "x{\v,=\"\"} 1", "x{1a=\"\"} 1"} {
 		if _, err := Parse(strings.NewReader(bad)); err == nil {
 			t.Errorf("Parse(%q) gave no error", bad)
 		}
@@ -66,6 +66,8 @@ func FuzzParse(f *testing.F) {
 	// A label whose name is blank once trimmed is malformed.
 	f.Add("0{ =\"\"} 1")
 	f.Add("0{\f=\"\"}0")
+	// So is one that is not a name of the text format.
+	f.Add("0{\v,=\"\"} 1")
 	f.Fuzz(func(t *testing.T, text string) {
 		samples, err := Parse(strings.NewReader(text))
 		if err != nil {
