@@ -70,7 +70,7 @@ func isProtocol(err error) bool {
 		return true
 	}
 	msg := err.Error()
-	for _, s := range []string{"malformed HTTP", "bad status", "invalid", "unsupported transfer encoding"} {
+	for _, s := range []string{"malformed HTTP", "bad status", "invalid", "unsupported transfer encoding", "multiple Content-Length"} {
 		if strings.Contains(msg, s) {
 			return true
 		}

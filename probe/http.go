@@ -50,13 +50,29 @@ type HTTPClient struct {
 	url    *url.URL
 	client *http.Client
 	bufs   sync.Pool
+	// lean sends plain http:// requests whose answers are read whole;
+	// nil where net/http serves (https, headers it would refuse).
+	lean *h1Client
 }
 
 var _ Client = (*HTTPClient)(nil)
 
 // NewHTTPClient checks the URL (http or https, with a host) and builds a
-// client whose transport is tuned for many requests to one host.
+// client whose transport is tuned for many requests to one host. Plain
+// http:// requests go over capfinder's own lean HTTP/1.1 path (h1Client),
+// https:// over net/http.
 func NewHTTPClient(cfg HTTPConfig) (*HTTPClient, error) {
+	c, err := newHTTPClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.lean, _ = newH1Client(c.cfg, c.url)
+	return c, nil
+}
+
+// newHTTPClient builds the net/http client alone: the streaming clients
+// read answers as they arrive, through it.
+func newHTTPClient(cfg HTTPConfig) (*HTTPClient, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("probe: bad URL %q: %w", cfg.URL, err)
@@ -110,6 +126,10 @@ func NewHTTPClient(cfg HTTPConfig) (*HTTPClient, error) {
 // Do sends one request and fills rec. The whole exchange, body included,
 // runs under the client timeout.
 func (c *HTTPClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.Record, clk Clock) {
+	if c.lean != nil {
+		c.lean.do(ctx, c.method(p.Body), p.Body, rec, clk)
+		return
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.Timeout, errTimeout)
 	defer cancel()
 	resp, ok := c.send(ctx, p.Body, rec, clk)
@@ -130,7 +150,12 @@ func (c *HTTPClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.Rec
 
 // CloseIdleConnections closes the connections kept for reuse, giving
 // their descriptors back.
-func (c *HTTPClient) CloseIdleConnections() { c.client.CloseIdleConnections() }
+func (c *HTTPClient) CloseIdleConnections() {
+	c.client.CloseIdleConnections()
+	if c.lean != nil {
+		c.lean.closeIdle()
+	}
+}
 
 // fail records why a request failed after its answer began: too large
 // (its connection is dropped with the unread rest), or what Classify says.
@@ -147,13 +172,7 @@ func fail(ctx context.Context, err error, rec *rundir.Record) {
 // error class. On a transport failure it fills the record's end and
 // reports false. ctx carries the request's timeout.
 func (c *HTTPClient) send(ctx context.Context, body []byte, rec *rundir.Record, clk Clock) (*http.Response, bool) {
-	method := c.cfg.Method
-	if method == "" {
-		method = http.MethodGet
-		if body != nil {
-			method = http.MethodPost
-		}
-	}
+	method := c.method(body)
 	var reused bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) { reused, rec.NewConn = info.Reused, !info.Reused },
@@ -196,6 +215,18 @@ func (c *HTTPClient) send(ctx context.Context, body []byte, rec *rundir.Record, 
 		rec.Error = rundir.ErrStatus
 	}
 	return resp, true
+}
+
+// method is the configured method, or by default POST with a body and
+// GET without.
+func (c *HTTPClient) method(body []byte) string {
+	switch {
+	case c.cfg.Method != "":
+		return c.cfg.Method
+	case body != nil:
+		return http.MethodPost
+	}
+	return http.MethodGet
 }
 
 // maxStaleRetries bounds how many times a request that failed on a

@@ -17,18 +17,28 @@ import (
 	"github.com/capfinder/capfinder/datasets"
 )
 
-// do sends one request with a fresh client and returns its record.
+// do sends one request with a fresh client on each path (lean and
+// net/http), checks that both recorded the same outcome, and returns the
+// lean path's record.
 func do(t *testing.T, cfg HTTPConfig, ctx context.Context, body []byte) rundir.Record {
 	t.Helper()
-	c, err := NewHTTPClient(cfg)
-	if err != nil {
-		t.Fatal(err)
+	var recs []rundir.Record
+	for _, path := range paths {
+		c, err := path.new(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk := NewClock()
+		rec := rundir.Record{ScheduledNs: clk.Now()}
+		rec.SentNs = clk.Now()
+		c.Do(ctx, datasets.Payload{Body: body}, &rec, clk)
+		recs = append(recs, rec)
 	}
-	clk := NewClock()
-	rec := rundir.Record{ScheduledNs: clk.Now()}
-	rec.SentNs = clk.Now()
-	c.Do(ctx, datasets.Payload{Body: body}, &rec, clk)
-	return rec
+	l, s := recs[0], recs[1]
+	if l.Status != s.Status || l.Error != s.Error || l.BytesIn != s.BytesIn || l.BytesOut != s.BytesOut || l.NewConn != s.NewConn {
+		t.Errorf("lean path recorded %+v, net/http %+v", l, s)
+	}
+	return l
 }
 
 func TestHTTPClientRecordsOutcomes(t *testing.T) {
@@ -145,16 +155,27 @@ func TestHTTPClientSendsMethodHeadersBody(t *testing.T) {
 	defer srv.Close()
 	h := http.Header{}
 	h.Set("Authorization", "Bearer s3cret")
-	r := do(t, HTTPConfig{URL: srv.URL, Header: h}, context.Background(), []byte(`{"x":1}`))
-	if r.Error != "" || got.method != "POST" || got.auth != "Bearer s3cret" || got.body != `{"x":1}` {
-		t.Errorf("server saw %+v (record %+v)", got, r)
-	}
-	if r.BytesOut != 7 {
-		t.Errorf("bytes_out %d, want the body's 7", r.BytesOut)
-	}
-	r = do(t, HTTPConfig{URL: srv.URL, Method: "PUT"}, context.Background(), nil)
-	if got.method != "PUT" || r.Error != "" {
-		t.Errorf("method %s, want PUT", got.method)
+	for _, path := range paths {
+		send := func(cfg HTTPConfig, body []byte) rundir.Record {
+			c, err := path.new(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec rundir.Record
+			c.Do(context.Background(), datasets.Payload{Body: body}, &rec, NewClock())
+			return rec
+		}
+		r := send(HTTPConfig{URL: srv.URL, Header: h}, []byte(`{"x":1}`))
+		if r.Error != "" || got.method != "POST" || got.auth != "Bearer s3cret" || got.body != `{"x":1}` {
+			t.Errorf("%s: server saw %+v (record %+v)", path.name, got, r)
+		}
+		if r.BytesOut != 7 {
+			t.Errorf("%s: bytes_out %d, want the body's 7", path.name, r.BytesOut)
+		}
+		r = send(HTTPConfig{URL: srv.URL, Method: "PUT"}, nil)
+		if got.method != "PUT" || r.Error != "" {
+			t.Errorf("%s: method %s, want PUT", path.name, got.method)
+		}
 	}
 }
 
@@ -166,23 +187,29 @@ func TestNewHTTPClientRejectsBadURLs(t *testing.T) {
 	}
 }
 
+// BenchmarkHTTPClientDo sends requests one after another over a kept
+// connection, on the lean path and on net/http's.
 func BenchmarkHTTPClientDo(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	}))
 	defer srv.Close()
-	c, err := NewHTTPClient(HTTPConfig{URL: srv.URL})
-	if err != nil {
-		b.Fatal(err)
-	}
-	clk := NewClock()
-	b.ReportAllocs()
-	for b.Loop() {
-		var rec rundir.Record
-		c.Do(context.Background(), datasets.Payload{}, &rec, clk)
-		if rec.Error != "" {
-			b.Fatal(rec.Error)
-		}
+	for _, path := range paths {
+		b.Run(path.name, func(b *testing.B) {
+			c, err := path.new(HTTPConfig{URL: srv.URL})
+			if err != nil {
+				b.Fatal(err)
+			}
+			clk := NewClock()
+			b.ReportAllocs()
+			for b.Loop() {
+				var rec rundir.Record
+				c.Do(context.Background(), datasets.Payload{}, &rec, clk)
+				if rec.Error != "" {
+					b.Fatal(rec.Error)
+				}
+			}
+		})
 	}
 }
 

@@ -76,7 +76,7 @@ func NewOpenAIClient(cfg OpenAIConfig) (*OpenAIClient, error) {
 	if cfg.Header.Get("Content-Type") == "" {
 		cfg.Header.Set("Content-Type", "application/json")
 	}
-	h, err := NewHTTPClient(cfg.HTTPConfig)
+	h, err := newHTTPClient(cfg.HTTPConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +349,7 @@ var _ Client = (*SSEClient)(nil)
 
 // NewSSEClient builds a client for cfg.URL.
 func NewSSEClient(cfg HTTPConfig) (*SSEClient, error) {
-	h, err := NewHTTPClient(cfg)
+	h, err := newHTTPClient(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,16 @@ import (
 // garbled answer) rather than one that answers it. The connection is
 // closed after handle. It serves until ctx ends, and returns the base URL.
 func ServeRaw(ctx context.Context, addr string, handle func(net.Conn)) (string, error) {
+	return ServeConns(ctx, addr, func(c net.Conn) {
+		c.Read(make([]byte, 64<<10))
+		handle(c)
+	})
+}
+
+// ServeConns listens on addr and hands each connection to handle as it
+// is accepted, closing it after handle returns. It serves until ctx ends,
+// and returns the base URL.
+func ServeConns(ctx context.Context, addr string, handle func(net.Conn)) (string, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("probetest: %w", err)
@@ -28,7 +38,6 @@ func ServeRaw(ctx context.Context, addr string, handle func(net.Conn)) (string, 
 			}
 			go func() {
 				defer c.Close()
-				c.Read(make([]byte, 64<<10))
 				handle(c)
 			}()
 		}

@@ -1,0 +1,266 @@
+package probe
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/capfinder/capfinder/probe/rundir"
+)
+
+// h1Client sends plain HTTP/1.1 requests over kept-alive TCP connections
+// of its own: the request's head is built once, each connection carries
+// one request at a time (no pipelining, which would add head-of-line
+// waits a user's own client does not have), and a small reader frames
+// the answer by Content-Length, chunked coding, or the connection's
+// close. It records what net/http's path records: the same statuses,
+// error classes, timeouts, body limit and connection reuse. It serves
+// http:// URLs only; TLS, HTTP/2 and streamed answers stay on net/http.
+type h1Client struct {
+	addr string
+	// target is the request line's target; head the headers after the
+	// request line, up to the body's length.
+	target  string
+	head    []byte
+	timeout time.Duration
+	maxBody int64
+	maxIdle int
+
+	mu   sync.Mutex
+	idle []*h1Conn
+}
+
+// h1Conn is one connection with its read buffer and its request buffer.
+type h1Conn struct {
+	c   net.Conn
+	br  *bufio.Reader
+	out []byte
+}
+
+// newH1Client builds the lean client for cfg's http:// URL, or reports
+// false when the URL or the headers need net/http: another scheme, or a
+// header net/http would refuse to send (the request then fails there, as
+// it must).
+func newH1Client(cfg HTTPConfig, u *url.URL) (*h1Client, bool) {
+	if u.Scheme != "http" || u.User != nil {
+		return nil, false
+	}
+	host := u.Host
+	for k, vs := range cfg.Header {
+		if !isToken([]byte(k)) {
+			return nil, false
+		}
+		for _, v := range vs {
+			if !validHeaderValue(v) {
+				return nil, false
+			}
+		}
+		if http.CanonicalHeaderKey(k) == "Host" && len(vs) > 0 {
+			host = vs[0]
+		}
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	// As net/http writes them: Host, User-Agent, the caller's other
+	// headers in their sorted order, then the body's length.
+	ua := "Go-http-client/1.1"
+	if vs, ok := cfg.Header["User-Agent"]; ok && len(vs) > 0 {
+		ua = vs[0]
+	}
+	b := []byte("Host: " + host + "\r\n")
+	if ua != "" {
+		b = append(b, "User-Agent: "+ua+"\r\n"...)
+	}
+	h := cfg.Header.Clone()
+	for _, k := range []string{"Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer"} {
+		h.Del(k)
+	}
+	var w headerWriter
+	h.Write(&w)
+	return &h1Client{
+		addr:    addr,
+		target:  u.RequestURI(),
+		head:    append(b, w...),
+		timeout: cfg.Timeout,
+		maxBody: cfg.MaxBody,
+		maxIdle: cfg.MaxConns,
+	}, true
+}
+
+// headerWriter collects what http.Header.Write writes.
+type headerWriter []byte
+
+func (w *headerWriter) Write(p []byte) (int, error) { *w = append(*w, p...); return len(p), nil }
+
+// validHeaderValue reports whether v can be sent as a header value: no
+// control characters but tab, as net/http requires.
+func validHeaderValue(v string) bool {
+	for i := range len(v) {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// do sends body and reads the whole answer, filling the record as
+// HTTPClient.Do does. The exchange, body included, runs under the
+// client's timeout; ctx being done stops it as the run's stop.
+func (h *h1Client) do(ctx context.Context, method string, body []byte, rec *rundir.Record, clk Clock) {
+	rec.BytesOut = int64(len(body))
+	deadline := time.Now().Add(h.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	for attempt := 1; ; attempt++ {
+		cn, reused, err := h.get(ctx, deadline)
+		if err != nil {
+			rec.EndNs = clk.Now()
+			rec.Status, rec.Error = Classify(ctx, err)
+			return
+		}
+		rec.NewConn = !reused
+		// The run's stop ends the exchange at once, as net/http's
+		// cancellation does.
+		stop := context.AfterFunc(ctx, func() { cn.c.SetDeadline(time.Unix(1, 0)) })
+		answered, keep, err := h.exchange(cn, method, body, rec, clk)
+		if !stop() {
+			keep = false
+		}
+		if keep {
+			h.put(cn)
+		} else {
+			cn.c.Close()
+		}
+		if err == nil {
+			return
+		}
+		// A kept-alive connection the server closed while idle fails
+		// before any answer; the server never read the request, which
+		// goes again on another connection, as HTTPClient sends it.
+		// Those kept longer than it are closed as well: they are likely
+		// to have been closed by the server too.
+		if !answered && reused && attempt <= maxStaleRetries && ctx.Err() == nil {
+			if _, class := Classify(ctx, err); class == rundir.ErrReset {
+				h.closeIdle()
+				continue
+			}
+		}
+		rec.EndNs = clk.Now()
+		if answered {
+			fail(ctx, err, rec)
+		} else {
+			rec.Status, rec.Error = Classify(ctx, err)
+		}
+		return
+	}
+}
+
+// exchange writes one request on cn and reads its answer. answered says
+// whether the answer's head arrived; keep whether cn can carry another
+// request.
+func (h *h1Client) exchange(cn *h1Conn, method string, body []byte, rec *rundir.Record, clk Clock) (answered, keep bool, err error) {
+	out := append(cn.out[:0], method...)
+	out = append(out, ' ')
+	out = append(out, h.target...)
+	out = append(out, " HTTP/1.1\r\n"...)
+	out = append(out, h.head...)
+	// POST, PUT and PATCH say "Content-Length: 0" without a body, as
+	// net/http sends them.
+	if len(body) > 0 || method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
+		out = append(out, "Content-Length: "...)
+		out = strconv.AppendInt(out, int64(len(body)), 10)
+		out = append(out, "\r\n"...)
+	}
+	out = append(out, "\r\n"...)
+	// Small bodies go in the head's write; large ones after it, uncopied.
+	inline := len(body) <= 16<<10
+	if inline {
+		out = append(out, body...)
+	}
+	cn.out = out[:0]
+	if _, err := cn.c.Write(out); err != nil {
+		return false, false, err
+	}
+	if !inline {
+		if _, err := cn.c.Write(body); err != nil {
+			return false, false, err
+		}
+	}
+	hd, err := readHead(cn.br, method == http.MethodHead)
+	if err != nil {
+		return false, false, err
+	}
+	// The head is in: the nearest point to the first byte, as on
+	// net/http's path.
+	rec.FirstByteNs = clk.Now()
+	rec.Status = int32(hd.status)
+	if hd.status < 200 || hd.status > 299 {
+		rec.Error = rundir.ErrStatus
+	}
+	rec.BytesIn, err = readBody(cn.br, hd, h.maxBody)
+	rec.EndNs = clk.Now()
+	return true, err == nil && hd.keepAlive, err
+}
+
+// get takes an idle connection, or dials one before the deadline.
+func (h *h1Client) get(ctx context.Context, deadline time.Time) (*h1Conn, bool, error) {
+	h.mu.Lock()
+	if n := len(h.idle); n > 0 {
+		cn := h.idle[n-1]
+		h.idle[n-1] = nil
+		h.idle = h.idle[:n-1]
+		h.mu.Unlock()
+		if err := cn.c.SetDeadline(deadline); err != nil {
+			cn.c.Close()
+			return nil, false, err
+		}
+		return cn, true, nil
+	}
+	h.mu.Unlock()
+	d := net.Dialer{Deadline: deadline, KeepAlive: 30 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", h.addr)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := c.SetDeadline(deadline); err != nil {
+		c.Close()
+		return nil, false, err
+	}
+	return &h1Conn{c: c, br: bufio.NewReaderSize(c, h1ReadBuffer)}, false, nil
+}
+
+// put keeps cn for the next request, or closes it when enough are kept.
+func (h *h1Client) put(cn *h1Conn) {
+	h.mu.Lock()
+	if len(h.idle) < h.maxIdle {
+		h.idle = append(h.idle, cn)
+		cn = nil
+	}
+	h.mu.Unlock()
+	if cn != nil {
+		cn.c.Close()
+	}
+}
+
+// closeIdle closes the connections kept for reuse.
+func (h *h1Client) closeIdle() {
+	h.mu.Lock()
+	idle := h.idle
+	h.idle = nil
+	h.mu.Unlock()
+	for _, cn := range idle {
+		cn.c.Close()
+	}
+}
+
+// h1ReadBuffer is a connection's read buffer: net/http's size, which
+// bounds how far the reader looks for the end of trailers.
+const h1ReadBuffer = 4 << 10
