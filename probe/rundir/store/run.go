@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -145,12 +144,17 @@ func (r *Run) Records(fn func([]rundir.Record) error) error {
 
 // decode reads the part at path into batches taken from free and handed
 // to full, until the part ends or stop closes. A part that cannot be read
-// is an error of type *DamagedError; parquet-go's panics on damaged files
-// are turned into one.
+// is an error of type *DamagedError, and the rows before the damage are
+// handed on; parquet-go's panics on damaged files are turned into one.
 func decode(path string, free chan []rundir.Record, full chan<- []rundir.Record, stop <-chan struct{}) (err error) {
+	// buf is the batch being filled, given back if the part ends early.
+	var buf []rundir.Record
 	defer func() {
 		if p := recover(); p != nil {
 			err = &DamagedError{Part: path, Err: fmt.Errorf("%v", p)}
+		}
+		if buf != nil {
+			free <- buf
 		}
 	}()
 	f, err := os.Open(path)
@@ -162,40 +166,59 @@ func decode(path string, free chan []rundir.Record, full chan<- []rundir.Record,
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	pf, err := parquet.OpenFile(f, st.Size())
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return &DamagedError{Part: path, Err: err}
 	}
-	rd := parquet.NewGenericReader[rundir.Record](pf)
-	defer rd.Close()
-	// A read is never asked for more rows than the part has left:
-	// parquet-go looks for each missing row in vain, a page header
-	// allocated each time (59 MB to read a part of 526 rows into a batch
-	// of 8192).
-	left := pf.NumRows()
+	groups := pf.RowGroups()
+	var left int64
+	for _, g := range groups {
+		if g.NumRows() < 0 {
+			return &DamagedError{Part: path, Err: fmt.Errorf("a row group of %d rows", g.NumRows())}
+		}
+		left += g.NumRows()
+	}
+	cols, err := newColumns(pf, int(min(batchRows, left)))
+	if err != nil {
+		return &DamagedError{Part: path, Err: err}
+	}
+	defer cols.close()
+	// A column is never asked for more rows than its row group has left:
+	// parquet-go, asked for rows past the end of a part, looks for each
+	// in vain, a page header allocated each time (59 MB to read a part of
+	// 526 rows into a batch of 8192).
+	var inGroup int64
 	for left > 0 {
-		var buf []rundir.Record
 		select {
 		case buf = <-free:
 		case <-stop:
 			return nil
 		}
-		n, err := rd.Read(buf[:min(int64(len(buf)), left)])
-		left -= int64(n)
-		if n > 0 {
+		n := int(min(int64(len(buf)), left))
+		var damage error
+		filled := 0
+		for filled < n && damage == nil {
+			for inGroup == 0 {
+				cols.open(groups[0])
+				inGroup, groups = groups[0].NumRows(), groups[1:]
+			}
+			var got int
+			got, damage = cols.read(filled, int(min(int64(n-filled), inGroup)))
+			filled += got
+			inGroup -= int64(got)
+			left -= int64(got)
+		}
+		cols.fill(buf[:filled])
+		if filled > 0 {
 			select {
-			case full <- buf[:n]:
+			case full <- buf[:filled]:
+				buf = nil
 			case <-stop:
 				return nil
 			}
-		} else {
-			free <- buf
 		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return &DamagedError{Part: path, Err: err}
+		if damage != nil {
+			return &DamagedError{Part: path, Err: damage}
 		}
 	}
 	return nil
