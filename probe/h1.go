@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/capfinder/capfinder/probe/rundir"
@@ -38,9 +39,18 @@ type h1Client struct {
 // h1Conn is one connection with its read buffer and its request buffer.
 type h1Conn struct {
 	c   net.Conn
+	raw syscall.RawConn
 	br  *bufio.Reader
 	out []byte
+	// idle is when the connection was last put back, in Unix
+	// nanoseconds.
+	idle int64
 }
+
+// staleAfter is how long a connection may wait idle before it is looked
+// at for the server's close before it is used: a connection back from an
+// answer a moment ago is used at once.
+const staleAfter = time.Millisecond
 
 // newH1Client builds the lean client for cfg's http:// URL, or reports
 // false when the URL or the headers need net/http: another scheme, or a
@@ -115,12 +125,13 @@ func validHeaderValue(v string) bool {
 // client's timeout; ctx being done stops it as the run's stop.
 func (h *h1Client) do(ctx context.Context, method string, body []byte, rec *rundir.Record, clk Clock) {
 	rec.BytesOut = int64(len(body))
-	deadline := time.Now().Add(h.timeout)
+	now := time.Now()
+	deadline := now.Add(h.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	for attempt := 1; ; attempt++ {
-		cn, reused, err := h.get(ctx, deadline)
+		cn, reused, err := h.get(ctx, now, deadline)
 		if err != nil {
 			rec.EndNs = clk.Now()
 			rec.Status, rec.Error = Classify(ctx, err)
@@ -135,7 +146,7 @@ func (h *h1Client) do(ctx context.Context, method string, body []byte, rec *rund
 			keep = false
 		}
 		if keep {
-			h.put(cn)
+			h.put(cn, time.Now())
 		} else {
 			cn.c.Close()
 		}
@@ -145,11 +156,8 @@ func (h *h1Client) do(ctx context.Context, method string, body []byte, rec *rund
 		// A kept-alive connection the server closed while idle fails
 		// before any answer; the server never read the request, which
 		// goes again on another connection, as HTTPClient sends it.
-		// Those kept longer than it are closed as well: they are likely
-		// to have been closed by the server too.
 		if !answered && reused && attempt <= maxStaleRetries && ctx.Err() == nil {
 			if _, class := Classify(ctx, err); class == rundir.ErrReset {
-				h.closeIdle()
 				continue
 			}
 		}
@@ -210,21 +218,30 @@ func (h *h1Client) exchange(cn *h1Conn, method string, body []byte, rec *rundir.
 	return true, err == nil && hd.keepAlive, err
 }
 
-// get takes an idle connection, or dials one before the deadline.
-func (h *h1Client) get(ctx context.Context, deadline time.Time) (*h1Conn, bool, error) {
-	h.mu.Lock()
-	if n := len(h.idle); n > 0 {
+// get takes an idle connection the server has not closed, or dials one
+// before the deadline.
+func (h *h1Client) get(ctx context.Context, now, deadline time.Time) (*h1Conn, bool, error) {
+	for {
+		h.mu.Lock()
+		n := len(h.idle)
+		if n == 0 {
+			h.mu.Unlock()
+			break
+		}
 		cn := h.idle[n-1]
 		h.idle[n-1] = nil
 		h.idle = h.idle[:n-1]
 		h.mu.Unlock()
+		if now.UnixNano()-cn.idle >= int64(staleAfter) && peerClosed(cn.raw) {
+			cn.c.Close()
+			continue
+		}
 		if err := cn.c.SetDeadline(deadline); err != nil {
 			cn.c.Close()
 			return nil, false, err
 		}
 		return cn, true, nil
 	}
-	h.mu.Unlock()
 	d := net.Dialer{Deadline: deadline, KeepAlive: 30 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", h.addr)
 	if err != nil {
@@ -234,11 +251,17 @@ func (h *h1Client) get(ctx context.Context, deadline time.Time) (*h1Conn, bool, 
 		c.Close()
 		return nil, false, err
 	}
-	return &h1Conn{c: c, br: bufio.NewReaderSize(c, h1ReadBuffer)}, false, nil
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, false, err
+	}
+	return &h1Conn{c: c, raw: raw, br: bufio.NewReaderSize(c, h1ReadBuffer)}, false, nil
 }
 
 // put keeps cn for the next request, or closes it when enough are kept.
-func (h *h1Client) put(cn *h1Conn) {
+func (h *h1Client) put(cn *h1Conn, now time.Time) {
+	cn.idle = now.UnixNano()
 	h.mu.Lock()
 	if len(h.idle) < h.maxIdle {
 		h.idle = append(h.idle, cn)

@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"math"
-	"runtime"
 	"time"
 )
 
@@ -18,6 +17,8 @@ func (e *Engine) schedule(ctx context.Context) {
 	defer close(e.schedDone)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	sleep, release := newSleeper()
+	defer release()
 	p := newPlan(e.cfg.Schedule)
 	var (
 		l stepLoad
@@ -81,10 +82,7 @@ loop:
 					return
 				}
 			}
-			// The kernel sleep holds the scheduler's processor: first let
-			// the workers just handed a request send it.
-			runtime.Gosched()
-			waitUntil(due, e.clock.Now, preciseSleep)
+			waitUntil(due, e.clock.Now, sleep)
 		}
 		// Wait for a slot under the current bound.
 		for e.inflight.Load() >= int64(l.concurrency) {

@@ -4,6 +4,8 @@ package probe
 
 import "time"
 
-// preciseSleep sleeps d on the runtime's timers, the best this system
-// offers here.
-func preciseSleep(d time.Duration) { time.Sleep(d) }
+// newSleeper returns the scheduler's sleep: the runtime's timers, the
+// best this system offers here.
+func newSleeper() (sleep func(time.Duration), release func()) {
+	return time.Sleep, func() {}
+}

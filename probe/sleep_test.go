@@ -49,3 +49,18 @@ func TestWaitUntilSleepsAndNeverSpins(t *testing.T) {
 		t.Errorf("%d clock reads for a time past", reads)
 	}
 }
+
+// The scheduler's sleep never ends before its time, however short.
+func TestSleeperNeverEndsEarly(t *testing.T) {
+	sleep, release := newSleeper()
+	defer release()
+	for _, d := range []time.Duration{time.Nanosecond, 50 * time.Microsecond, 200 * time.Microsecond, 3 * time.Millisecond} {
+		for range 20 {
+			start := time.Now()
+			sleep(d)
+			if got := time.Since(start); got < d {
+				t.Fatalf("a sleep of %v ended after %v", d, got)
+			}
+		}
+	}
+}

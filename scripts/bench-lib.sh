@@ -4,14 +4,17 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# bench_init [vegeta] builds capfinder if missing, installs GNU time (and
-# vegeta into bin/tools, as TOOLS, when asked), makes a scratch directory
-# WORK that is removed on exit with nginx and any capfinder run CF_PID
-# names, and starts nginx on cpu 1 (nginx_start).
+# bench_init [peers] builds capfinder if missing, installs GNU time (and
+# with "peers" vegeta and hey into bin/tools, as TOOLS, and wrk from
+# Debian), makes a scratch directory WORK that is removed on exit with
+# nginx and any capfinder run CF_PID names, and starts nginx on cpu 1
+# (nginx_start).
 bench_init() {
 	TOOLS=$PWD/bin/tools
-	if [ "${1:-}" = vegeta ] && [ ! -x "$TOOLS/vegeta" ]; then
-		GOBIN=$TOOLS go install "github.com/tsenart/vegeta/v12@v12.12.0"
+	if [ "${1:-}" = peers ]; then
+		[ -x "$TOOLS/vegeta" ] || GOBIN=$TOOLS go install "github.com/tsenart/vegeta/v12@v12.12.0"
+		[ -x "$TOOLS/hey" ] || GOBIN=$TOOLS go install "github.com/rakyll/hey@v0.1.5"
+		./scripts/install-debian.sh wrk:wrk
 	fi
 	[ -x bin/capfinder ] || make build >/dev/null
 	./scripts/install-debian.sh time:time
@@ -35,10 +38,11 @@ nginx_start() {
 	mkdir -p "$WORK/nginx"
 	cat >"$WORK/nginx/nginx.conf" <<CONF
 worker_processes 1;
+worker_rlimit_nofile 70000;
 daemon off;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections 65536; }
 http {
   access_log off;
   client_body_temp_path $WORK/nginx/body;
