@@ -309,3 +309,13 @@ func TestRecoveredStepsEndWhereTheyEnded(t *testing.T) {
 		}
 	}
 }
+
+// A search the generator could not take past a load says in the report
+// that its answer is a lower bound set by the generator.
+func TestAGeneratorBoundAnswerIsALowerBound(t *testing.T) {
+	sum := rundir.Summary{Mode: string(rundir.ModeAuto), Status: "generator_bound",
+		Capacity: rundir.Capacity{QPS: 40000, Low: 40000, LimitedBy: "generator"}}
+	if got := answerLines(sum)[0]; !strings.Contains(got, "Capacity: at least 40000 req/s, a lower bound set by the generator") {
+		t.Errorf("the report's answer: %s", got)
+	}
+}

@@ -152,6 +152,8 @@ func answerLines(s rundir.Summary) []string {
 	case c.QPS > 0 && c.High > 0:
 		out = append(out, fmt.Sprintf("Capacity: %s %s — the true limit lies between %s and %s %s; limited by %s.",
 			rate(c.QPS), unit, rate(c.Low), rate(c.High), unit, limitName(c.LimitedBy)))
+	case c.QPS > 0 && c.LimitedBy == "generator":
+		out = append(out, fmt.Sprintf("Capacity: at least %s %s, a lower bound set by the generator: it could not offer more, so the target's own limit was not reached. Give the generator more cores, or run several.", rate(c.QPS), unit))
 	case c.QPS > 0:
 		out = append(out, fmt.Sprintf("Capacity: at least %s %s; no limit broke above it (%s).", rate(c.QPS), unit, limitName(c.LimitedBy)))
 	default:

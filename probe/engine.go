@@ -431,6 +431,9 @@ func (e *Engine) inFlightSince(since int64) []rundir.Pending {
 type slot struct {
 	sched, first atomic.Int64
 	e            *Engine
+	// rec is the record of the worker's request in flight, kept here so
+	// that a request costs no allocation of its own.
+	rec rundir.Record
 }
 
 // after returns ns, or just after the last cut when the cut came between

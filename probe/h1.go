@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/capfinder/capfinder/probe/rundir"
@@ -34,14 +33,21 @@ type h1Client struct {
 
 	mu   sync.Mutex
 	idle []*h1Conn
+	// busy holds the connections with a request on them, each with the
+	// end of its request's context.
+	busy map[*h1Conn]<-chan struct{}
+	// watched holds the ends of the contexts (their Done channels) whose
+	// end aborts the exchanges under them: one watch a context, not one a
+	// request.
+	watched sync.Map
 }
 
 // h1Conn is one connection with its read buffer and its request buffer.
 type h1Conn struct {
-	c   net.Conn
-	raw syscall.RawConn
-	br  *bufio.Reader
-	out []byte
+	c    net.Conn
+	peek *peeker
+	br   *bufio.Reader
+	out  []byte
 	// idle is when the connection was last put back, in Unix
 	// nanoseconds.
 	idle int64
@@ -101,6 +107,7 @@ func newH1Client(cfg HTTPConfig, u *url.URL) (*h1Client, bool) {
 		timeout: cfg.Timeout,
 		maxBody: cfg.MaxBody,
 		maxIdle: cfg.MaxConns,
+		busy:    map[*h1Conn]<-chan struct{}{},
 	}, true
 }
 
@@ -130,6 +137,7 @@ func (h *h1Client) do(ctx context.Context, method string, body []byte, rec *rund
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	h.watch(ctx)
 	for attempt := 1; ; attempt++ {
 		cn, reused, err := h.get(ctx, now, deadline)
 		if err != nil {
@@ -138,18 +146,8 @@ func (h *h1Client) do(ctx context.Context, method string, body []byte, rec *rund
 			return
 		}
 		rec.NewConn = !reused
-		// The run's stop ends the exchange at once, as net/http's
-		// cancellation does.
-		stop := context.AfterFunc(ctx, func() { cn.c.SetDeadline(time.Unix(1, 0)) })
 		answered, keep, err := h.exchange(cn, method, body, rec, clk)
-		if !stop() {
-			keep = false
-		}
-		if keep {
-			h.put(cn, time.Now())
-		} else {
-			cn.c.Close()
-		}
+		h.release(cn, keep)
 		if err == nil {
 			return
 		}
@@ -218,9 +216,57 @@ func (h *h1Client) exchange(cn *h1Conn, method string, body []byte, rec *rundir.
 	return true, err == nil && hd.keepAlive, err
 }
 
-// get takes an idle connection the server has not closed, or dials one
-// before the deadline.
+// watch makes the end of ctx abort the exchanges under it at once, as
+// net/http's cancellation does: their connections' deadlines are moved
+// to the past.
+func (h *h1Client) watch(ctx context.Context) {
+	done := ctx.Done()
+	if done == nil {
+		return
+	}
+	if _, ok := h.watched.Load(done); ok {
+		return
+	}
+	if _, loaded := h.watched.LoadOrStore(done, struct{}{}); loaded {
+		return
+	}
+	context.AfterFunc(ctx, func() {
+		h.watched.Delete(done)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for cn, d := range h.busy {
+			if d == done {
+				cn.c.SetDeadline(time.Unix(1, 0))
+			}
+		}
+	})
+}
+
+// get takes a connection for a request under ctx, marked busy with its
+// deadline set: an idle one the server has not closed, or a new one.
 func (h *h1Client) get(ctx context.Context, now, deadline time.Time) (*h1Conn, bool, error) {
+	cn, reused, err := h.take(ctx, now, deadline)
+	if err != nil {
+		return nil, false, err
+	}
+	h.mu.Lock()
+	h.busy[cn] = ctx.Done()
+	h.mu.Unlock()
+	// A context that ended before the connection was marked busy is not
+	// seen by its watch: it is looked at once the deadline is set.
+	if err := cn.c.SetDeadline(deadline); err != nil || ctx.Err() != nil {
+		h.release(cn, false)
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, false, err
+	}
+	return cn, reused, nil
+}
+
+// take pops an idle connection the server has not closed, or dials one
+// before the deadline.
+func (h *h1Client) take(ctx context.Context, now, deadline time.Time) (*h1Conn, bool, error) {
 	for {
 		h.mu.Lock()
 		n := len(h.idle)
@@ -232,13 +278,9 @@ func (h *h1Client) get(ctx context.Context, now, deadline time.Time) (*h1Conn, b
 		h.idle[n-1] = nil
 		h.idle = h.idle[:n-1]
 		h.mu.Unlock()
-		if now.UnixNano()-cn.idle >= int64(staleAfter) && peerClosed(cn.raw) {
+		if now.UnixNano()-cn.idle >= int64(staleAfter) && cn.peek.closed() {
 			cn.c.Close()
 			continue
-		}
-		if err := cn.c.SetDeadline(deadline); err != nil {
-			cn.c.Close()
-			return nil, false, err
 		}
 		return cn, true, nil
 	}
@@ -247,23 +289,23 @@ func (h *h1Client) get(ctx context.Context, now, deadline time.Time) (*h1Conn, b
 	if err != nil {
 		return nil, false, err
 	}
-	if err := c.SetDeadline(deadline); err != nil {
-		c.Close()
-		return nil, false, err
-	}
 	raw, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		c.Close()
 		return nil, false, err
 	}
-	return &h1Conn{c: c, raw: raw, br: bufio.NewReaderSize(c, h1ReadBuffer)}, false, nil
+	return &h1Conn{c: c, peek: newPeeker(raw), br: bufio.NewReaderSize(c, h1ReadBuffer)}, false, nil
 }
 
-// put keeps cn for the next request, or closes it when enough are kept.
-func (h *h1Client) put(cn *h1Conn, now time.Time) {
-	cn.idle = now.UnixNano()
+// release ends cn's request: cn is kept for the next one when keep says
+// it can carry one and fewer than enough are kept, and closed otherwise.
+func (h *h1Client) release(cn *h1Conn, keep bool) {
+	if keep {
+		cn.idle = time.Now().UnixNano()
+	}
 	h.mu.Lock()
-	if len(h.idle) < h.maxIdle {
+	delete(h.busy, cn)
+	if keep && len(h.idle) < h.maxIdle {
 		h.idle = append(h.idle, cn)
 		cn = nil
 	}

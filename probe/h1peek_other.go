@@ -4,6 +4,10 @@ package probe
 
 import "syscall"
 
-// peerClosed cannot look at a connection here: a closed one is found
-// when a request fails on it, and the request goes again.
-func peerClosed(syscall.RawConn) bool { return false }
+// peeker cannot look at a connection here: a closed one is found when a
+// request fails on it, and the request goes again.
+type peeker struct{}
+
+func newPeeker(syscall.RawConn) *peeker { return &peeker{} }
+
+func (*peeker) closed() bool { return false }

@@ -99,10 +99,16 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // headers holds what the reader acts on of an answer's header fields.
 type headers struct {
-	lengths  int
-	length   []byte // the first Content-Length's value
-	codings  int
-	coding   []byte // the first Transfer-Encoding's value
+	lengths int
+	// length is the first Content-Length's value: no valid one is longer
+	// (19 digits at most).
+	length  [24]byte
+	nlength int
+	codings int
+	// coding is the first Transfer-Encoding's value, as far as it fits:
+	// "chunked" does.
+	coding   [16]byte
+	ncoding  int
 	trailers [][]byte
 	close    bool
 	alive    bool
@@ -126,7 +132,10 @@ func readHeaders(br *bufio.Reader, budget *int) (headers, error) {
 	var (
 		hs    headers
 		field int
-		value []byte
+		// The value of a field acted on, kept across its continuation
+		// lines; most fit the buffer on the stack.
+		buf   [128]byte
+		value = buf[:0]
 	)
 	for first := true; ; first = false {
 		line, err := readLine(br, budget, false)
@@ -153,8 +162,10 @@ func readHeaders(br *bufio.Reader, budget *int) (headers, error) {
 		if !ok || !validName(name) || !validValue(v) {
 			return hs, &errMalformed{fmt.Sprintf("header line %q", line)}
 		}
-		field = fieldOf(name)
-		value = append(value[:0], v...)
+		value = value[:0]
+		if field = fieldOf(name); field != fieldOther {
+			value = append(value, v...)
+		}
 	}
 }
 
@@ -179,18 +190,24 @@ func (hs *headers) add(field int, v []byte) {
 	switch field {
 	case fieldLength:
 		if hs.lengths++; hs.lengths == 1 {
-			hs.length = bytes.Clone(v)
-		} else if !bytes.Equal(hs.length, v) {
+			// A value too long to keep is too long to be valid.
+			hs.nlength = copy(hs.length[:], v)
+			if len(v) > len(hs.length) {
+				hs.nlength = -1
+			}
+		} else if hs.nlength < 0 || !bytes.Equal(hs.length[:hs.nlength], v) {
 			// Differing lengths are refused once the head is read, as
 			// net/http refuses them.
 			hs.lengths = -1 << 30
 		}
 	case fieldCoding:
 		if hs.codings++; hs.codings == 1 {
-			hs.coding = bytes.Clone(v)
+			hs.ncoding = copy(hs.coding[:], v)
 		}
 	case fieldConnection:
-		for tok := range bytes.SplitSeq(v, []byte(",")) {
+		for rest, more := v, true; more; {
+			var tok []byte
+			tok, rest, more = bytes.Cut(rest, []byte(","))
 			switch tok = trimOWS(tok); {
 			case asciiEqualFold(tok, "close"):
 				hs.close = true
@@ -219,8 +236,8 @@ func (hs *headers) frame(st statusLine, head bool) (h1Head, error) {
 	// Transfer codings count from HTTP/1.1 on (net/http takes a version
 	// of 0.0 for 1.1 here); only chunked is known, and only once.
 	if hs.codings > 0 && (st.major > 1 || st.major == 1 && st.minor >= 1 || st.major == 0 && st.minor == 0) {
-		if hs.codings > 1 || !asciiEqualFold(hs.coding, "chunked") {
-			return h, &errMalformed{fmt.Sprintf("unsupported transfer encoding %q", hs.coding)}
+		if coding := hs.coding[:hs.ncoding]; hs.codings > 1 || !asciiEqualFold(coding, "chunked") {
+			return h, &errMalformed{fmt.Sprintf("unsupported transfer encoding %q", string(coding))}
 		}
 		h.chunked = true
 	}
@@ -228,11 +245,11 @@ func (hs *headers) frame(st statusLine, head bool) (h1Head, error) {
 		return h, &errMalformed{"multiple Content-Length headers"}
 	}
 	if hs.lengths > 0 {
-		n, err := strconv.ParseUint(string(hs.length), 10, 63)
-		if err != nil {
-			return h, &errMalformed{fmt.Sprintf("Content-Length %q", hs.length)}
+		n, ok := parseLength(hs.length[:max(hs.nlength, 0)])
+		if !ok || hs.nlength < 0 {
+			return h, &errMalformed{fmt.Sprintf("Content-Length %q", string(hs.length[:max(hs.nlength, 0)]))}
 		}
-		h.length = int64(n)
+		h.length = n
 	}
 	if h.chunked {
 		for _, v := range hs.trailers {
@@ -255,6 +272,28 @@ func (hs *headers) frame(st statusLine, head bool) (h1Head, error) {
 		h.keepAlive = false
 	}
 	return h, nil
+}
+
+// parseLength reads a Content-Length as strconv.ParseUint(s, 10, 63)
+// does, without a string.
+func parseLength(b []byte) (int64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		if n > (1<<63-1)/10 {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+		if n > 1<<63-1 {
+			return 0, false
+		}
+	}
+	return int64(n), true
 }
 
 // validName reports whether a header name is one textproto takes: token

@@ -19,6 +19,8 @@ func (e *Engine) schedule(ctx context.Context) {
 	timer.Stop()
 	sleep, release := newSleeper()
 	defer release()
+	// woke is when the scheduler last woke from a precise sleep.
+	var woke int64
 	p := newPlan(e.cfg.Schedule)
 	var (
 		l stepLoad
@@ -82,7 +84,12 @@ loop:
 					return
 				}
 			}
-			waitUntil(due, e.clock.Now, sleep)
+			if now := e.clock.Now(); due > now {
+				// At most one wake-up every minWake: the requests due
+				// within it leave together.
+				waitUntil(max(due, woke+int64(minWake)), e.clock.Now, sleep)
+				woke = e.clock.Now()
+			}
 		}
 		// Wait for a slot under the current bound.
 		for e.inflight.Load() >= int64(l.concurrency) {

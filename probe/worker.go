@@ -31,7 +31,8 @@ func (e *Engine) work(j job, sl *slot) {
 		sl.sched.Store(j.scheduled)
 		// The scheduler held cuts off while the job was on its way.
 		e.cutMu.RUnlock()
-		rec := rundir.Record{
+		rec := &sl.rec
+		*rec = rundir.Record{
 			Step:        j.step,
 			OfferedQPS:  j.offered,
 			ScheduledNs: j.scheduled,
@@ -45,8 +46,8 @@ func (e *Engine) work(j job, sl *slot) {
 		if c := j.payload.Conv; c != nil {
 			rec.Conversation = c.ID
 		}
-		e.cfg.Client.Do(ctx, j.payload, &rec, e.clock)
-		e.handOver(&rec, sl)
+		e.cfg.Client.Do(ctx, j.payload, rec, e.clock)
+		e.handOver(rec, sl)
 		if c := j.payload.Conv; c != nil && rec.OK() {
 			// The conversation goes on after its think time; a failed turn
 			// ends it, as a user would give up.

@@ -13,7 +13,9 @@
 #   2. at 1k, 10k and 50k req/s: the rate achieved against the rate asked,
 #      the send lag's median and 99th percentile (capfinder from its own
 #      record, vegeta from its results' timestamps against its schedule)
-#      and the CPU (user + system) spent per request;
+#      and the CPU (user + system) spent per request: the peers' whole
+#      process, capfinder's during its step (gen_cpu_ms, which leaves out
+#      the report and plots it draws after the load);
 #   3. what capfinder says when asked for more than one core can send: an
 #      auto search up to 200k req/s;
 #   4. `capfinder analyze` on ten million recorded requests: wall time and
@@ -65,7 +67,7 @@ echo
 echo "== 2. Pacing and CPU at fixed rates ($SECS s each)"
 printf "%-8s %-10s %12s %9s %16s %14s\n" rate tool achieved "off by" "lag p50/p99 ms" "CPU µs/request"
 for RATE in 1000 10000 50000; do
-	$GEN /usr/bin/time -f "%U %S" -o "$WORK/cf.time" bin/capfinder run --mode rate --rate "$RATE" \
+	$GEN bin/capfinder run --mode rate --rate "$RATE" \
 		--duration "${SECS}s" --step-duration "${SECS}s" --out "$WORK/rate$RATE" -q "$URL" >/dev/null
 	SUM=$WORK/rate$RATE/summary.json
 	N=$(summary sent)
@@ -73,7 +75,7 @@ for RATE in 1000 10000 50000; do
 	printf "%-8s %-10s %12s %8s%% %16s %14s\n" "$RATE" capfinder "$GOT" \
 		"$(awk -v g="$GOT" -v r="$RATE" 'BEGIN { printf "%+.2f", 100 * (g - r) / r }')" \
 		"$(summary send_lag_p50_ms)/$(summary send_lag_p99_ms)" \
-		"$(awk -v c="$(cpu "$WORK/cf.time")" -v n="$N" 'BEGIN { printf "%.1f", 1e6 * c / n }')"
+		"$(awk -v c="$(summary gen_cpu_ms)" -v n="$N" 'BEGIN { printf "%.1f", 1e3 * c / n }')"
 	if [ "$RATE" = 50000 ]; then
 		echo "         capfinder's own verdict on its step: $(summary verdict) $(summary limited_by)"
 	fi

@@ -231,6 +231,8 @@ func printAnswer(w io.Writer, sum rundir.Summary, dir string) {
 		fmt.Fprintf(w, "sustained: %s %s with every limit holding (%s; --mode auto finds the capacity)\n", fmtRate(c.QPS), unit, what)
 	case !search:
 		fmt.Fprintf(w, "sustained: no load held every limit in every step run at it or below (%s)\n", orUnknown2(c.LimitedBy))
+	case c.QPS > 0 && c.High <= 0 && c.LimitedBy == "generator":
+		fmt.Fprintf(w, "capacity: at least %s %s, a lower bound set by the generator, which could not offer more; the target's limit was not reached\n", fmtRate(c.QPS), unit)
 	case c.QPS > 0:
 		fmt.Fprintf(w, "capacity: %s %s (true limit between %s and %s), limited by %s\n",
 			fmtRate(c.QPS), unit, fmtRate(c.Low), orUnknown(c.High), orUnknown2(c.LimitedBy))

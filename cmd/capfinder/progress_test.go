@@ -74,3 +74,16 @@ func TestProgressOnATerminal(t *testing.T) {
 		t.Errorf("a step's line does not clear the status line first:\n%q", out)
 	}
 }
+
+// A search the generator could not take past a load says its answer is a
+// lower bound set by the generator (the report says so too: analysis's
+// TestAGeneratorBoundAnswerIsALowerBound).
+func TestAGeneratorBoundAnswerIsALowerBound(t *testing.T) {
+	sum := rundir.Summary{Mode: string(rundir.ModeAuto), Status: "generator_bound",
+		Capacity: rundir.Capacity{QPS: 40000, Low: 40000, LimitedBy: "generator"}}
+	var b bytes.Buffer
+	printAnswer(&b, sum, t.TempDir())
+	if !strings.Contains(b.String(), "capacity: at least 40000 req/s, a lower bound set by the generator") {
+		t.Errorf("the terminal's answer:\n%s", b.String())
+	}
+}
