@@ -52,11 +52,13 @@ test-short:
 demo: build
 	$(BIN) demo
 
+# capfinder beside vegeta, hey and wrk on one core each against nginx
+# (scripts/bench.sh installs them), after the Go benchmarks. About ten
+# minutes; figures in BENCHMARKS.md.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./probe/ ./analysis/
 	$(GO) test -count=1 -run TestAutoBeatsBisection -v ./controller/ | grep steps
-	./scripts/bench-throughput.sh
-	./scripts/bench-analyze.sh
+	./scripts/bench.sh
 
 # The search's accuracy and load time against simulated targets of known
 # capacity (virtual time, about a minute): auto and EAS's scan at its

@@ -284,17 +284,53 @@ func (h *h1Client) take(ctx context.Context, now, deadline time.Time) (*h1Conn, 
 		}
 		return cn, true, nil
 	}
+	cn, err := h.dial(ctx, deadline)
+	return cn, false, err
+}
+
+// dial opens a connection before the deadline.
+func (h *h1Client) dial(ctx context.Context, deadline time.Time) (*h1Conn, error) {
 	d := net.Dialer{Deadline: deadline, KeepAlive: 30 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", h.addr)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	raw, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		c.Close()
-		return nil, false, err
+		return nil, err
 	}
-	return &h1Conn{c: c, peek: newPeeker(raw), br: bufio.NewReaderSize(c, h1ReadBuffer)}, false, nil
+	return &h1Conn{c: c, peek: newPeeker(raw), br: bufio.NewReaderSize(c, h1ReadBuffer)}, nil
+}
+
+// warm opens up to n connections for the requests to come, a few at a
+// time, and keeps them idle; it stops at the first that fails, or at the
+// deadline. The first requests of a run at a high rate then neither wait
+// for their connections nor, late, pile up more of them.
+func (h *h1Client) warm(n int, deadline time.Time) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	var wg sync.WaitGroup
+	next := make(chan struct{}, n)
+	for range n {
+		next <- struct{}{}
+	}
+	close(next)
+	for range min(n, 8) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				cn, err := h.dial(ctx, deadline)
+				if err != nil {
+					cancel()
+					return
+				}
+				h.release(cn, true)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // release ends cn's request: cn is kept for the next one when keep says

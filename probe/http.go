@@ -148,6 +148,15 @@ func (c *HTTPClient) Do(ctx context.Context, p datasets.Payload, rec *rundir.Rec
 	}
 }
 
+// Warm opens up to n connections before a run, where the client keeps
+// its own (plain http://), and gives up after two seconds or at the
+// first that fails; the run's requests find them idle.
+func (c *HTTPClient) Warm(n int) {
+	if c.lean != nil {
+		c.lean.warm(min(n, c.cfg.MaxConns), time.Now().Add(2*time.Second))
+	}
+}
+
 // CloseIdleConnections closes the connections kept for reuse, giving
 // their descriptors back.
 func (c *HTTPClient) CloseIdleConnections() {

@@ -30,9 +30,10 @@ nginx_start() {
 	./scripts/install-debian.sh nginx:nginx-light
 	local nginx port
 	nginx=$(command -v nginx || echo /usr/sbin/nginx)
-	# A loopback port nothing answers on.
+	# A loopback port nothing answers on, below the ephemeral range
+	# (32768 and up), where the generators' own connections could hold it.
 	while :; do
-		port=$((20000 + RANDOM % 20000))
+		port=$((20000 + RANDOM % 12000))
 		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
 	done
 	mkdir -p "$WORK/nginx"

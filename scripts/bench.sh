@@ -11,8 +11,9 @@
 #      Parquet, vegeta in its results file, hey as CSV), and the bytes each
 #      keeps a request in; wrk, which records nothing, as the ceiling;
 #   2. at 1k, 10k and 50k req/s: the rate achieved against the rate asked,
-#      the send lag's median and 99th percentile (capfinder from its own
-#      record, vegeta from its results' timestamps against its schedule)
+#      the send lag's median and 99th percentile after the first second
+#      (capfinder's step warm-up; capfinder from its own record, vegeta
+#      from its results' timestamps against its schedule)
 #      and the CPU (user + system) spent per request: the peers' whole
 #      process, capfinder's during its step (gen_cpu_ms, which leaves out
 #      the report and plots it draws after the load);

@@ -77,8 +77,12 @@ func (a *Acc) Add(r *Record) {
 		s.Turns++
 	}
 	if r.EndNs <= int64(s.End) {
-		// What a request carried is known once it ended.
-		RecordNs(s.SendLag, r.SendLag())
+		// What a request carried is known once it ended. The send lag
+		// leaves out the warm-up, as the latencies it may explain do:
+		// there a generator opens its connections and grows its workers.
+		if r.ScheduledNs >= int64(s.JudgedStart) {
+			RecordNs(s.SendLag, r.SendLag())
+		}
 		s.Events += int64(r.Events)
 		if r.NewConn {
 			s.NewConns++

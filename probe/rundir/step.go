@@ -67,7 +67,8 @@ type StepStats struct {
 
 	// Latency (end − scheduled) of the judged requests, and of the halves
 	// of the judged stretch before and after Mid; SendLag (sent −
-	// scheduled) of the step's requests that had ended by End; TTFT
+	// scheduled) of the requests after the warm-up that had ended by
+	// End; TTFT
 	// (first token − scheduled), TPOT ((end − first token) / (output
 	// tokens − 1)) and ITL (each request's largest gap between tokens) of
 	// the judged requests that streamed, nil when none did. All in

@@ -2,7 +2,8 @@
 // csv`) and prints, for a constant rate, the requests, the rate achieved
 // and the send lag's median and 99th percentile: how late each request
 // left against the schedule first + seq/rate, the same measure capfinder
-// records for itself. Used by scripts/bench.sh.
+// records for itself, and like capfinder's, leaving out a warm-up (its
+// default second). Used by scripts/bench.sh.
 //
 //	vegeta encode --to csv results.bin | go run ./scripts/vegetalag -rate 1000
 package main
@@ -15,10 +16,12 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"time"
 )
 
 func main() {
 	rate := flag.Float64("rate", 0, "the constant rate the attack asked for, per second")
+	warmup := flag.Duration("warmup", time.Second, "the start left out of the send lag")
 	flag.Parse()
 	if *rate <= 0 {
 		fmt.Fprintln(os.Stderr, "vegetalag: -rate is required")
@@ -57,10 +60,16 @@ func main() {
 	}
 	slices.SortFunc(hits, func(a, b hit) int { return int(a.seq - b.seq) })
 	first, last := hits[0], hits[len(hits)-1]
-	lags := make([]float64, len(hits))
-	for i, h := range hits {
+	var lags []float64
+	for _, h := range hits {
 		due := float64(first.at) + float64(h.seq-first.seq)*1e9 / *rate
-		lags[i] = max(0, float64(h.at)-due) / 1e6
+		if due-float64(first.at) >= float64(*warmup) {
+			lags = append(lags, max(0, float64(h.at)-due)/1e6)
+		}
+	}
+	if len(lags) == 0 {
+		fmt.Fprintln(os.Stderr, "vegetalag: nothing after the warm-up")
+		os.Exit(1)
 	}
 	slices.Sort(lags)
 	q := func(p float64) float64 { return lags[int(p*float64(len(lags)-1))] }
