@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,4 +237,54 @@ func FuzzH1Response(f *testing.F) {
 			t.Fatalf("net/http refused the answer (%v); the reader read status %d and %d bytes", werr, h.status, n)
 		}
 	})
+}
+
+// Warm opens the connections a run's first requests then find idle.
+func TestLeanClientWarms(t *testing.T) {
+	var conns atomic.Int64
+	url, err := probetest.ServeConns(t.Context(), "127.0.0.1:0", func(c net.Conn) {
+		conns.Add(1)
+		br := bufio.NewReader(c)
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewHTTPClient(HTTPConfig{URL: url, MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Up to the connections it keeps.
+	c.Warm(10)
+	var rec rundir.Record
+	c.Do(context.Background(), datasets.Payload{}, &rec, NewClock())
+	if !rec.OK() || rec.NewConn {
+		t.Errorf("the first request after warming: %+v", rec)
+	}
+	// The server counts a connection once it accepts it.
+	for deadline := time.Now().Add(5 * time.Second); conns.Load() < 4 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if n := conns.Load(); n != 4 {
+		t.Errorf("%d connections opened, want 4", n)
+	}
+	// A target that refuses gives up at once.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	if c, err = NewHTTPClient(HTTPConfig{URL: closed}); err != nil {
+		t.Fatal(err)
+	}
+	c.Warm(64)
+	if n := len(c.lean.idle); n != 0 {
+		t.Errorf("%d connections kept to a closed port", n)
+	}
 }
