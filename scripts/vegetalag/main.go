@@ -3,7 +3,8 @@
 // and the send lag's median and 99th percentile: how late each request
 // left against the schedule first + seq/rate, the same measure capfinder
 // records for itself, and like capfinder's, leaving out a warm-up (its
-// default second). Used by scripts/bench.sh.
+// default second; "-" when it sent nothing after it). Used by
+// scripts/bench.sh.
 //
 //	vegeta encode --to csv results.bin | go run ./scripts/vegetalag -rate 1000
 package main
@@ -67,12 +68,13 @@ func main() {
 			lags = append(lags, max(0, float64(h.at)-due)/1e6)
 		}
 	}
+	achieved := float64(len(hits)-1) / (float64(last.at-first.at) / 1e9)
 	if len(lags) == 0 {
-		fmt.Fprintln(os.Stderr, "vegetalag: nothing after the warm-up")
-		os.Exit(1)
+		// It sent nothing after its warm-up: no lag to measure.
+		fmt.Printf("%d %.2f - -\n", len(hits), achieved)
+		return
 	}
 	slices.Sort(lags)
 	q := func(p float64) float64 { return lags[int(p*float64(len(lags)-1))] }
-	achieved := float64(len(hits)-1) / (float64(last.at-first.at) / 1e9)
 	fmt.Printf("%d %.2f %.3f %.3f\n", len(hits), achieved, q(0.5), q(0.99))
 }
