@@ -56,7 +56,7 @@ demo: build
 # (scripts/bench.sh installs them), after the Go benchmarks. About ten
 # minutes; figures in BENCHMARKS.md.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./probe/ ./analysis/
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./probe/ ./probe/rundir/store/ ./analysis/
 	$(GO) test -count=1 -run TestAutoBeatsBisection -v ./controller/ | grep steps
 	./scripts/bench.sh
 
