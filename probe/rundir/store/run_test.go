@@ -342,8 +342,10 @@ func TestRecordsAllocateNothingPerRecord(t *testing.T) {
 		t.Fatalf("read %d records, want %d", n, len(recs))
 	}
 	// The recorder's row groups of 8,192 rows of some thirty columns
-	// make about a page of each column per thousand records.
-	if allocs := after.Mallocs - before.Mallocs; allocs > uint64(n/10) {
+	// make about a page of each column per thousand records: some
+	// allocations per page (more under the race detector), where one a
+	// record would be 200,000.
+	if allocs := after.Mallocs - before.Mallocs; allocs > uint64(n/4) {
 		t.Errorf("reading %d records took %d allocations", n, allocs)
 	}
 }
