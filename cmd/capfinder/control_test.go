@@ -62,19 +62,13 @@ func TestUpdateAndStopARunningRun(t *testing.T) {
 		t.Fatalf("update: exit %d, %s", code, stderr)
 	}
 	// Stop once a step has run at the new concurrency.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/api/state")
+	within(30*time.Second, func() bool {
+		state, err := apiState(addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if strings.Contains(string(b), `"asked_by":"command"`) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return strings.Contains(state, `"asked_by":"command"`)
+	})
 	if code, _, stderr := runCLI(t, context.Background(), "stop", "--listen", "http://"+addr+"/"); code != 0 {
 		t.Fatalf("stop: exit %d, %s", code, stderr)
 	}
