@@ -92,18 +92,7 @@ func TestRecordsGiveBackEveryColumn(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	r, err := NewRecorder(dir, RecorderOptions{MaxRows: 9000, RowGroupRows: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for b := range slices.Chunk(want[:20000], 700) {
-		if err := r.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
+	record(t, dir, RecorderOptions{MaxRows: 9000, RowGroupRows: 1000}, want[:20000], 700)
 	writePart(t, dir, 3, want[20000:], parquet.PageBufferSize(256), parquet.MaxRowsPerRowGroup(1500))
 
 	run, err := Open(dir)
@@ -241,16 +230,7 @@ func damage(t *testing.T, path string, group, column int) {
 func TestRecordsKeepTheRowsBeforeTheDamage(t *testing.T) {
 	dir := t.TempDir()
 	want := distinctRecords(8 * 1000)
-	r, err := NewRecorder(dir, RecorderOptions{MaxRows: 1000, RowGroupRows: 300})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Write(want); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
+	record(t, dir, RecorderOptions{MaxRows: 1000, RowGroupRows: 300}, want, len(want))
 	parts, err := Parts(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -316,17 +296,8 @@ func TestRecordsSurviveDamageAnywhere(t *testing.T) {
 // strings of a dictionary are decoded once.
 func TestRecordsAllocateNothingPerRecord(t *testing.T) {
 	dir := t.TempDir()
-	r, err := NewRecorder(dir, RecorderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	recs := distinctRecords(200_000)
-	if err := r.Write(recs); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
+	record(t, dir, RecorderOptions{}, recs, len(recs))
 	run, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)

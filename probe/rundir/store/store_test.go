@@ -28,21 +28,29 @@ func testRecords(n int) []rundir.Record {
 	return recs
 }
 
-func TestRecorderRoundTripAcrossParts(t *testing.T) {
-	dir := t.TempDir()
-	r, err := NewRecorder(dir, RecorderOptions{MaxRows: 1000, RowGroupRows: 300, Metadata: map[string]string{"run.mode": "auto"}})
+// record writes recs into dir with a recorder of opts, in writes of at
+// most batch records, closes it and returns it.
+func record(t *testing.T, dir string, opts RecorderOptions, recs []rundir.Record, batch int) *Recorder {
+	t.Helper()
+	r, err := NewRecorder(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := testRecords(3500)
-	for i := 0; i < len(want); i += 700 {
-		if err := r.Write(want[i : i+700]); err != nil {
+	for b := range slices.Chunk(recs, batch) {
+		if err := r.Write(b); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func TestRecorderRoundTripAcrossParts(t *testing.T) {
+	dir := t.TempDir()
+	want := testRecords(3500)
+	r := record(t, dir, RecorderOptions{MaxRows: 1000, RowGroupRows: 300, Metadata: map[string]string{"run.mode": "auto"}}, want, 700)
 	parts, err := Parts(dir)
 	if err != nil {
 		t.Fatal(err)
