@@ -2,6 +2,7 @@ package probe
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -98,23 +99,18 @@ func newH1Client(cfg HTTPConfig, u *url.URL) (*h1Client, bool) {
 	for _, k := range []string{"Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer"} {
 		h.Del(k)
 	}
-	var w headerWriter
+	var w bytes.Buffer
 	h.Write(&w)
 	return &h1Client{
 		addr:    addr,
 		target:  u.RequestURI(),
-		head:    append(b, w...),
+		head:    append(b, w.Bytes()...),
 		timeout: cfg.Timeout,
 		maxBody: cfg.MaxBody,
 		maxIdle: cfg.MaxConns,
 		busy:    map[*h1Conn]<-chan struct{}{},
 	}, true
 }
-
-// headerWriter collects what http.Header.Write writes.
-type headerWriter []byte
-
-func (w *headerWriter) Write(p []byte) (int, error) { *w = append(*w, p...); return len(p), nil }
 
 // validHeaderValue reports whether v can be sent as a header value: no
 // control characters but tab, as net/http requires.
