@@ -333,9 +333,7 @@ func readBody(br *bufio.Reader, h h1Head, limit int64) (int64, error) {
 		return readChunked(br, limit)
 	case h.length >= 0:
 		n, err := skipBytes(br, min(h.length, limit+1))
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
+		err = unexpected(err)
 		if err == nil && n > limit {
 			err = errTooLarge
 		}
