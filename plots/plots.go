@@ -93,23 +93,43 @@ func saveAll(dir string, figs []figure) ([]analysis.Figure, error) {
 // data, never on it.
 func single(p *plot.Plot) func(draw.Canvas) {
 	return func(c draw.Canvas) {
-		leg := p.Legend
-		r := leg.Rectangle(c)
-		if r.Max.Y-r.Min.Y <= 0 {
+		w := legendWidth(c, p)
+		if w == 0 {
 			p.Draw(c)
 			return
 		}
-		p.Legend = plot.NewLegend()
-		defer func() { p.Legend = leg }()
-		w := r.Max.X - r.Min.X + vg.Points(12)
-		data, band := c, c
+		data := c
 		data.Max.X -= w
-		band.Min.X = data.Max.X + vg.Points(6)
-		band.Max.Y -= p.Title.TextStyle.Height(p.Title.Text) + vg.Points(8)
-		p.Draw(data)
-		leg.Top, leg.Left = true, true
-		leg.Draw(band)
+		beside(c, data, p, func(p *plot.Plot) { p.Draw(data) })
 	}
+}
+
+// legendWidth is the width of the band the widest of ps's legends needs,
+// or 0 when none has entries.
+func legendWidth(c draw.Canvas, ps ...*plot.Plot) vg.Length {
+	var w vg.Length
+	for _, p := range ps {
+		r := p.Legend.Rectangle(c)
+		if r.Max.Y-r.Min.Y > 0 {
+			w = max(w, r.Max.X-r.Min.X+vg.Points(12))
+		}
+	}
+	return w
+}
+
+// beside draws p by drawFn without its legend, then the legend in the band
+// of c to the right of data, level with the top of p's data.
+func beside(c, data draw.Canvas, p *plot.Plot, drawFn func(*plot.Plot)) {
+	leg := p.Legend
+	p.Legend = plot.NewLegend()
+	defer func() { p.Legend = leg }()
+	drawFn(p)
+	band := data
+	band.Min.X = data.Max.X + vg.Points(6)
+	band.Max.X = c.Max.X
+	band.Max.Y -= p.Title.TextStyle.Height(p.Title.Text) + vg.Points(8)
+	leg.Top, leg.Left = true, true
+	leg.Draw(band)
 }
 
 // save writes one figure as PNG and SVG.
@@ -207,7 +227,7 @@ func openLoop(a *analysis.Analysis) []*rundir.StepStats {
 
 func latency(a *analysis.Analysis) *plot.Plot {
 	q := a.Summary.Limits.RTQuantile
-	p := newPlot("Latency versus load", "offered load (req/s)", "latency (ms)")
+	p := newPlot("Latency versus load", offeredLabel(a), "latency (ms)")
 	steps := openLoop(a)
 	if len(steps) == 0 {
 		return note(p, "no open-loop steps")

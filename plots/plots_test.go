@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/recorder"
 
 	"github.com/capfinder/capfinder/analysis"
 	"github.com/capfinder/capfinder/probe/rundir"
@@ -170,5 +173,40 @@ func TestLatencyLogAxisWhereItSpansDecades(t *testing.T) {
 	a.Run.Steps = a.Run.Steps[2:] // 800 and 950/s: 3.5 to 92 ms
 	if _, ok := latency(a).Y.Scale.(plot.LogScale); ok {
 		t.Error("latency within a decade and a half is on a log axis")
+	}
+}
+
+// TestStackedLegendsBesideTheData checks that a stacked figure puts its
+// legends right of every tick label, where they cannot hide a curve, and
+// that a conversation run's load axis is in conversations a second.
+func TestStackedLegendsBesideTheData(t *testing.T) {
+	a := streamedRun(synthetic())
+	a.Summary.Conversations = &rundir.Conversations{}
+	rec := new(recorder.Canvas)
+	streaming(a)(draw.Canvas{Canvas: rec, Rectangle: vg.Rectangle{Max: vg.Point{X: width, Y: height}}})
+	legend := map[string]bool{"TTFT p50": true, "TTFT p99": true, "TPOT p50": true, "longest gap p99": true}
+	var ticks, left vg.Length
+	left = width
+	found, axis := 0, false
+	for _, act := range rec.Actions {
+		s, ok := act.(*recorder.FillString)
+		if !ok {
+			continue
+		}
+		switch {
+		case legend[s.String]:
+			found++
+			left = min(left, s.Point.X)
+		case s.String == "offered load (conversations/s)":
+			axis = true
+		case strings.Trim(s.String, "0123456789.") == "":
+			ticks = max(ticks, s.Point.X)
+		}
+	}
+	if found != len(legend) || !axis {
+		t.Fatalf("drawn: %d of %d legend entries, conversations axis %v", found, len(legend), axis)
+	}
+	if left <= ticks {
+		t.Errorf("a legend entry starts at x=%v, left of a tick label at x=%v: it is on the data", left, ticks)
 	}
 }

@@ -44,7 +44,7 @@ type load struct {
 
 func loadAxis(a *analysis.Analysis) load {
 	if steps := openLoop(a); len(steps) > 0 {
-		return load{steps, func(s *rundir.StepStats) float64 { return s.Offered }, "offered load (req/s)", true}
+		return load{steps, func(s *rundir.StepStats) float64 { return s.Offered }, offeredLabel(a), true}
 	}
 	var steps []*rundir.StepStats
 	if a.Run != nil {
@@ -108,11 +108,23 @@ func stack(ps ...*plot.Plot) func(draw.Canvas) {
 		rows[i] = []*plot.Plot{p}
 	}
 	return func(c draw.Canvas) {
-		cells := plot.Align(rows, draw.Tiles{Rows: len(ps), Cols: 1, PadY: vg.Points(4), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8)}, c)
+		data := c
+		data.Max.X -= legendWidth(c, ps...)
+		cells := plot.Align(rows, draw.Tiles{Rows: len(ps), Cols: 1, PadY: vg.Points(4), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8)}, data)
 		for i, p := range ps {
-			p.Draw(cells[i][0])
+			cell := cells[i][0]
+			beside(draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{Min: cell.Min, Max: vg.Point{X: c.Max.X, Y: cell.Max.Y}}}, cell, p, func(p *plot.Plot) { p.Draw(cell) })
 		}
 	}
+}
+
+// offeredLabel names the offered load's axis: conversations started a
+// second in a multi-turn run, requests a second otherwise.
+func offeredLabel(a *analysis.Analysis) string {
+	if a.Summary.Conversations != nil {
+		return "offered load (conversations/s)"
+	}
+	return "offered load (req/s)"
 }
 
 // noSteps stacks ps, each saying there is nothing to draw.
