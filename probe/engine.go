@@ -45,6 +45,11 @@ type EngineConfig struct {
 	Requests int64
 	// Agent is recorded in every record (which generator sent it).
 	Agent int32
+	// Shard, when Of > 1, makes this engine one of Of generators sharing
+	// one schedule: each draws every arrival (its time, number and
+	// payload) and sends those whose number is Index modulo Of, so that
+	// together they send what one engine would.
+	Shard Shard
 	// Judging says how steps are judged: whether requests stream (a
 	// judged request still without a first token at a step's cut then
 	// counts with its age as its time to first token, a lower bound) and
@@ -64,8 +69,15 @@ type EngineConfig struct {
 	OnSecond func(rundir.Second)
 }
 
+// Shard is a generator's share of a schedule: Index of Of.
+type Shard struct{ Index, Of int }
+
 // Load is what one step offers.
 type Load struct {
+	// At, when positive, is when the step begins on the engine's clock:
+	// Step waits for it, and generators sharing a schedule begin their
+	// steps at the same instant. Zero begins at once.
+	At int64
 	// Rate is requests per second on the open-loop schedule. Zero means
 	// closed loop: Concurrency workers send back to back. +Inf schedules
 	// every request at the step's start, bounded by Concurrency.
@@ -252,7 +264,23 @@ func (e *Engine) Step(ctx context.Context, l Load) (*rundir.StepStats, error) {
 	if e.stopped {
 		return nil, errors.New("probe: step after stop")
 	}
-	now := e.clock.Now()
+	if wait := time.Duration(l.At - e.clock.Now()); l.At > 0 && wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+	// begin is when the step begins: At, exactly, when it was given.
+	begin := func() int64 {
+		if l.At > 0 {
+			return l.At
+		}
+		return e.clock.Now()
+	}
+	now := begin()
 	if l.Extend && e.step > 0 {
 		e.ctl <- ctl{kind: ctlExtend, judgedEnd: planEnd(now, l.Hold, l.Tail)}
 		e.setLoad(e.stepLoad)
@@ -281,7 +309,7 @@ func (e *Engine) Step(ctx context.Context, l Load) (*rundir.StepStats, error) {
 		// The step begins between two hand-overs, as it is cut: a request
 		// ends in it exactly when its record is handed over after that.
 		e.cutMu.Lock()
-		now = e.clock.Now()
+		now = begin()
 		e.ctl <- ctl{kind: ctlBegin, step: int32(e.step), bounds: rundir.Bounds{
 			Start: now, End: rundir.Open, JudgedStart: now + int64(l.Warmup), JudgedEnd: planEnd(now, l.Hold, l.Tail),
 		}}
@@ -292,7 +320,7 @@ func (e *Engine) Step(ctx context.Context, l Load) (*rundir.StepStats, error) {
 		e.setLoad(sl)
 	}
 	var err error
-	t := time.NewTimer(l.Hold)
+	t := time.NewTimer(time.Duration(now + int64(l.Hold) - e.clock.Now()))
 	// The requests in flight as the judged part begins, against those at
 	// the cut, tell whether the target kept up (Window.InFlightStart).
 	var warm <-chan time.Time

@@ -18,7 +18,10 @@ type followUps struct {
 }
 
 type turn struct {
-	due     int64
+	due int64
+	// seq is the conversation's first arrival's number, which every turn
+	// of it carries.
+	seq     int64
 	payload datasets.Payload
 }
 
@@ -38,10 +41,10 @@ func (h *turnHeap) Pop() any {
 }
 
 // follow schedules a conversation's next turn at due.
-func (e *Engine) follow(p datasets.Payload, due int64) {
+func (e *Engine) follow(p datasets.Payload, seq, due int64) {
 	f := &e.followUps
 	f.mu.Lock()
-	heap.Push(&f.turns, turn{due: due, payload: p})
+	heap.Push(&f.turns, turn{due: due, seq: seq, payload: p})
 	f.mu.Unlock()
 	select {
 	case f.wake <- struct{}{}:

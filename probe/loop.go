@@ -48,6 +48,29 @@ func (e *Engine) schedule(ctx context.Context) {
 		l, held, resumed = nl, false, e.clock.Now()
 		e.publishDue(p)
 	}
+	// pass draws the payloads of the arrivals the plan dropped, and of the
+	// next arrival when it is another generator's share, taking it off
+	// the plan; it returns whether it passed that arrival, and false with
+	// exhausted set once the source ran dry.
+	exhausted := false
+	pass := func(next bool) bool {
+		for ; p.dropped > 0; p.dropped-- {
+			if _, ok := e.cfg.Source.Next(); !ok {
+				exhausted = true
+				return false
+			}
+		}
+		if !next || e.ours(p.seq) {
+			return false
+		}
+		if _, ok := e.cfg.Source.Next(); !ok {
+			exhausted = true
+			return false
+		}
+		p.take(e.clock.Now())
+		e.publishDue(p)
+		return true
+	}
 loop:
 	for {
 		if l.step < 0 || held {
@@ -91,6 +114,13 @@ loop:
 				woke = e.clock.Now()
 			}
 		}
+		if turnDue, ok := e.followUps.next(); (!ok || turnDue > e.clock.Now()) && pass(true) {
+			continue
+		}
+		if exhausted {
+			e.exhaust(ctx)
+			return
+		}
 		// Wait for a slot under the current bound.
 		for e.inflight.Load() >= int64(l.concurrency) {
 			// A slot held by a worker that cannot hand its record over is
@@ -114,7 +144,7 @@ loop:
 		var j job
 		if turnDue, ok := e.followUps.next(); ok && turnDue <= e.clock.Now() {
 			t := e.followUps.pop()
-			j = job{scheduled: max(t.due, resumed), seq: p.number(), payload: t.payload}
+			j = job{scheduled: max(t.due, resumed), seq: t.seq, payload: t.payload}
 			e.turns.Add(1)
 		} else {
 			payload, ok := e.cfg.Source.Next()
@@ -152,6 +182,14 @@ loop:
 		default:
 		}
 	}
+}
+
+// ours reports whether the arrival numbered seq is this generator's to
+// send: every one, or those of its residue when generators share the
+// schedule.
+func (e *Engine) ours(seq int64) bool {
+	sh := e.cfg.Shard
+	return sh.Of <= 1 || seq%int64(sh.Of) == int64(sh.Index)
 }
 
 // publishDue tells Step when the plan's next send is due, for the

@@ -25,10 +25,14 @@ type plan struct {
 	// pos is, on a ramp, the arrivals due by next, counted from the
 	// step's start.
 	pos float64
-	seq int64 // the last sequence number given
+	// seq is the number of the next arrival; dropped counts the arrivals
+	// dropped since the scheduler last looked (their payloads are drawn
+	// all the same, so the arrival after them has the payload it would
+	// have had).
+	seq, dropped int64
 }
 
-func newPlan(gaps Schedule) *plan { return &plan{gaps: gaps} }
+func newPlan(gaps Schedule) *plan { return &plan{gaps: gaps, seq: 1} }
 
 // set starts a step of load l at l.start.
 func (p *plan) set(l stepLoad) {
@@ -63,11 +67,13 @@ func (p *plan) pause() { p.paced = false }
 func (p *plan) skip(t int64) {
 	for p.paced && p.next < t {
 		p.advance()
+		p.dropped++
 	}
 }
 
 // advance moves the schedule past the arrival due next.
 func (p *plan) advance() {
+	p.seq++
 	if p.l.rateEnd > 0 {
 		p.pos += p.gaps.Gap(1).Seconds()
 		p.next = p.l.start + rampAt(p.l, p.pos)
@@ -84,24 +90,19 @@ func (p *plan) due() (int64, bool) { return p.next, p.paced }
 // (now, when unpaced; a burst is scheduled at its step's start), and
 // moves the schedule past it.
 func (p *plan) take(now int64) (seq, scheduled int64) {
-	p.seq++
+	seq = p.seq
 	switch {
 	case p.paced:
 		scheduled = p.next
 		p.advance()
+		return seq, scheduled
 	case openLoop(p.l):
 		scheduled = p.l.start
 	default:
 		scheduled = now
 	}
-	return p.seq, scheduled
-}
-
-// number gives a send off the plan (a conversation's later turn) the
-// next sequence number.
-func (p *plan) number() int64 {
 	p.seq++
-	return p.seq
+	return seq, scheduled
 }
 
 func openLoop(l stepLoad) bool { return l.rate > 0 || l.rateEnd > 0 }

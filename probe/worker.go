@@ -52,7 +52,7 @@ func (e *Engine) work(j job, sl *slot) {
 			// The conversation goes on after its think time; a failed turn
 			// ends it, as a user would give up.
 			if next, ok := c.Next(); ok {
-				e.follow(next, rec.EndNs+int64(c.Think))
+				e.follow(next, j.seq, rec.EndNs+int64(c.Think))
 			}
 		}
 		if rec.Error == rundir.ErrLocal {
