@@ -144,7 +144,8 @@ func Analyze(r *Run, opt Options) *Analysis {
 		st := a.Steps[i]
 		sum.Steps = append(sum.Steps, s.Summary(st.Verdict.String(), string(st.Limit), st.Conclusive))
 	}
-	sum.Requests = rundir.Requests{Sent: r.Records, Recorded: r.Records, OK: r.OK, Failed: r.Failed, Canceled: r.Canceled}
+	sum.Requests = rundir.Requests{Sent: r.Records, Recorded: r.Records, OK: r.OK, Failed: r.Failed, Canceled: r.Canceled,
+		Duplicates: r.Duplicates, Gaps: r.Gaps}
 	sum.Capacity = rundir.Capacity{QPS: a.Result.Capacity, Low: a.Result.Capacity, High: a.Result.High, LimitedBy: string(a.Result.LimitedBy)}
 	if !opt.Search {
 		sum.Capacity.High = 0
@@ -377,6 +378,9 @@ func (a *Analysis) generatorBound(s *rundir.StepStats) bool {
 // warnings lists what the answer should not be trusted for.
 func (a *Analysis) warnings(lim controller.Limits, serverURL string, p *rundir.Prompts) []string {
 	out := append([]string(nil), a.Run.Skipped...)
+	if r := a.Run; r.Duplicates > 0 {
+		out = append(out, duplicatesWarning(r.Duplicates, r.DuplicateSeq))
+	}
 	if serverURL != "" && a.Run.ServerScrapes == 0 {
 		out = append(out, fmt.Sprintf("no server metrics were recorded from %s: it never answered with Prometheus text, so the answer does not say what the server ran out of", serverURL))
 	}
@@ -425,6 +429,16 @@ func (a *Analysis) warnings(lim controller.Limits, serverURL string, p *rundir.P
 		out = append(out, a.noSuccessWarning())
 	}
 	return out
+}
+
+// duplicatesWarning says that n of a run's requests were recorded twice,
+// the lowest seq among them first.
+func duplicatesWarning(n, seq int64) string {
+	what := fmt.Sprintf("1 request was recorded twice (seq %d)", seq)
+	if n > 1 {
+		what = fmt.Sprintf("%d requests were recorded twice (seq %d…)", n, seq)
+	}
+	return what + ": parts of one agent were gathered twice, or two agents had the same index"
 }
 
 // noSuccessWarning says that no request succeeded, and the commonest

@@ -45,7 +45,13 @@ type Run struct {
 	// requests of conversations.
 	Prompts        PromptCounts
 	Started, Turns int64
-	Timeline       Timeline
+	// Duplicates counts the load's rows recorded more than once (the
+	// same seq and turn), DuplicateSeq the lowest seq among them; Gaps
+	// the arrival numbers, from 1 to the largest recorded, that no first
+	// turn holds. Step 0's calibration requests, numbered apart, are
+	// left out.
+	Duplicates, DuplicateSeq, Gaps int64
+	Timeline                       Timeline
 	// Meta is the key/value metadata of the first part (run start, URL,
 	// mode, version).
 	Meta map[string]string
@@ -107,11 +113,15 @@ func ReadRun(src rundir.Source, opt ReadOptions) (*Run, error) {
 		return nil
 	}
 	tl := newTimeline()
+	seqs := newSeqCheck()
 	err = src.Records(func(batch []rundir.Record) error {
 		for i := range batch {
 			rec := &batch[i]
 			r.count(rec)
 			tl.add(rec)
+			if rec.Step > 0 {
+				seqs.add(rec.Seq, rec.Turn)
+			}
 			if a := stepAt(rec.EndNs); a != nil {
 				a.Complete(rec)
 			}
@@ -124,6 +134,7 @@ func ReadRun(src rundir.Source, opt ReadOptions) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.Duplicates, r.DuplicateSeq, r.Gaps = seqs.dups, seqs.firstDup, seqs.gaps()
 	r.Skipped = src.Skipped()
 	server, err := src.Server()
 	if err != nil {

@@ -315,7 +315,7 @@ var mdReport = template.Must(template.New("md").Funcs(funcs).Parse(`# capfinder 
 ## Limits
 
 {{pq .S.Limits.RTQuantile}} latency ≤ {{if .S.Limits.MaxRTMs}}{{.S.Limits.MaxRTMs}} ms{{else}}(none){{end}}, errors ≤ {{pct .S.Limits.FaultTolerate}}{{if .S.Limits.MaxQPS}}, rate ≤ {{rate .S.Limits.MaxQPS}}/s{{end}}.
-Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S.Requests.Recorded}} recorded, {{.S.Requests.Failed}} failed.
+Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S.Requests.Recorded}} recorded, {{.S.Requests.Failed}} failed{{with .S.Requests.Gaps}}, {{.}} scheduled arrivals dropped or missing (gaps in seq){{end}}.
 {{with .S.Frontier}}
 ## SLO frontier
 
@@ -366,7 +366,7 @@ figure.chart canvas{width:100%;height:320px;display:block}
 {{if .S.Warnings}}<h2>Warnings</h2><ul class="warn">{{range .S.Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <h2>Limits</h2>
 <p>{{pq .S.Limits.RTQuantile}} latency ≤ {{if .S.Limits.MaxRTMs}}{{.S.Limits.MaxRTMs}} ms{{else}}(none){{end}}, errors ≤ {{pct .S.Limits.FaultTolerate}}{{if .S.Limits.MaxQPS}}, rate ≤ {{rate .S.Limits.MaxQPS}}/s{{end}}.
-Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S.Requests.Recorded}} recorded, {{.S.Requests.Failed}} failed.</p>
+Mode {{.S.Mode}}, status {{.S.Status}}; {{.S.Requests.Sent}} requests sent, {{.S.Requests.Recorded}} recorded, {{.S.Requests.Failed}} failed{{with .S.Requests.Gaps}}, {{.}} scheduled arrivals dropped or missing (gaps in seq){{end}}.</p>
 {{with .S.Frontier}}<h2>SLO frontier</h2>
 <p>The capacity at other limits: the steps judged again with each (the run's other limits kept), and where the curve fitted to that quantile meets it, with its 90 % interval.</p>
 <table><tr><th>limit</th><th>steps</th><th>fitted curve</th></tr>

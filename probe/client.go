@@ -16,6 +16,11 @@ type Clock struct{ zero time.Time }
 // NewClock returns a clock whose zero is now.
 func NewClock() Clock { return Clock{zero: time.Now()} }
 
+// ClockAt returns a clock whose zero is zero: a generator keeps the
+// clock of the run it takes part in. zero should carry a monotonic
+// reading (time.Now().Add(…)), so that the clock never jumps.
+func ClockAt(zero time.Time) Clock { return Clock{zero: zero} }
+
 // Now returns nanoseconds since the clock's zero.
 func (c Clock) Now() int64 { return int64(time.Since(c.zero)) }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -48,13 +49,14 @@ report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 				return usageError("analyze: one RUN_DIR expected; e.g. capfinder analyze runs/20261123-041215")
 			}
 			dir := c.Args().First()
-			s, err := readRunSpec(dir)
+			info, err := readRunInfo("analyze", dir)
 			if err != nil {
 				return err
 			}
+			s := info.Spec
 			src, err := store.Open(dir)
 			if err != nil {
-				return usageError("analyze: %s has no recorded requests (requests/part-*.parquet)", dir)
+				return usageError("analyze: %s has no recorded requests (requests/part-*.parquet, requests/agent=*/part-*.parquet)", dir)
 			}
 			// The limits and sizing given replace the run's own.
 			for name, set := range map[string]func(){
@@ -89,23 +91,31 @@ report.md and report.html into RUN_DIR, or into --out. No request is sent.`,
 					return usageError("analyze: cannot create %s: %v", out, err)
 				}
 			}
-			a, err := analysis.Explain(src, s, warmup, recordedStatus(dir))
-			if err != nil {
-				return err
-			}
-			for _, skipped := range a.Run.Skipped {
-				fmt.Fprintln(c.App.ErrWriter, "capfinder: warning:", skipped)
-			}
-			if err := rundir.WriteJSON(filepath.Join(out, rundir.SummaryJSON), a.Summary); err != nil {
-				return err
-			}
-			if err := writeReport(out, a); err != nil {
-				return err
-			}
-			printAnswer(c.App.Writer, a.Summary, out)
-			return nil
+			return explainRun(c, src, s, warmup, out)
 		},
 	}
+}
+
+// explainRun explains the run src holds with the limits and sizing of s,
+// writes its summary.json, plots and reports into out and prints the
+// answer: what analyze does, and merge once it gathered the agents'
+// parts. warmup < 0 keeps the judged stretches the run recorded.
+func explainRun(c *cli.Context, src rundir.Source, s rundir.Spec, warmup time.Duration, out string) error {
+	a, err := analysis.Explain(src, s, warmup, recordedStatus(src.Dir()))
+	if err != nil {
+		return err
+	}
+	for _, skipped := range a.Run.Skipped {
+		fmt.Fprintln(c.App.ErrWriter, "capfinder: warning:", skipped)
+	}
+	if err := rundir.WriteJSON(filepath.Join(out, rundir.SummaryJSON), a.Summary); err != nil {
+		return err
+	}
+	if err := writeReport(out, a); err != nil {
+		return err
+	}
+	printAnswer(c.App.Writer, a.Summary, out)
+	return nil
 }
 
 // writeReport draws the plots of an explained run and writes its reports
@@ -131,16 +141,16 @@ func recordedStatus(dir string) controller.Status {
 	return controller.Finished
 }
 
-// readRunSpec reads the configuration a run was made with from its
-// run.json.
-func readRunSpec(dir string) (rundir.Spec, error) {
+// readRunInfo reads the run.json of the run in dir: the configuration
+// it was made with. Its errors are usage errors of command cmd.
+func readRunInfo(cmd, dir string) (rundir.RunInfo, error) {
 	var info rundir.RunInfo
 	err := rundir.ReadJSON(filepath.Join(dir, rundir.RunJSON), &info)
 	if errors.Is(err, os.ErrNotExist) {
-		return rundir.Spec{}, usageError("analyze: %s is not a run directory (no run.json)", dir)
+		return info, usageError("%s: %s is not a run directory (no run.json)", cmd, dir)
 	}
 	if err != nil {
-		return rundir.Spec{}, usageError("analyze: %v", err)
+		return info, usageError("%s: %v", cmd, err)
 	}
-	return info.Spec, nil
+	return info, nil
 }

@@ -47,6 +47,10 @@ func runFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "burstiness", Value: 1, Category: catLoad, Usage: "gamma arrivals: shape (1 = Poisson, smaller is burstier)"},
 		&cli.StringFlag{Name: "profile", Category: catLoad, Usage: "a JSON load profile: stages of constant rate, linear ramp or steps, run open loop"},
 		&cli.Uint64Flag{Name: "seed", Category: catLoad, Usage: "seed for arrivals and sampling"},
+		&cli.IntFlag{Name: "agents", Category: catLoad, Usage: "send the load from this many agents (capfinder agent), each taking its share of one schedule; this process coordinates"},
+		&cli.StringFlag{Name: "agent-listen", Category: catLoad, Usage: "with --agents: the address agents connect to (e.g. :7070; default 127.0.0.1 on a free port with --spawn)"},
+		&cli.BoolFlag{Name: "spawn", Category: catLoad, Usage: "with --agents: start the agents as processes on this machine"},
+		&cli.StringFlag{Name: "spec", Category: catReq, Usage: "a run's whole spec as JSON (run.json's config, or what capfinder kube puts in its ConfigMap); the URL may be left out"},
 
 		&cli.StringFlag{Name: "api", Value: "http", Category: catReq, Usage: "http, openai-chat, openai-completions (token metrics) or sse (event streams)"},
 		&cli.StringFlag{Name: "dataset", Category: catReq, Usage: "requests from synthetic:input=LENGTHS,output=LENGTHS[,prefix=P,prefixes=N,share=F,turns=LENGTHS,think=D], sharegpt:FILE[,turns=all], jsonl:FILE or a .json/.jsonl file; LENGTHS is N, LO-HI, normal(MEAN,SD[,LO-HI]), lognormal(MEAN,SD[,LO-HI]) or sharegpt(FILE) (LLM default " + runner.DefaultDataset + ")"},

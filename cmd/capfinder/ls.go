@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/capfinder/capfinder/probe/rundir"
+	"github.com/capfinder/capfinder/probe/rundir/store"
 )
 
 // listed is a run directory as `capfinder ls` shows it.
@@ -73,9 +74,9 @@ func alive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// recordedParts counts the request parts a run wrote.
+// recordedParts counts the request parts a run wrote, its agents' too.
 func recordedParts(dir string) int {
-	parts, _ := filepath.Glob(filepath.Join(dir, "requests", "*.parquet"))
+	parts, _ := store.Parts(dir)
 	return len(parts)
 }
 

@@ -132,7 +132,10 @@ and says what one replica sustains and how many replicas a target load needs.
 		},
 		Commands: []*cli.Command{
 			runCommand(),
+			agentCommand(),
+			kubeCommand(),
 			analyzeCommand(),
+			mergeCommand(),
 			compareCommand(),
 			sweepCommand(),
 			lsCommand(),

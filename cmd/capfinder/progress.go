@@ -268,6 +268,9 @@ func printAnswer(w io.Writer, sum rundir.Summary, dir string) {
 	if q.Canceled > 0 {
 		fmt.Fprintf(w, ", %d cancelled in flight at the end", q.Canceled)
 	}
+	if q.Gaps > 0 {
+		fmt.Fprintf(w, ", %d scheduled arrivals dropped or missing (gaps in seq)", q.Gaps)
+	}
 	fmt.Fprintln(w)
 	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
 		// Interrupted: only the summary was written.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -69,9 +70,25 @@ func execute(c *cli.Context, s runner.Spec) (runner.Result, error) {
 			return runner.Result{}, err
 		}
 	}
-	r, err := runner.New(s, runner.Options{Version: version, Abort: abort})
+	fleet, err := fleetOf(c)
 	if err != nil {
+		return runner.Result{}, err
+	}
+	r, err := runner.New(s, runner.Options{Version: version, Abort: abort, Fleet: fleet})
+	if err != nil {
+		if fleet != nil {
+			fleet.Listener.Close()
+		}
 		return runner.Result{}, usageError("run: %v", err)
+	}
+	if fleet != nil && c.Bool("spawn") {
+		agents, err := spawnAgents(fleet, r.Dir())
+		if err != nil {
+			return runner.Result{}, err
+		}
+		// Stopped agents end by themselves; a lost coordinator's within
+		// their silence limit.
+		defer agents.wait(time.Minute)
 	}
 	// The dashboard and `capfinder stop` end the run as Ctrl-C does.
 	parent := c.Context
@@ -110,6 +127,8 @@ func execute(c *cli.Context, s runner.Spec) (runner.Result, error) {
 			p.calibrated(ev.Calibration)
 		case runner.Drained:
 			p.pause(ev.Waited)
+		case runner.AgentJoined:
+			p.printf("capfinder: agent %d joined from %s (its clock %+v, ±%v)\n", ev.Index, ev.Addr, ev.Offset.Round(time.Microsecond), ev.Error.Round(time.Microsecond))
 		case runner.Judged:
 			p.step(ev.Step, ev.Stats)
 		case runner.Done:

@@ -36,6 +36,16 @@ type Options struct {
 	// the summary is then written from the engine's counts, without
 	// reading the run back (a second Ctrl-C).
 	Abort <-chan struct{}
+	// Fleet, when set, has agents send the load (see RunAgent).
+	Fleet *Fleet
+}
+
+// engine is what sends a run's load: a probe.Engine on this machine, or a
+// coordinator whose agents do.
+type engine interface {
+	Step(context.Context, probe.Load) (*rundir.StepStats, error)
+	Pause(context.Context, time.Duration) time.Duration
+	Stop() (probe.Totals, error)
 }
 
 // Runner runs one spec: the closed loop of controller and engine, every
@@ -69,6 +79,16 @@ type Runner struct {
 func New(s Spec, opt Options) (*Runner, error) {
 	if err := s.Check(); err != nil {
 		return nil, &InputError{err}
+	}
+	if f := opt.Fleet; f != nil {
+		switch {
+		case f.Agents < 1:
+			return nil, &InputError{errors.New("runner: a fleet needs at least one agent")}
+		case s.Requests > 0:
+			return nil, &InputError{errors.New("runner: --requests is not shared among agents; bound the run by --duration")}
+		case s.Mode.ClosedLoop() && s.Concurrency < f.Agents:
+			return nil, &InputError{fmt.Errorf("runner: a concurrency of %d cannot be shared among %d agents", s.Concurrency, f.Agents)}
+		}
 	}
 	r := &Runner{spec: s, opt: opt}
 	var err error
@@ -217,15 +237,7 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 	}
 	events <- started
 	clock := probe.NewClock()
-	meta := map[string]string{
-		rundir.MetaVersion: r.opt.Version,
-		rundir.MetaSchema:  rundir.RecordSchema,
-		rundir.MetaStart:   clock.Zero().UTC().Format(time.RFC3339Nano),
-		rundir.MetaURL:     rundir.RedactURL(s.URL),
-		rundir.MetaMode:    string(s.Mode),
-		rundir.MetaAPI:     string(s.API),
-		rundir.MetaStreams: fmt.Sprint(s.Streams()),
-	}
+	meta := partMeta(s, r.opt.Version, clock)
 	info := rundir.RunInfo{Version: r.opt.Version, Start: clock.Zero().UTC(), Spec: s.Redacted(), Env: rundir.ThisMachine()}
 	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.RunJSON), info); err != nil {
 		return res, err
@@ -258,7 +270,7 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 	}
 	lim := analysis.LimitsOf(s)
 	onSecond, stopLive := r.live(events)
-	eng, err := probe.NewEngine(probe.EngineConfig{
+	eng, err := r.engine(ctx, clock, &info, events, probe.EngineConfig{
 		OnSecond:    onSecond,
 		Client:      r.client,
 		Source:      r.source,
@@ -277,7 +289,6 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 		rec.Close()
 		return res, err
 	}
-	eng.Start()
 	stopScrape := r.scrapeServer(clock, events)
 
 	var (
@@ -365,6 +376,41 @@ func (r *Runner) run(parent context.Context, events chan<- Event) (Result, error
 	}
 	res, err = r.conclude(res, cres.Status, rows, tot, events)
 	return res, errors.Join(failed, err)
+}
+
+// partMeta is the key/value metadata of every part of a run.
+func partMeta(s Spec, version string, clock probe.Clock) map[string]string {
+	return map[string]string{
+		rundir.MetaVersion: version,
+		rundir.MetaSchema:  rundir.RecordSchema,
+		rundir.MetaStart:   clock.Zero().UTC().Format(time.RFC3339Nano),
+		rundir.MetaURL:     rundir.RedactURL(s.URL),
+		rundir.MetaMode:    string(s.Mode),
+		rundir.MetaAPI:     string(s.API),
+		rundir.MetaStreams: fmt.Sprint(s.Streams()),
+	}
+}
+
+// engine starts what sends the load: an engine of cfg, or with a fleet a
+// coordinator of agents, once they have all joined (recorded in info).
+func (r *Runner) engine(ctx context.Context, clock probe.Clock, info *rundir.RunInfo, events chan<- Event, cfg probe.EngineConfig) (engine, error) {
+	f := r.opt.Fleet
+	if f == nil {
+		eng, err := probe.NewEngine(cfg)
+		if err == nil {
+			eng.Start()
+		}
+		return eng, err
+	}
+	info.Fleet = &rundir.Fleet{RunID: filepath.Base(r.dir), Agents: f.Agents}
+	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.RunJSON), info); err != nil {
+		return nil, err
+	}
+	var scale *datasets.Scale
+	if c := info.Calibration; c != nil && c.Method != "none" {
+		scale = &datasets.Scale{Overhead: c.Overhead, PerPiece: c.PerPiece}
+	}
+	return r.coordinate(ctx, clock, info.Fleet.RunID, scale, cfg.Judging, events)
 }
 
 // live returns the engine's callback for each second of the run, which

@@ -317,10 +317,10 @@ func (s *StepStats) counts() map[string]*int64 {
 	}
 }
 
-// Export returns the accumulator's statistics for the wire. The tail is
-// not exported: a generator exports a step once its bounds are final.
-func (a *Acc) Export() (AccSnapshot, error) {
-	s := &a.s
+// Snapshot returns a step's counts and histograms for the wire, to be
+// merged by ImportAcc and Merge: a generator sends a step's once its
+// bounds are final.
+func (s *StepStats) Snapshot() (AccSnapshot, error) {
 	snap := AccSnapshot{
 		Step:   s.Step,
 		Bounds: Bounds{int64(s.Start), int64(s.End), int64(s.JudgedStart), int64(s.JudgedEnd), int64(s.Mid)},

@@ -57,11 +57,11 @@ func TestAccMergesAndTravels(t *testing.T) {
 	}
 	same(t, "merged", a.Stats(bounds.End, bounds.JudgedEnd, nil), whole)
 
-	snapA, err := accOf(recs[:2000]).Export()
+	snapA, err := accOf(recs[:2000]).s.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	snapB, _ := accOf(recs[2000:]).Export()
+	snapB, _ := accOf(recs[2000:]).s.Snapshot()
 	// Through JSON, as on the wire.
 	var wire [2]AccSnapshot
 	for i, s := range []AccSnapshot{snapA, snapB} {
@@ -111,7 +111,7 @@ func same(t *testing.T, what string, got, want *StepStats) {
 // A snapshot whose histograms have another geometry is refused: merged,
 // it would drop values.
 func TestImportRefusesAnotherGeometry(t *testing.T) {
-	snap, err := accOf(records(100, 2)).Export()
+	snap, err := accOf(records(100, 2)).s.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}

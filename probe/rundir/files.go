@@ -2,6 +2,7 @@ package rundir
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"time"
@@ -15,7 +16,31 @@ const (
 	ServerFile  = "server.parquet"
 	PartsDir    = "requests"
 	PlotsDir    = "plots"
+	// AgentJSON is what an agent of a run sent by several generators
+	// writes into its own directory, beside its parts.
+	AgentJSON = "agent.json"
 )
+
+// AgentDir is the directory, under PartsDir, of agent i's parts.
+func AgentDir(i int) string { return fmt.Sprintf("agent=%d", i) }
+
+// Fleet is a run sent by several generators (agents) under one
+// coordinator: RunID names it in every agent's AgentInfo.
+type Fleet struct {
+	RunID  string `json:"run_id"`
+	Agents int    `json:"agents"`
+}
+
+// AgentInfo is an agent's part of a run: which run, which of how many
+// agents, the coordinator it took its plan from and when the run's clock
+// began (the coordinator's zero).
+type AgentInfo struct {
+	RunID       string    `json:"run_id"`
+	Index       int       `json:"index"`
+	Agents      int       `json:"agents"`
+	Coordinator string    `json:"coordinator"`
+	Start       time.Time `json:"start"`
+}
 
 // The key/value metadata of every request part.
 const (
@@ -65,6 +90,9 @@ type RunInfo struct {
 	// Calibration is how the prompts were sized in the server's tokens;
 	// nil when the run sends no sized prompts.
 	Calibration *Calibration `json:"calibration,omitempty"`
+	// Fleet is set when agents sent the load: their parts are under
+	// requests/agent=<i>/.
+	Fleet *Fleet `json:"fleet,omitempty"`
 }
 
 // Calibration is how a run's prompts were sized in the server's tokens:

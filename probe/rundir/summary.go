@@ -147,12 +147,21 @@ type FitSummary struct {
 // the run ended cleanly, and ok + failed + canceled. Canceled requests
 // were still in flight when the run ended and were cut by capfinder, not
 // failed by the target.
+//
+// Duplicates and Gaps check the load's rows (steps after 0) by their
+// arrival numbers (Record.Seq): Duplicates counts the rows of an arrival
+// and turn recorded before (the parts of an agent gathered twice, or two
+// agents of one index), Gaps the numbers from 1 to the largest recorded
+// that no first turn holds (arrivals the generator dropped, behind its
+// schedule or with every slot taken, or rows of a part not read).
 type Requests struct {
-	Sent     int64 `json:"sent"`
-	Recorded int64 `json:"recorded"`
-	OK       int64 `json:"ok"`
-	Failed   int64 `json:"failed"`
-	Canceled int64 `json:"canceled"`
+	Sent       int64 `json:"sent"`
+	Recorded   int64 `json:"recorded"`
+	OK         int64 `json:"ok"`
+	Failed     int64 `json:"failed"`
+	Canceled   int64 `json:"canceled"`
+	Duplicates int64 `json:"duplicates,omitempty"`
+	Gaps       int64 `json:"gaps,omitempty"`
 }
 
 // Limits are the service levels the run was judged against.

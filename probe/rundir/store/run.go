@@ -25,16 +25,17 @@ type Run struct {
 
 var _ rundir.Source = (*Run)(nil)
 
-// Open opens the run in dir for reading. A directory without a closed
-// request part is an error that says so; the metadata is the first
-// readable part's.
+// Open opens the run in dir for reading: its parts, of requests/ and of
+// every agent's requests/agent=<i>/, as Parts lists them. A directory
+// without a closed request part is an error that says so; the metadata is
+// the first readable part's.
 func Open(dir string) (*Run, error) {
 	parts, err := Parts(dir)
 	if err != nil {
 		return nil, err
 	}
 	if len(parts) == 0 {
-		return nil, fmt.Errorf("store: %s holds no recorded requests (no %s/part-*.parquet)", dir, rundir.PartsDir)
+		return nil, fmt.Errorf("store: %s holds no recorded requests (no %s/part-*.parquet, nor %s/agent=*/part-*.parquet)", dir, rundir.PartsDir, rundir.PartsDir)
 	}
 	r := &Run{dir: dir, parts: parts}
 	for _, p := range parts {
@@ -231,7 +232,11 @@ type DamagedError struct {
 }
 
 func (e *DamagedError) Error() string {
-	return fmt.Sprintf("%s/%s is damaged (%v)", rundir.PartsDir, filepath.Base(e.Part), e.Err)
+	name := filepath.Base(e.Part)
+	if i, ok := PartAgent(e.Part); ok {
+		name = rundir.AgentDir(i) + "/" + name
+	}
+	return fmt.Sprintf("%s/%s is damaged (%v)", rundir.PartsDir, name, e.Err)
 }
 
 func (e *DamagedError) Unwrap() error { return e.Err }

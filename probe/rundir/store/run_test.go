@@ -320,3 +320,22 @@ func TestRecordsAllocateNothingPerRecord(t *testing.T) {
 		t.Errorf("reading %d records took %d allocations", n, allocs)
 	}
 }
+
+// A damaged part of an agent is named with its agent's directory, and
+// skipped like any other; the parts of requests/ and of other agents are
+// read.
+func TestRecordsNameADamagedPartOfAnAgent(t *testing.T) {
+	dir := t.TempDir()
+	want := distinctRecords(3000)
+	record(t, dir, RecorderOptions{}, want[:1000], 1000)
+	record(t, dir, RecorderOptions{Subdir: rundir.AgentDir(1)}, want[1000:2000], 1000)
+	record(t, dir, RecorderOptions{Subdir: rundir.AgentDir(4), RowGroupRows: 300}, want[2000:], 1000)
+	damage(t, filepath.Join(dir, rundir.PartsDir, rundir.AgentDir(4), "part-00000.parquet"), 1, 3)
+	got, skipped := readSorted(t, dir)
+	if len(skipped) != 1 || !strings.HasPrefix(skipped[0], "requests/agent=4/part-00000.parquet is damaged") {
+		t.Errorf("skipped %q, want requests/agent=4/part-00000.parquet", skipped)
+	}
+	if !slices.Equal(got, want[:2300]) {
+		t.Errorf("read %d records, want the 2300 before the damage", len(got))
+	}
+}

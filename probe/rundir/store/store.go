@@ -2,12 +2,16 @@ package store
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,15 +34,22 @@ type RecorderOptions struct {
 	RowGroupRows int64
 	// Metadata is written as key/value metadata into every part.
 	Metadata map[string]string
+	// Subdir is the directory under requests/ that the parts go to:
+	// rundir.AgentDir(i) for the parts of agent i of a run sent by
+	// several generators; empty, requests/ itself. Another name is
+	// refused: Parts would not find the parts.
+	Subdir string
 	// now is the clock rotation reads; tests replace it.
 	now func() time.Time
 }
 
-// Recorder writes records to DIR/requests/part-NNNNN.parquet, zstd
-// compressed, one row per record. A part is written under a name ending
-// in ".open" and renamed when closed, so a glob on *.parquet only ever
-// finds complete files. Write and Close are called from one goroutine.
+// Recorder writes records to DIR/requests/part-NNNNN.parquet (or
+// DIR/requests/SUBDIR/part-NNNNN.parquet), zstd compressed, one row per
+// record. A part is written under a name ending in ".open" and renamed
+// when closed, so a glob on *.parquet only ever finds complete files.
+// Write and Close are called from one goroutine.
 type Recorder struct {
+	// dir is the directory the parts go to.
 	dir  string
 	opts RecorderOptions
 
@@ -52,7 +63,8 @@ type Recorder struct {
 	spare  []*os.File
 }
 
-// NewRecorder creates DIR/requests and returns a recorder writing there.
+// NewRecorder creates DIR/requests (and its Subdir) and returns a
+// recorder writing there.
 func NewRecorder(dir string, opts RecorderOptions) (*Recorder, error) {
 	if opts.MaxRows <= 0 {
 		opts.MaxRows = 1_000_000
@@ -66,10 +78,14 @@ func NewRecorder(dir string, opts RecorderOptions) (*Recorder, error) {
 	if opts.now == nil {
 		opts.now = time.Now
 	}
-	if err := os.MkdirAll(filepath.Join(dir, rundir.PartsDir), 0o755); err != nil {
+	if _, ok := agentIndex(opts.Subdir); opts.Subdir != "" && !ok {
+		return nil, fmt.Errorf("store: parts go to requests/ or an agent's requests/agent=<i>/, not requests/%s/", opts.Subdir)
+	}
+	parts := filepath.Join(dir, rundir.PartsDir, opts.Subdir)
+	if err := os.MkdirAll(parts, 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	r := &Recorder{dir: dir, opts: opts}
+	r := &Recorder{dir: parts, opts: opts}
 	r.reserve()
 	return r, nil
 }
@@ -99,7 +115,7 @@ func (r *Recorder) release() {
 }
 
 func (r *Recorder) partPath(n int) string {
-	return filepath.Join(r.dir, rundir.PartsDir, fmt.Sprintf("part-%05d.parquet", n))
+	return filepath.Join(r.dir, fmt.Sprintf("part-%05d.parquet", n))
 }
 
 func writerOptions(meta map[string]string, rowGroup int64) []parquet.WriterOption {
@@ -214,18 +230,76 @@ func (r *Recorder) Close() error {
 // Rows returns how many records were written.
 func (r *Recorder) Rows() int64 { return r.rows }
 
-// Parts lists the closed parts of a run directory in order.
+// Parts lists the closed parts of a run directory: those of
+// requests/part-*.parquet, then those of each agent,
+// requests/agent=<i>/part-*.parquet, by agent index. Every reader of a
+// run's parts takes them from here.
 func Parts(dir string) ([]string, error) {
-	parts, err := filepath.Glob(filepath.Join(dir, rundir.PartsDir, "part-*.parquet"))
+	root := filepath.Join(dir, rundir.PartsDir)
+	own, err := filepath.Glob(filepath.Join(root, "part-*.parquet"))
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	sort.Strings(parts)
-	return parts, nil
+	agents, err := filepath.Glob(filepath.Join(root, "agent=*", "part-*.parquet"))
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	// A directory named agent=<something else> is no agent's.
+	agents = slices.DeleteFunc(agents, func(p string) bool { _, ok := PartAgent(p); return !ok })
+	sort.Strings(own)
+	slices.SortFunc(agents, func(a, b string) int {
+		i, _ := PartAgent(a)
+		j, _ := PartAgent(b)
+		return cmp.Or(cmp.Compare(i, j), strings.Compare(a, b))
+	})
+	return append(own, agents...), nil
+}
+
+// PartAgent says which agent's directory (requests/agent=<i>/) the part
+// at path lies in; false for a part of requests/ itself.
+func PartAgent(path string) (int, bool) {
+	return agentIndex(filepath.Base(filepath.Dir(path)))
+}
+
+// agentIndex is the index of the agent whose parts directory is name,
+// as rundir.AgentDir names it.
+func agentIndex(name string) (int, bool) {
+	s, ok := strings.CutPrefix(name, "agent=")
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(s)
+	if err != nil || i < 0 || rundir.AgentDir(i) != name {
+		return 0, false
+	}
+	return i, true
+}
+
+// PartRows returns how many rows the Parquet file at path holds, from
+// its footer.
+func PartRows(path string) (int64, error) {
+	var n int64
+	err := readFooter(path, func(pf *parquet.File) { n = pf.NumRows() })
+	return n, err
 }
 
 // ReadMetadata returns the key/value metadata of a Parquet file.
-func ReadMetadata(path string) (meta map[string]string, err error) {
+func ReadMetadata(path string) (map[string]string, error) {
+	meta := map[string]string{}
+	err := readFooter(path, func(pf *parquet.File) {
+		for _, kv := range pf.Metadata().KeyValueMetadata {
+			meta[kv.Key] = kv.Value
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return meta, nil
+}
+
+// readFooter opens the Parquet file at path and gives it to fn; a file
+// parquet-go panics on is a *DamagedError.
+func readFooter(path string, fn func(*parquet.File)) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &DamagedError{Part: path, Err: fmt.Errorf("%v", p)}
@@ -233,22 +307,19 @@ func ReadMetadata(path string) (meta map[string]string, err error) {
 	}()
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return fmt.Errorf("store: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return fmt.Errorf("store: %w", err)
 	}
 	pf, err := parquet.OpenFile(f, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("store: reading %s: %w", path, err)
+		return fmt.Errorf("store: reading %s: %w", path, err)
 	}
-	meta = map[string]string{}
-	for _, kv := range pf.Metadata().KeyValueMetadata {
-		meta[kv.Key] = kv.Value
-	}
-	return meta, nil
+	fn(pf)
+	return nil
 }
 
 // ReadParquet reads a small Parquet file (steps.parquet) whole.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -207,5 +208,80 @@ func TestSmallPartsReadCheaply(t *testing.T) {
 	}
 	if got := after.TotalAlloc - before.TotalAlloc; got > batches+32<<20 {
 		t.Errorf("reading 10 parts of 500 rows allocated %d MB, over the batches' %d MB and 32 MB more", got>>20, batches>>20)
+	}
+}
+
+// The parts of agents go to requests/agent=<i>/; Parts lists them after
+// requests/' own, by agent index, and a run reads them all.
+func TestRecorderSubdirOfAgents(t *testing.T) {
+	dir := t.TempDir()
+	recs := testRecords(1000)
+	record(t, dir, RecorderOptions{MaxRows: 150}, recs[:300], 100)
+	for k, i := range []int{10, 2, 3} {
+		from := 300 + 200*k
+		r := record(t, dir, RecorderOptions{MaxRows: 150, Subdir: rundir.AgentDir(i)}, recs[from:from+200], 100)
+		if r.Rows() != 200 {
+			t.Errorf("agent %d wrote %d rows, want 200", i, r.Rows())
+		}
+	}
+	parts, err := Parts(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel []string
+	for _, p := range parts {
+		r, _ := filepath.Rel(filepath.Join(dir, rundir.PartsDir), p)
+		rel = append(rel, filepath.ToSlash(r))
+	}
+	want := []string{
+		"part-00000.parquet", "part-00001.parquet",
+		"agent=2/part-00000.parquet", "agent=2/part-00001.parquet",
+		"agent=3/part-00000.parquet", "agent=3/part-00001.parquet",
+		"agent=10/part-00000.parquet", "agent=10/part-00001.parquet",
+	}
+	if !slices.Equal(rel, want) {
+		t.Errorf("parts %q, want %q", rel, want)
+	}
+	for _, p := range parts {
+		i, ok := PartAgent(p)
+		if want := strings.HasPrefix(filepath.Base(filepath.Dir(p)), "agent="); ok != want || (ok && rundir.AgentDir(i) != filepath.Base(filepath.Dir(p))) {
+			t.Errorf("PartAgent(%s) = %d, %v", p, i, ok)
+		}
+	}
+	var got []rundir.Record
+	if err := readAll(dir, func(b []rundir.Record) error { got = append(got, b...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b rundir.Record) int { return cmp.Compare(a.Payload, b.Payload) })
+	if !slices.Equal(got, recs[:900]) {
+		t.Errorf("read %d rows, want the 900 of requests/ and three agents", len(got))
+	}
+}
+
+// A directory that Parts would not list is no place for parts; one named
+// like an agent's but not one (agent=01, agent=x) is not listed.
+func TestRecorderRefusesAnotherSubdir(t *testing.T) {
+	dir := t.TempDir()
+	for _, sub := range []string{"../elsewhere", "agents", "agent=-1", "agent=01", "agent=1/x", "/tmp"} {
+		if _, err := NewRecorder(dir, RecorderOptions{Subdir: sub}); err == nil {
+			t.Errorf("Subdir %q accepted", sub)
+		}
+	}
+	record(t, dir, RecorderOptions{}, testRecords(10), 10)
+	part, err := os.ReadFile(filepath.Join(dir, rundir.PartsDir, "part-00000.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stray := range []string{"agent=01", "agent=x"} {
+		if err := os.MkdirAll(filepath.Join(dir, rundir.PartsDir, stray), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, rundir.PartsDir, stray, "part-00000.parquet"), part, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parts, _ := Parts(dir)
+	if len(parts) != 1 {
+		t.Errorf("parts %q, want requests/part-00000.parquet alone", parts)
 	}
 }
