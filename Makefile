@@ -53,12 +53,14 @@ demo: build
 	$(BIN) demo
 
 # capfinder beside vegeta, hey and wrk on one core each against nginx
-# (scripts/bench.sh installs them), after the Go benchmarks. About ten
+# (scripts/bench.sh installs them), after the Go benchmarks, then two
+# agents against one process (scripts/bench-fleet.sh). About ten
 # minutes; figures in BENCHMARKS.md.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./probe/ ./probe/rundir/store/ ./analysis/
 	$(GO) test -count=1 -run TestAutoBeatsBisection -v ./controller/ | grep steps
 	./scripts/bench.sh
+	./scripts/bench-fleet.sh
 
 # The search's accuracy and load time against simulated targets of known
 # capacity (virtual time, about a minute): auto and EAS's scan at its

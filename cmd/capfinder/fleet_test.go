@@ -181,3 +181,36 @@ func TestLosingAnAgentEndsTheRun(t *testing.T) {
 		t.Errorf("%d requests recorded before the agent was lost, want about 500", sum.Requests.Recorded)
 	}
 }
+
+// Agents that write into their own directories leave the coordinator's
+// run without their records, which it says; capfinder merge gathers them
+// and explains the whole run.
+func TestMergeGathersAgentsDirectories(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	url := startSim(t, "--workers", "4", "--service-time", "2ms") + "/"
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "run")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dirs := []string{filepath.Join(tmp, "a0"), filepath.Join(tmp, "a1")}
+	for i, d := range dirs {
+		go runBin(t, ctx, "agent", "--coordinator", addr, "--index", strconv.Itoa(i), "--out", d, "-q")
+	}
+	code, stdout, stderr := runBin(t, ctx, "run", "--mode", "rate", "--rate", "100", "--duration", "3s",
+		"--step-duration", "3s", "--agents", "2", "--agent-listen", addr, "--out", out, url)
+	if code != 0 || !strings.Contains(stdout+stderr, "capfinder merge") {
+		t.Fatalf("coordinator: exit %d, want 0 and the agents' records named\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runBin(t, ctx, append([]string{"merge", out}, dirs...)...)
+	if code != 0 {
+		t.Fatalf("merge: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	sum := readSummary(t, out)
+	checkRecorded(t, out, sum)
+	if sum.Requests.Sent < 250 || sum.Requests.Duplicates != 0 || len(sum.Steps) != 1 || sum.Steps[0].Verdict != "pass" {
+		t.Errorf("merged run: %+v, steps %+v\n%s", sum.Requests, sum.Steps, stdout)
+	}
+}

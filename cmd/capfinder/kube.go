@@ -41,6 +41,9 @@ the Secret --secret, which you create; a literal one is refused.`,
 			if err != nil {
 				return err
 			}
+			if err := runner.CheckFleet(s, c.Int("agents")); err != nil {
+				return usageError("kube: %v", err)
+			}
 			if c.String("claim") != "" && (c.IsSet("claim-size") || c.IsSet("storage-class")) {
 				return usageError("kube: --claim names a claim that exists; --claim-size and --storage-class are for the one kube makes")
 			}

@@ -171,7 +171,7 @@ func newAgent(plan agentPlan, opt AgentOptions) (*agent, error) {
 	}
 	eng, err := probe.NewEngine(probe.EngineConfig{
 		Client: client, Source: src, Schedule: sched, Writer: rec, Clock: clock,
-		MaxInFlight: max(1, share(s.Concurrency, plan.Agents, plan.Index)),
+		MaxInFlight: bound(s.Concurrency, plan.Agents, plan.Index),
 		Judging:     analysis.Judging(analysis.LimitsOf(s), s.Streams()),
 		Agent:       int32(plan.Index), Shard: probe.Shard{Index: plan.Index, Of: plan.Agents},
 		Drain: s.Timeout + time.Second,
@@ -198,6 +198,9 @@ func (a *agent) serve(ctx context.Context, p *peer, logf func(string, ...any)) e
 			switch m.Kind {
 			case "step":
 				if m.Load == nil || busy {
+					// The coordinator never sends a step before the last
+					// answer: one that does has lost track of this agent.
+					p.send(message{Kind: "window", Error: "a step while another request is under way"})
 					continue
 				}
 				stepCtx, stepCut := context.WithCancel(ctx)
@@ -216,9 +219,10 @@ func (a *agent) serve(ctx context.Context, p *peer, logf func(string, ...any)) e
 			case "cut":
 				cut()
 			case "pause":
-				busy = true
+				pauseCtx, pauseCut := context.WithCancel(ctx)
+				cut, busy = pauseCut, true
 				go func(wait time.Duration) {
-					replies <- message{Kind: "paused", Wait: a.eng.Pause(ctx, wait)}
+					replies <- message{Kind: "paused", Wait: a.eng.Pause(pauseCtx, wait)}
 				}(m.Wait)
 			case "stop":
 				a.settle(cut, busy, replies)

@@ -192,6 +192,15 @@ func share(n, agents, i int) int {
 	return s
 }
 
+// bound is agent i's share of an in-flight bound or of closed-loop
+// workers, at least one; 0, the engine's default, stays 0.
+func bound(n, agents, i int) int {
+	if n <= 0 {
+		return 0
+	}
+	return max(1, share(n, agents, i))
+}
+
 // AgentLostError is a run that lost an agent: it died, or fell silent.
 type AgentLostError struct {
 	Index int
@@ -363,9 +372,7 @@ func (c *coordinator) Step(ctx context.Context, l probe.Load) (*rundir.StepStats
 	n := len(c.agents)
 	msgs, err := c.each(ctx, "window", func(i int) message {
 		li := l
-		if li.Concurrency > 0 {
-			li.Concurrency = max(1, share(l.Concurrency, n, i))
-		}
+		li.Concurrency = bound(l.Concurrency, n, i)
 		return message{Kind: "step", Load: &li}
 	}, &message{Kind: "cut"})
 	if err != nil {
@@ -550,7 +557,7 @@ func (r *Runner) coordinate(ctx context.Context, clock probe.Clock, runID string
 		switch {
 		case err != nil:
 			return nil, c.lose(i, err)
-		case m.Kind != "ready":
+		case m.Kind != "ready" || m.Error != "":
 			return nil, fmt.Errorf("runner: agent %d could not take its plan: %s", i, m.Error)
 		}
 		go p.serve(c.done)

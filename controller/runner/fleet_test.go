@@ -1,8 +1,13 @@
 package runner
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +122,109 @@ func TestShareAddsUp(t *testing.T) {
 				t.Fatalf("%d among %d: shares add to %d, from %d to %d", n, agents, sum, lo, hi)
 			}
 		}
+	}
+}
+
+// runFleet runs s as the coordinator of n agents on a loopback listener,
+// calling agents with its address, and returns how the run ended.
+func runFleet(t *testing.T, s Spec, n int, agents func(addr string)) Done {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(s, Options{Fleet: &Fleet{Agents: n, Listener: ln, Wait: 20 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	go agents(ln.Addr().String())
+	var done Done
+	for ev := range r.Run(ctx) {
+		if d, ok := ev.(Done); ok {
+			done = d
+		}
+	}
+	return done
+}
+
+// slowClock is an agent whose every answer to a ping takes 30 ms: its
+// clock cannot be placed within 10 ms.
+func slowClock(t *testing.T, addr string) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer conn.Close()
+	p := newPeer(conn)
+	p.send(message{Kind: "hello", Index: 0})
+	for {
+		m, err := p.read()
+		if err != nil || m.Kind != "ping" {
+			return
+		}
+		time.Sleep(30 * time.Millisecond)
+		p.send(message{Kind: "pong", Sent: m.Sent, Wall: time.Now().UnixNano()})
+	}
+}
+
+// A run whose agent's clock cannot be placed within what a step's
+// windows need is refused with one line naming the agent.
+func TestFleetRefusesAClockItCannotPlace(t *testing.T) {
+	s := spec(t, serve(t), rundir.ModeRate)
+	s.Rate = 50
+	done := runFleet(t, s, 1, func(addr string) { slowClock(t, addr) })
+	if done.Err == nil || !strings.Contains(done.Err.Error(), "agent 0's clock cannot be placed within 10ms") {
+		t.Fatalf("run ended with %v, want its agent's clock refused", done.Err)
+	}
+}
+
+// An agent that connects once the run began, as a restarted one would,
+// is refused and says so; the run goes on with its agents.
+func TestFleetRefusesALateAgent(t *testing.T) {
+	s := spec(t, serve(t), rundir.ModeRate)
+	s.Rate, s.Duration = 100, 3*time.Second
+	refused := make(chan error, 1)
+	done := runFleet(t, s, 2, func(addr string) {
+		for i := range 2 {
+			go RunAgent(context.Background(), AgentOptions{Coordinator: addr, Index: i, Out: filepath.Join(filepath.Dir(s.Out), fmt.Sprint("agent", i))})
+		}
+		time.Sleep(time.Second)
+		refused <- RunAgent(context.Background(), AgentOptions{Coordinator: addr, Index: 1, Out: t.TempDir()})
+	})
+	if done.Err != nil {
+		t.Fatalf("the run failed: %v", done.Err)
+	}
+	if err := <-refused; err == nil || !strings.Contains(err.Error(), "cannot take part") {
+		t.Errorf("a late agent got %v, want refused", err)
+	}
+	// The agents wrote into their own directories: the run says where its
+	// records are, and gathering them explains it.
+	if w := done.Result.Summary.Warnings; len(w) == 0 || !strings.Contains(w[0], "capfinder merge") {
+		t.Errorf("the coordinator's summary warns %q, want the agents' records named", w)
+	}
+	if done.Result.Summary.Requests.Sent < 200 {
+		t.Errorf("%d requests sent by 2 agents in 3 s at 100/s", done.Result.Summary.Requests.Sent)
+	}
+}
+
+// A closed loop's workers are shared among the agents, and the step
+// counts them all.
+func TestFleetSharesAClosedLoop(t *testing.T) {
+	s := spec(t, serve(t), rundir.ModeConcurrency)
+	s.Concurrency, s.Duration, s.StepDuration = 5, time.Second, time.Second
+	done := runFleet(t, s, 2, func(addr string) {
+		for i := range 2 {
+			go RunAgent(context.Background(), AgentOptions{Coordinator: addr, Index: i, Out: s.Out})
+		}
+	})
+	if done.Err != nil {
+		t.Fatalf("the run failed: %v", done.Err)
+	}
+	sum := done.Result.Summary
+	if len(sum.Steps) == 0 || sum.Steps[0].Concurrency != 5 || sum.Requests.Sent < 50 {
+		t.Fatalf("steps %+v, requests %+v: want one step of 5 workers", sum.Steps, sum.Requests)
 	}
 }

@@ -81,13 +81,8 @@ func New(s Spec, opt Options) (*Runner, error) {
 		return nil, &InputError{err}
 	}
 	if f := opt.Fleet; f != nil {
-		switch {
-		case f.Agents < 1:
-			return nil, &InputError{errors.New("runner: a fleet needs at least one agent")}
-		case s.Requests > 0:
-			return nil, &InputError{errors.New("runner: --requests is not shared among agents; bound the run by --duration")}
-		case s.Mode.ClosedLoop() && s.Concurrency < f.Agents:
-			return nil, &InputError{fmt.Errorf("runner: a concurrency of %d cannot be shared among %d agents", s.Concurrency, f.Agents)}
+		if err := CheckFleet(s, f.Agents); err != nil {
+			return nil, &InputError{err}
 		}
 	}
 	r := &Runner{spec: s, opt: opt}
@@ -110,6 +105,20 @@ func New(s Spec, opt Options) (*Runner, error) {
 		return nil, &InputError{err}
 	}
 	return r, nil
+}
+
+// CheckFleet refuses a spec that agents could not share: a bound in
+// requests, or fewer closed-loop workers than agents.
+func CheckFleet(s Spec, agents int) error {
+	switch {
+	case agents < 1:
+		return errors.New("runner: --agents must be at least 1")
+	case s.Requests > 0:
+		return errors.New("runner: --requests is not shared among agents; bound the run by --duration")
+	case s.Mode.ClosedLoop() && s.Concurrency < agents:
+		return fmt.Errorf("runner: a concurrency of %d cannot be shared among %d agents", s.Concurrency, agents)
+	}
+	return nil
 }
 
 // Dir is the run directory.
@@ -468,6 +477,15 @@ func (r *Runner) conclude(res Result, status controller.Status, rows []rundir.St
 		// Nothing was recorded (stopped before the first send).
 		return countsOnly("no request was sent")
 	}
+	if f := r.opt.Fleet; f != nil {
+		missing, err := missingAgents(r.dir, f.Agents)
+		if err != nil {
+			return res, err
+		}
+		if len(missing) > 0 {
+			return countsOnly(fmt.Sprintf("the records of agents %v are not in %s: they wrote into their own directories; capfinder merge %s AGENT_DIR... gathers them and explains the run", missing, r.dir, r.dir))
+		}
+	}
 	// The answer comes from what was recorded, by the same code as
 	// `capfinder analyze`.
 	src, err := store.Open(r.dir)
@@ -486,6 +504,28 @@ func (r *Runner) conclude(res Result, status controller.Status, rows []rundir.St
 		events <- Warning{Message: w}
 	}
 	return res, rundir.WriteJSON(sumPath, a.Summary)
+}
+
+// missingAgents lists the agents of a run of n that have no parts in
+// its directory.
+func missingAgents(dir string, n int) ([]int, error) {
+	parts, err := store.Parts(dir)
+	if err != nil {
+		return nil, err
+	}
+	have := map[int]bool{}
+	for _, p := range parts {
+		if i, ok := store.PartAgent(p); ok {
+			have[i] = true
+		}
+	}
+	var missing []int
+	for i := range n {
+		if !have[i] {
+			missing = append(missing, i)
+		}
+	}
+	return missing, nil
 }
 
 // abortable is a recorded run whose reading stops when abort closes.

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
+	"github.com/capfinder/capfinder/controller/runner"
 	"github.com/capfinder/capfinder/probe/rundir"
 )
 
@@ -158,9 +158,6 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// envRef matches a ${VAR} in a header value, as the runner expands it.
-var envRef = regexp.MustCompile(`\$\{([^}]*)\}`)
-
 // checkNoSecrets refuses what run.json would redact, since anyone who
 // may read the namespace's ConfigMaps reads the spec: a literal header
 // value (one from ${VAR} is read from the Secret), and a URL's password
@@ -169,7 +166,7 @@ func checkNoSecrets(s rundir.Spec) error {
 	r := s.Redacted()
 	for _, k := range slices.Sorted(maps.Keys(s.Header)) {
 		for i, v := range s.Header[k] {
-			if r.Header[k][i] != v && !envRef.MatchString(v) {
+			if names, _ := runner.EnvNames(v); r.Header[k][i] != v && len(names) == 0 {
 				return fmt.Errorf("header %s: its value would be written in the ConfigMap; give it as ${VAR} (-H '%s: ${VAR}') and put VAR in the Secret", k, k)
 			}
 		}
@@ -190,11 +187,15 @@ func (c Config) secretEnv() ([]corev1.EnvVar, error) {
 	vars := map[string]bool{}
 	for k, vs := range c.Spec.Header {
 		for _, v := range vs {
-			for _, m := range envRef.FindAllStringSubmatch(v, -1) {
-				if errs := validation.IsConfigMapKey(m[1]); len(errs) > 0 {
-					return nil, fmt.Errorf("header %s: ${%s} cannot be a key of a Secret: %s", k, m[1], strings.Join(errs, "; "))
+			names, err := runner.EnvNames(v)
+			if err != nil {
+				return nil, fmt.Errorf("header %s: %v", k, err)
+			}
+			for _, n := range names {
+				if errs := validation.IsConfigMapKey(n); len(errs) > 0 {
+					return nil, fmt.Errorf("header %s: ${%s} cannot be a key of a Secret: %s", k, n, strings.Join(errs, "; "))
 				}
-				vars[m[1]] = true
+				vars[n] = true
 			}
 		}
 	}
