@@ -67,13 +67,17 @@ Parts already there and identical are kept, so merge may be run again.`,
 				}
 				fmt.Fprintln(w)
 			}
-			missing, err := missingAgents(dir, info.Fleet.Agents)
+			missing, err := store.MissingAgents(dir, info.Fleet.Agents)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "agents: %d of %d have parts in %s", info.Fleet.Agents-len(missing), info.Fleet.Agents, dir)
 			if len(missing) > 0 {
-				fmt.Fprintf(w, "; none yet from agent %s", strings.Join(missing, ", "))
+				names := make([]string, len(missing))
+				for i, a := range missing {
+					names[i] = strconv.Itoa(a)
+				}
+				fmt.Fprintf(w, "; none yet from agent %s", strings.Join(names, ", "))
 			}
 			fmt.Fprintln(w)
 			src, err := store.Open(dir)
@@ -83,26 +87,4 @@ Parts already there and identical are kept, so merge may be run again.`,
 			return explainRun(c, src, info.Spec, -1, dir)
 		},
 	}
-}
-
-// missingAgents lists the indexes, of agents 0 to n-1, of which the run
-// in dir holds no part.
-func missingAgents(dir string, n int) ([]string, error) {
-	parts, err := store.Parts(dir)
-	if err != nil {
-		return nil, err
-	}
-	held := map[int]bool{}
-	for _, p := range parts {
-		if i, ok := store.PartAgent(p); ok {
-			held[i] = true
-		}
-	}
-	var missing []string
-	for i := range n {
-		if !held[i] {
-			missing = append(missing, strconv.Itoa(i))
-		}
-	}
-	return missing, nil
 }

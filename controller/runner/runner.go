@@ -478,7 +478,7 @@ func (r *Runner) conclude(res Result, status controller.Status, rows []rundir.St
 		return countsOnly("no request was sent")
 	}
 	if f := r.opt.Fleet; f != nil {
-		missing, err := missingAgents(r.dir, f.Agents)
+		missing, err := store.MissingAgents(r.dir, f.Agents)
 		if err != nil {
 			return res, err
 		}
@@ -504,28 +504,6 @@ func (r *Runner) conclude(res Result, status controller.Status, rows []rundir.St
 		events <- Warning{Message: w}
 	}
 	return res, rundir.WriteJSON(sumPath, a.Summary)
-}
-
-// missingAgents lists the agents of a run of n that have no parts in
-// its directory.
-func missingAgents(dir string, n int) ([]int, error) {
-	parts, err := store.Parts(dir)
-	if err != nil {
-		return nil, err
-	}
-	have := map[int]bool{}
-	for _, p := range parts {
-		if i, ok := store.PartAgent(p); ok {
-			have[i] = true
-		}
-	}
-	var missing []int
-	for i := range n {
-		if !have[i] {
-			missing = append(missing, i)
-		}
-	}
-	return missing, nil
 }
 
 // abortable is a recorded run whose reading stops when abort closes.

@@ -200,3 +200,25 @@ func sameContent(a, b string) (bool, error) {
 		}
 	}
 }
+
+// MissingAgents lists the agents of a run of n that have no parts in
+// its directory.
+func MissingAgents(dir string, n int) ([]int, error) {
+	parts, err := Parts(dir)
+	if err != nil {
+		return nil, err
+	}
+	have := map[int]bool{}
+	for _, p := range parts {
+		if i, ok := PartAgent(p); ok {
+			have[i] = true
+		}
+	}
+	var missing []int
+	for i := range n {
+		if !have[i] {
+			missing = append(missing, i)
+		}
+	}
+	return missing, nil
+}
