@@ -28,7 +28,7 @@ measure() {
 	sent=$(summary sent)
 	[ "$sent" = "$(summary recorded)" ] || { echo "$name: recorded $(summary recorded) of $sent" >&2; exit 1; }
 	rps=$(awk -v n="$sent" -v a="$(summary start_s)" -v b="$(summary end_s)" 'BEGIN { printf "%.0f", n / (b - a) }')
-	printf "%-34s %10s %16s\n" "$name" "$rps" "$(summary gen_cpu_cores)"
+	printf "%-34s %10s %16.2f\n" "$name" "$rps" "$(summary gen_cpu_cores)"
 }
 
 echo "== 5. Two agents against one process ($SECS s each, 64 in flight)"
