@@ -70,6 +70,7 @@ func (e *Engine) collect() {
 	)
 	if e.cfg.OnSecond != nil {
 		live, nextSecond = rundir.NewLive(), int64(time.Second)
+		live.Keep = e.cfg.SecondHists
 	}
 	second := func() {
 		for now := e.clock.Now(); now >= nextSecond; nextSecond += int64(time.Second) {

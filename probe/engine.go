@@ -66,7 +66,9 @@ type EngineConfig struct {
 	Drain time.Duration
 	// OnSecond, when set, receives each second of the run as it ends,
 	// from the collector: it must not block (drop a second rather).
-	OnSecond func(rundir.Second)
+	// SecondHists hands each second over with its histograms.
+	OnSecond    func(rundir.Second)
+	SecondHists bool
 }
 
 // Shard is a generator's share of a schedule: Index of Of.

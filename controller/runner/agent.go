@@ -86,6 +86,7 @@ func RunAgent(ctx context.Context, opt AgentOptions) error {
 	done := make(chan struct{})
 	defer close(done)
 	go p.serve(done)
+	go a.sendSeconds(p, done)
 	return a.serve(ctx, p, logf)
 }
 
@@ -117,6 +118,8 @@ type agent struct {
 	dir  string
 	eng  *probe.Engine
 	rec  *store.Recorder
+	// seconds are the run's seconds as they end, for the coordinator.
+	seconds chan rundir.Second
 }
 
 // newAgent makes the engine of a plan: the spec's client and payloads,
@@ -169,8 +172,16 @@ func newAgent(plan agentPlan, opt AgentOptions) (*agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	seconds := make(chan rundir.Second, 4)
 	eng, err := probe.NewEngine(probe.EngineConfig{
-		Client: client, Source: src, Schedule: sched, Writer: rec, Clock: clock,
+		OnSecond: func(s rundir.Second) {
+			select {
+			case seconds <- s:
+			default:
+			}
+		},
+		SecondHists: true,
+		Client:      client, Source: src, Schedule: sched, Writer: rec, Clock: clock,
 		MaxInFlight: bound(s.Concurrency, plan.Agents, plan.Index),
 		Judging:     analysis.Judging(analysis.LimitsOf(s), s.Streams()),
 		Agent:       int32(plan.Index), Shard: probe.Shard{Index: plan.Index, Of: plan.Agents},
@@ -181,7 +192,7 @@ func newAgent(plan agentPlan, opt AgentOptions) (*agent, error) {
 		return nil, err
 	}
 	eng.Start()
-	return &agent{plan: plan, dir: dir, eng: eng, rec: rec}, nil
+	return &agent{plan: plan, dir: dir, eng: eng, rec: rec, seconds: seconds}, nil
 }
 
 // serve runs what the coordinator sends until it says stop, or is lost.
@@ -249,6 +260,21 @@ func (a *agent) serve(ctx context.Context, p *peer, logf func(string, ...any)) e
 			a.settle(cut, busy, replies)
 			a.stop()
 			return ctx.Err()
+		}
+	}
+}
+
+// sendSeconds sends the coordinator each second of the run as it ends,
+// until done.
+func (a *agent) sendSeconds(p *peer, done <-chan struct{}) {
+	for {
+		select {
+		case s := <-a.seconds:
+			if w, err := secondOf(s); err == nil && p.send(message{Kind: "second", Second: w}) != nil {
+				return
+			}
+		case <-done:
+			return
 		}
 	}
 }

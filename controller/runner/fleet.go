@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/capfinder/capfinder/datasets"
 	"github.com/capfinder/capfinder/probe"
 	"github.com/capfinder/capfinder/probe/rundir"
@@ -77,6 +79,8 @@ type message struct {
 	Wait time.Duration `json:"wait,omitempty"`
 	// stopped: the agent's counts.
 	Totals *probe.Totals `json:"totals,omitempty"`
+	// second: a second of the agent's run as it went.
+	Second *wireSecond `json:"second,omitempty"`
 	// refused, or an error in a reply.
 	Error string `json:"error,omitempty"`
 }
@@ -116,6 +120,40 @@ type wireWindow struct {
 	// Err is the engine's error of the step: "exhausted", "recording: …"
 	// or another.
 	Err string `json:"err,omitempty"`
+}
+
+// wireSecond is a second of an agent's run on the wire, with its
+// histograms in HdrHistogram's V2 encoding.
+type wireSecond struct {
+	rundir.Second
+	Encoded [][]byte `json:"hists"`
+}
+
+// secondOf puts a second on the wire.
+func secondOf(s rundir.Second) (*wireSecond, error) {
+	w := &wireSecond{Second: s}
+	for _, h := range s.Hists {
+		b, err := h.EncodeV2()
+		if err != nil {
+			return nil, err
+		}
+		w.Encoded = append(w.Encoded, b)
+	}
+	w.Hists = nil
+	return w, nil
+}
+
+// second is the second off the wire, with its histograms.
+func (w *wireSecond) second() (rundir.Second, error) {
+	s := w.Second
+	for _, b := range w.Encoded {
+		h, err := hdrhistogram.Decode(b)
+		if err != nil {
+			return s, err
+		}
+		s.Hists = append(s.Hists, h)
+	}
+	return s, nil
 }
 
 // geometry is this build's latency histogram geometry.
@@ -222,6 +260,9 @@ type peer struct {
 	enc  *json.Encoder
 	dec  *json.Decoder
 	in   chan message
+	// seconds, when set, takes the peer's seconds; one it has no room
+	// for is dropped, as a live watcher's is.
+	seconds chan<- message
 	// dead is closed when the connection failed; err says why.
 	dead chan struct{}
 	err  error
@@ -272,7 +313,14 @@ func (p *peer) serve(done <-chan struct{}) {
 			close(p.dead)
 			return
 		}
-		if m.Kind != "beat" {
+		switch {
+		case m.Kind == "beat":
+		case m.Kind == "second":
+			select {
+			case p.seconds <- m:
+			default:
+			}
+		default:
 			p.in <- m
 		}
 	}
@@ -462,7 +510,7 @@ func (AgentJoined) event() {}
 // coordinate waits for the run's agents, places their clocks and sends
 // each its plan; it returns the engine that drives them. An agent that
 // connects after the run began is refused.
-func (r *Runner) coordinate(ctx context.Context, clock probe.Clock, runID string, scale *datasets.Scale, j rundir.Judging, events chan<- Event) (_ *coordinator, err error) {
+func (r *Runner) coordinate(ctx context.Context, clock probe.Clock, runID string, scale *datasets.Scale, j rundir.Judging, onSecond func(rundir.Second), events chan<- Event) (_ *coordinator, err error) {
 	f := r.opt.Fleet
 	wait := f.Wait
 	if wait <= 0 {
@@ -552,6 +600,7 @@ func (r *Runner) coordinate(ctx context.Context, clock probe.Clock, runID string
 		}
 	}
 	close(started)
+	seconds := make(chan message, 4*f.Agents)
 	for i, p := range c.agents {
 		m, err := p.read()
 		switch {
@@ -560,9 +609,48 @@ func (r *Runner) coordinate(ctx context.Context, clock probe.Clock, runID string
 		case m.Kind != "ready" || m.Error != "":
 			return nil, fmt.Errorf("runner: agent %d could not take its plan: %s", i, m.Error)
 		}
+		if onSecond != nil {
+			p.seconds = seconds
+		}
 		go p.serve(c.done)
 	}
+	if onSecond != nil {
+		go c.mergeSeconds(seconds, onSecond)
+	}
 	return c, nil
+}
+
+// mergeSeconds merges the agents' seconds as they come, each once every
+// agent has sent it; a second some agent dropped is dropped.
+func (c *coordinator) mergeSeconds(in <-chan message, onSecond func(rundir.Second)) {
+	pending := map[float64][]rundir.Second{}
+	for {
+		var m message
+		select {
+		case m = <-in:
+		case <-c.done:
+			return
+		}
+		if m.Second == nil {
+			continue
+		}
+		s, err := m.Second.second()
+		if err != nil {
+			continue
+		}
+		ss := append(pending[s.T], s)
+		if len(ss) < len(c.agents) {
+			pending[s.T] = ss
+		} else if merged, err := rundir.MergeSeconds(ss); err == nil {
+			delete(pending, s.T)
+			onSecond(merged)
+		}
+		for t := range pending {
+			if t < s.T-5 {
+				delete(pending, t)
+			}
+		}
+	}
 }
 
 // placeClock estimates the peer's wall clock less ours from the ping

@@ -126,8 +126,9 @@ func TestShareAddsUp(t *testing.T) {
 }
 
 // runFleet runs s as the coordinator of n agents on a loopback listener,
-// calling agents with its address, and returns how the run ended.
-func runFleet(t *testing.T, s Spec, n int, agents func(addr string)) Done {
+// calling agents with its address, and returns how the run ended and
+// the seconds it saw.
+func runFleet(t *testing.T, s Spec, n int, agents func(addr string)) (Done, []rundir.Second) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -140,13 +141,19 @@ func runFleet(t *testing.T, s Spec, n int, agents func(addr string)) Done {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	go agents(ln.Addr().String())
-	var done Done
+	var (
+		done    Done
+		seconds []rundir.Second
+	)
 	for ev := range r.Run(ctx) {
-		if d, ok := ev.(Done); ok {
-			done = d
+		switch ev := ev.(type) {
+		case Done:
+			done = ev
+		case Tick:
+			seconds = append(seconds, ev.Second)
 		}
 	}
-	return done
+	return done, seconds
 }
 
 // slowClock is an agent whose every answer to a ping takes 30 ms: its
@@ -175,7 +182,7 @@ func slowClock(t *testing.T, addr string) {
 func TestFleetRefusesAClockItCannotPlace(t *testing.T) {
 	s := spec(t, serve(t), rundir.ModeRate)
 	s.Rate = 50
-	done := runFleet(t, s, 1, func(addr string) { slowClock(t, addr) })
+	done, _ := runFleet(t, s, 1, func(addr string) { slowClock(t, addr) })
 	if done.Err == nil || !strings.Contains(done.Err.Error(), "agent 0's clock cannot be placed within 10ms") {
 		t.Fatalf("run ended with %v, want its agent's clock refused", done.Err)
 	}
@@ -187,7 +194,7 @@ func TestFleetRefusesALateAgent(t *testing.T) {
 	s := spec(t, serve(t), rundir.ModeRate)
 	s.Rate, s.Duration = 100, 3*time.Second
 	refused := make(chan error, 1)
-	done := runFleet(t, s, 2, func(addr string) {
+	done, _ := runFleet(t, s, 2, func(addr string) {
 		for i := range 2 {
 			go RunAgent(context.Background(), AgentOptions{Coordinator: addr, Index: i, Out: filepath.Join(filepath.Dir(s.Out), fmt.Sprint("agent", i))})
 		}
@@ -211,11 +218,11 @@ func TestFleetRefusesALateAgent(t *testing.T) {
 }
 
 // A closed loop's workers are shared among the agents, and the step
-// counts them all.
+// counts them all; the run's seconds are the agents' merged.
 func TestFleetSharesAClosedLoop(t *testing.T) {
 	s := spec(t, serve(t), rundir.ModeConcurrency)
-	s.Concurrency, s.Duration, s.StepDuration = 5, time.Second, time.Second
-	done := runFleet(t, s, 2, func(addr string) {
+	s.Concurrency, s.Duration, s.StepDuration = 5, 3*time.Second, 3*time.Second
+	done, seconds := runFleet(t, s, 2, func(addr string) {
 		for i := range 2 {
 			go RunAgent(context.Background(), AgentOptions{Coordinator: addr, Index: i, Out: s.Out})
 		}
@@ -226,5 +233,15 @@ func TestFleetSharesAClosedLoop(t *testing.T) {
 	sum := done.Result.Summary
 	if len(sum.Steps) == 0 || sum.Steps[0].Concurrency != 5 || sum.Requests.Sent < 50 {
 		t.Fatalf("steps %+v, requests %+v: want one step of 5 workers", sum.Steps, sum.Requests)
+	}
+	var done2 int64
+	for _, sec := range seconds {
+		done2 += sec.Done
+		if sec.Done > 0 && (sec.P99Ms <= 0 || sec.Step != 1) {
+			t.Errorf("second %+v: answers without a latency, or outside the step", sec)
+		}
+	}
+	if len(seconds) < 2 || done2 < sum.Requests.Sent/3 {
+		t.Errorf("%d seconds seen, %d answers in them, of %d sent", len(seconds), done2, sum.Requests.Sent)
 	}
 }

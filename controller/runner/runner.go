@@ -419,7 +419,7 @@ func (r *Runner) engine(ctx context.Context, clock probe.Clock, info *rundir.Run
 	if c := info.Calibration; c != nil && c.Method != "none" {
 		scale = &datasets.Scale{Overhead: c.Overhead, PerPiece: c.PerPiece}
 	}
-	return r.coordinate(ctx, clock, info.Fleet.RunID, scale, cfg.Judging, events)
+	return r.coordinate(ctx, clock, info.Fleet.RunID, scale, cfg.Judging, cfg.OnSecond, events)
 }
 
 // live returns the engine's callback for each second of the run, which

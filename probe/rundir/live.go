@@ -1,6 +1,7 @@
 package rundir
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -41,11 +42,17 @@ type Second struct {
 	TPOTP50Ms    float64 `json:"tpot_p50_ms,omitempty"`
 	TPOTP99Ms    float64 `json:"tpot_p99_ms,omitempty"`
 	OutputTokens int64   `json:"output_tokens,omitempty"`
+	// Hists are the second's latency, TTFT and TPOT histograms, kept by
+	// a Live that keeps them (an agent's, whose seconds a coordinator
+	// merges); nil otherwise.
+	Hists []*hdrhistogram.Histogram `json:"-"`
 }
 
 // Live gathers the records that end in the current second; Cut hands the
 // second over and starts the next. One goroutine owns it.
 type Live struct {
+	// Keep hands each second over with its histograms (Second.Hists).
+	Keep            bool
 	s               Second
 	lat, ttft, tpot *hdrhistogram.Histogram
 }
@@ -85,20 +92,61 @@ func (l *Live) Cut(ns, sent, inFlight int64) Second {
 	s := l.s
 	s.T = time.Duration(ns).Seconds()
 	s.Sent, s.InFlight = sent, inFlight
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	if l.lat.TotalCount() > 0 {
-		s.P50Ms, s.P90Ms, s.P99Ms = ms(Quantile(l.lat, 0.5)), ms(Quantile(l.lat, 0.9)), ms(Quantile(l.lat, 0.99))
-		s.MaxMs, s.MeanMs = ms(Max(l.lat)), ms(Mean(l.lat))
-	}
-	if l.ttft.TotalCount() > 0 {
-		s.TTFTP50Ms, s.TTFTP99Ms = ms(Quantile(l.ttft, 0.5)), ms(Quantile(l.ttft, 0.99))
-	}
-	if l.tpot.TotalCount() > 0 {
-		s.TPOTP50Ms, s.TPOTP99Ms = ms(Quantile(l.tpot, 0.5)), ms(Quantile(l.tpot, 0.99))
-	}
+	s.quantiles(l.lat, l.ttft, l.tpot)
 	l.s = Second{}
+	if l.Keep {
+		s.Hists = []*hdrhistogram.Histogram{l.lat, l.ttft, l.tpot}
+		l.lat, l.ttft, l.tpot = NewHistogram(), NewHistogram(), NewHistogram()
+		return s
+	}
 	l.lat.Reset()
 	l.ttft.Reset()
 	l.tpot.Reset()
 	return s
+}
+
+// quantiles sets the second's latency, TTFT and TPOT figures from their
+// histograms.
+func (s *Second) quantiles(lat, ttft, tpot *hdrhistogram.Histogram) {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	if lat.TotalCount() > 0 {
+		s.P50Ms, s.P90Ms, s.P99Ms = ms(Quantile(lat, 0.5)), ms(Quantile(lat, 0.9)), ms(Quantile(lat, 0.99))
+		s.MaxMs, s.MeanMs = ms(Max(lat)), ms(Mean(lat))
+	}
+	if ttft.TotalCount() > 0 {
+		s.TTFTP50Ms, s.TTFTP99Ms = ms(Quantile(ttft, 0.5)), ms(Quantile(ttft, 0.99))
+	}
+	if tpot.TotalCount() > 0 {
+		s.TPOTP50Ms, s.TPOTP99Ms = ms(Quantile(tpot, 0.5)), ms(Quantile(tpot, 0.99))
+	}
+}
+
+// MergeSeconds merges the same second of several generators, each with
+// its histograms: counts added, quantiles from the merged histograms. A
+// histogram value the merge cannot hold is an error.
+func MergeSeconds(ss []Second) (Second, error) {
+	out := Second{T: ss[0].T, Status: map[string]int64{}, Errors: map[string]int64{}}
+	hs := []*hdrhistogram.Histogram{NewHistogram(), NewHistogram(), NewHistogram()}
+	var dropped int64
+	for _, s := range ss {
+		out.Sent, out.Done, out.Failed, out.InFlight = out.Sent+s.Sent, out.Done+s.Done, out.Failed+s.Failed, out.InFlight+s.InFlight
+		out.BytesIn, out.BytesOut, out.OutputTokens = out.BytesIn+s.BytesIn, out.BytesOut+s.BytesOut, out.OutputTokens+s.OutputTokens
+		for k, v := range s.Status {
+			out.Status[k] += v
+		}
+		for k, v := range s.Errors {
+			out.Errors[k] += v
+		}
+		if len(s.Hists) != len(hs) {
+			return Second{}, fmt.Errorf("rundir: second %g of a generator without its histograms", s.T)
+		}
+		for i, h := range s.Hists {
+			dropped += hs[i].Merge(h)
+		}
+	}
+	if dropped > 0 {
+		return Second{}, fmt.Errorf("rundir: merging second %g dropped %d histogram values", out.T, dropped)
+	}
+	out.quantiles(hs[0], hs[1], hs[2])
+	return out, nil
 }

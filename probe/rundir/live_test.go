@@ -37,3 +37,49 @@ func TestLiveCutsSeconds(t *testing.T) {
 		t.Errorf("the next second is not empty: %+v", next)
 	}
 }
+
+// The same second of several generators, merged, is the second one Live
+// of all their records gives: every count, every quantile.
+func TestMergeSecondsEqualsOneLive(t *testing.T) {
+	all := NewLive()
+	parts := []*Live{NewLive(), NewLive(), NewLive()}
+	for _, l := range parts {
+		l.Keep = true
+	}
+	for i := range 600 {
+		r := Record{EndNs: int64(i%997+1) * int64(time.Millisecond) * 3 / 2, Status: 200, BytesIn: int64(i % 7), OutputTokens: 2}
+		if i%5 == 0 {
+			r.FirstTokenNs = r.EndNs / 3
+		}
+		if i%50 == 0 {
+			r.Status, r.Error = 503, ErrStatus
+		}
+		all.Add(&r)
+		parts[i%3].Add(&r)
+	}
+	want := all.Cut(int64(time.Second), 600, 9)
+	var ss []Second
+	for _, l := range parts {
+		ss = append(ss, l.Cut(int64(time.Second), 200, 3))
+	}
+	got, err := MergeSeconds(ss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Hists = nil
+	if got.T != want.T || got.Sent != want.Sent || got.InFlight != want.InFlight || got.Done != want.Done || got.Failed != want.Failed ||
+		got.BytesIn != want.BytesIn || got.OutputTokens != want.OutputTokens || got.Status["503"] != want.Status["503"] || got.Errors["status 503"] != want.Errors["status 503"] {
+		t.Errorf("merged counts %+v, one Live's %+v", got, want)
+	}
+	if got.P50Ms != want.P50Ms || got.P90Ms != want.P90Ms || got.P99Ms != want.P99Ms || got.MaxMs != want.MaxMs || got.MeanMs != want.MeanMs ||
+		got.TTFTP50Ms != want.TTFTP50Ms || got.TTFTP99Ms != want.TTFTP99Ms || want.TTFTP99Ms == 0 {
+		t.Errorf("merged quantiles %+v, one Live's %+v", got, want)
+	}
+	// A Live that keeps its histograms starts each second afresh too.
+	if next := parts[0].Cut(int64(2*time.Second), 0, 0); next.Done != 0 || next.Hists[0].TotalCount() != 0 {
+		t.Errorf("the next second is not empty: %+v", next)
+	}
+	if _, err := MergeSeconds([]Second{{T: 1}}); err == nil {
+		t.Error("a second without its histograms was merged")
+	}
+}
