@@ -29,13 +29,17 @@ func runCommand() *cli.Command {
    capfinder run --data-file reqs.zip --data-order random URL           # every file in the zip, seeded order
    capfinder run --data-file requests.txt --multi-line URL              # one request per line
    capfinder run --config bench_desc.json                               # an EAS config with service.url
-   capfinder run --profile ramp.json URL                                # planned stages: rates, ramps, stairs`,
+   capfinder run --profile ramp.json URL                                # planned stages: rates, ramps, stairs
+   capfinder run --agents 2 --spawn --max-rt 100ms URL                  # two agent processes share one schedule
+   capfinder run --spec runs/20261130-140211/run.json                   # a recorded run's spec, again`,
 		Description: `Offers load in steps, judges each against the limits (--max-rt at --rt-quantile,
 --fault-tolerate, --max-qps) and decides the next step: auto grows geometrically,
 bisects between the last passing and first failing rate, and confirms; scan adds
 --qps-growth-delta every --adjust-interval as EAS does. Latency is measured from
 the time each request was scheduled. Every request is written to
-RUN_DIR/requests/*.parquet; RUN_DIR/summary.json holds the answer.
+RUN_DIR/requests/*.parquet (an agent's to requests/agent=<i>/);
+RUN_DIR/summary.json holds the answer. With --agents N the run coordinates
+N agents (capfinder agent, or --spawn) that send the load between them.
 
 Exit status: 0 done, 1 capacity under --fail-below, 2 bad usage or input,
 3 the run could not be recorded, 130 interrupted (the partial run is written).`,
