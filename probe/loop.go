@@ -48,28 +48,25 @@ func (e *Engine) schedule(ctx context.Context) {
 		l, held, resumed = nl, false, e.clock.Now()
 		e.publishDue(p)
 	}
-	// pass draws the payloads of the arrivals the plan dropped, and of the
-	// next arrival when it is another generator's share, taking it off
-	// the plan; it returns whether it passed that arrival, and false with
-	// exhausted set once the source ran dry.
-	exhausted := false
-	pass := func(next bool) bool {
+	// pass draws the payloads of the arrivals the plan dropped and, when
+	// the next arrival is another generator's share, its payload too,
+	// taking it off the plan (passed); ok is false once the source ran
+	// dry.
+	pass := func() (passed, ok bool) {
 		for ; p.dropped > 0; p.dropped-- {
 			if _, ok := e.cfg.Source.Next(); !ok {
-				exhausted = true
-				return false
+				return false, false
 			}
 		}
-		if !next || e.ours(p.seq) {
-			return false
+		if e.ours(p.seq) {
+			return false, true
 		}
 		if _, ok := e.cfg.Source.Next(); !ok {
-			exhausted = true
-			return false
+			return false, false
 		}
 		p.take(e.clock.Now())
 		e.publishDue(p)
-		return true
+		return true, true
 	}
 loop:
 	for {
@@ -114,12 +111,17 @@ loop:
 				woke = e.clock.Now()
 			}
 		}
-		if turnDue, ok := e.followUps.next(); (!ok || turnDue > e.clock.Now()) && pass(true) {
-			continue
-		}
-		if exhausted {
-			e.exhaust(ctx)
-			return
+		if p.dropped > 0 || e.cfg.Shard.Of > 1 {
+			if turnDue, due := e.followUps.next(); !due || turnDue > e.clock.Now() {
+				passed, ok := pass()
+				if !ok {
+					e.exhaust(ctx)
+					return
+				}
+				if passed {
+					continue
+				}
+			}
 		}
 		// Wait for a slot under the current bound.
 		for e.inflight.Load() >= int64(l.concurrency) {

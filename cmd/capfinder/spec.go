@@ -235,21 +235,16 @@ func headerLines(h map[string][]string) []string {
 	return lines
 }
 
-// redacted is what run.json writes in place of a value it hides
-// (rundir.Spec.Redacted).
-const redacted = "REDACTED"
-
 // checkNotRedacted refuses a spec that still holds a value run.json hid:
 // a recorded run sends its secrets again only when they are given again.
 func checkNotRedacted(s runner.Spec) error {
 	for _, k := range slices.Sorted(maps.Keys(s.Header)) {
-		if slices.Contains(s.Header[k], redacted) {
+		if slices.Contains(s.Header[k], rundir.RedactedValue) {
 			return fmt.Errorf("header %s was redacted; give it again with -H '%s: ...'", k, k)
 		}
 	}
 	for _, u := range []struct{ what, v string }{{"the target URL", s.URL}, {"--server-metrics", s.ServerMetrics}, {"--data-file", s.DataFile}} {
-		// net/url writes a hidden password as xxxxx.
-		if strings.Contains(u.v, redacted) || strings.Contains(u.v, ":xxxxx@") {
+		if rundir.HoldsRedacted(u.v) {
 			return fmt.Errorf("%s was redacted; give it again", u.what)
 		}
 	}

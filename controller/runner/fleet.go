@@ -528,7 +528,9 @@ func (r *Runner) coordinate(ctx context.Context, clock probe.Clock, runID string
 		}
 	}()
 	joined := make(chan *peer)
+	// started ends the joining: an agent that connects later is refused.
 	started := make(chan struct{})
+	defer close(started)
 	go func() {
 		for {
 			conn, err := f.Listener.Accept()
@@ -558,10 +560,8 @@ func (r *Runner) coordinate(ctx context.Context, clock probe.Clock, runID string
 		select {
 		case p = <-joined:
 		case <-deadline.C:
-			close(started)
 			return nil, fmt.Errorf("runner: %d of %d agents connected to %s within %v", n, f.Agents, f.Listener.Addr(), wait)
 		case <-ctx.Done():
-			close(started)
 			return nil, ctx.Err()
 		}
 		hello, err := p.read()
@@ -582,7 +582,6 @@ func (r *Runner) coordinate(ctx context.Context, clock probe.Clock, runID string
 			continue
 		}
 		if uncertainty > maxClockError {
-			close(started)
 			refuse(p, "clock too uncertain")
 			return nil, fmt.Errorf("runner: agent %d's clock cannot be placed within %v (±%v): its windows could not be judged on one clock", hello.Index, maxClockError, uncertainty.Round(time.Microsecond))
 		}
@@ -595,11 +594,9 @@ func (r *Runner) coordinate(ctx context.Context, clock probe.Clock, runID string
 			Zero: clock.Zero().UnixNano() + int64(offset), Geometry: geometry(),
 		}
 		if err := p.send(message{Kind: "plan", Plan: &plan}); err != nil {
-			close(started)
 			return nil, c.lose(hello.Index, err)
 		}
 	}
-	close(started)
 	seconds := make(chan message, 4*f.Agents)
 	for i, p := range c.agents {
 		m, err := p.read()

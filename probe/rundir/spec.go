@@ -436,7 +436,7 @@ func (s Spec) Redacted() Spec {
 		for k, vs := range s.Header {
 			for _, v := range vs {
 				if !harmlessHeaders[strings.ToLower(k)] {
-					v = "REDACTED"
+					v = RedactedValue
 				}
 				h[k] = append(h[k], v)
 			}
@@ -451,6 +451,16 @@ func (s Spec) Redacted() Spec {
 		s.DataFile = strings.Join(files, ",")
 	}
 	return s
+}
+
+// RedactedValue is what Redacted writes in place of a value it hides.
+const RedactedValue = "REDACTED"
+
+// HoldsRedacted reports whether v, written by Redacted, hides something:
+// a value replaced by RedactedValue, or a URL's password, which net/url
+// writes as xxxxx.
+func HoldsRedacted(v string) bool {
+	return strings.Contains(v, RedactedValue) || strings.Contains(v, ":xxxxx@")
 }
 
 // harmlessHeaders are the headers whose values capfinder writes.
@@ -484,7 +494,7 @@ func redactURL(u string, keep func(key string) bool) string {
 		q := p.Query()
 		for k := range q {
 			if keep == nil || !keep(k) {
-				q[k] = []string{"REDACTED"}
+				q[k] = []string{RedactedValue}
 			}
 		}
 		p.RawQuery = q.Encode()

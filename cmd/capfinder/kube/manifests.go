@@ -174,7 +174,7 @@ func checkNoSecrets(s rundir.Spec) error {
 	for _, u := range []struct{ what, v, redacted string }{
 		{"the target URL", s.URL, r.URL}, {"--server-metrics", s.ServerMetrics, r.ServerMetrics}, {"--data-file", s.DataFile, r.DataFile},
 	} {
-		if u.v != u.redacted && (strings.Contains(u.redacted, "REDACTED") || strings.Contains(u.redacted, ":xxxxx@")) {
+		if u.v != u.redacted && rundir.HoldsRedacted(u.redacted) {
 			return fmt.Errorf("%s holds a password or query values run.json redacts; they would be written in the ConfigMap", u.what)
 		}
 	}
